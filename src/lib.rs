@@ -1,0 +1,35 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+#![warn(clippy::std_instead_of_core, clippy::std_instead_of_alloc, clippy::alloc_instead_of_core)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod loom;
+mod mutex;
+mod rwlock;
+mod semaphore;
+mod wait;
+
+/// Locks and semaphores: [`Mutex`], [`RwLock`], [`Semaphore`] and their
+/// guards, permits and futures.
+pub mod sync {
+    pub use crate::mutex::{Lock, MappedMutexGuard, Mutex, MutexGuard};
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+    pub use crate::mutex::{LockArc, MutexGuardArc};
+    pub use crate::rwlock::*;
+    pub use crate::semaphore::{
+        Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError,
+    };
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+    pub use crate::semaphore::{AcquireArc, SemaphorePermitArc};
+}
+
+pub use sync::{
+    AcquireError, Mutex, MutexGuard, RwLock, Semaphore, SemaphorePermit, TryAcquireError,
+};

@@ -1,0 +1,81 @@
+//! The one synchronization shim.
+//!
+//! Every other module takes its atomics, cells and spin hints from here and
+//! never from `core`/`std` directly. Under `--cfg loom` these are loom's
+//! instrumented types, so loom explores weftwork's interleavings — also when a
+//! *downstream* crate runs its own loom tests on code that uses weftwork.
+//! Otherwise they are `core`'s (or `portable-atomic`'s with that feature).
+
+#[cfg(loom)]
+mod imp {
+    pub(crate) mod atomic {
+        pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+    }
+
+    pub(crate) use loom::cell::UnsafeCell;
+
+    /// Called in every spin loop; under loom it yields so the model can
+    /// schedule the thread the spinner waits for.
+    pub(crate) fn spin_wait(_spins: &mut u32) {
+        loom::thread::yield_now();
+    }
+
+    #[cfg(feature = "std")]
+    pub(crate) use loom::future::block_on;
+}
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) mod atomic {
+        #[cfg(not(feature = "portable-atomic"))]
+        pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
+        #[cfg(feature = "portable-atomic")]
+        pub(crate) use portable_atomic::{AtomicUsize, Ordering};
+    }
+
+    /// `core::cell::UnsafeCell` with loom's closure-based access API, so the
+    /// same code compiles against both.
+    #[derive(Debug)]
+    pub(crate) struct UnsafeCell<T: ?Sized>(core::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            Self(core::cell::UnsafeCell::new(value))
+        }
+    }
+
+    impl<T: ?Sized> UnsafeCell<T> {
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
+    /// Backs off in a spin loop: a CPU hint first, then (with `std`) a
+    /// yield to the OS scheduler so a preempted lock holder can run.
+    #[inline]
+    pub(crate) fn spin_wait(spins: &mut u32) {
+        *spins += 1;
+        #[cfg(feature = "std")]
+        if *spins > 32 {
+            std::thread::yield_now();
+            return;
+        }
+        for _ in 0..(1u32 << (*spins).min(5)) {
+            core::hint::spin_loop();
+        }
+    }
+
+    #[cfg(feature = "std")]
+    pub(crate) use crate::wait::block_on::block_on;
+}
+
+pub(crate) use imp::*;
+
+/// The cell that holds a lock's protected value.
+///
+/// It is `core`'s even under loom: a guard hands out plain `&T`/`&mut T`,
+/// which loom's tracked cells cannot lend. Loom still checks the lock's
+/// happens-before edges through the atomics above; models that want loom to
+/// see the protected accesses put a `loom::cell::UnsafeCell` inside the lock.
+pub(crate) use core::cell::UnsafeCell as ValueCell;

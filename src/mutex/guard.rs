@@ -1,0 +1,249 @@
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+use alloc::sync::Arc;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
+
+use super::Mutex;
+use crate::wait::RawSemaphore;
+
+/// Exclusive access to a [`Mutex`]'s value; unlocks when dropped.
+///
+/// # Examples
+/// ```
+/// # pollster::block_on(async {
+/// let m = weftwork::Mutex::new(1);
+/// let mut guard = m.lock().await;
+/// *guard += 1;
+/// drop(guard);
+/// assert_eq!(*m.lock().await, 2);
+/// # });
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct MutexGuard<'a, T: ?Sized> {
+    mutex: &'a Mutex<T>,
+    _not_sync: PhantomData<*mut ()>,
+}
+
+// SAFETY: the guard can be moved to another thread and unlock there (the
+// semaphore has no owner thread); it then carries `&mut T`, so `T: Send`.
+unsafe impl<T: ?Sized + Send> Send for MutexGuard<'_, T> {}
+// SAFETY: sharing the guard shares `&T`.
+unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    pub(super) fn new(mutex: &'a Mutex<T>) -> Self {
+        Self { mutex, _not_sync: PhantomData }
+    }
+
+    /// Narrows the guard to a part of the value; the lock stays held until
+    /// the mapped guard drops.
+    ///
+    /// # Examples
+    /// ```
+    /// use weftwork::sync::MutexGuard;
+    /// # pollster::block_on(async {
+    /// let m = weftwork::Mutex::new((1, String::new()));
+    /// let mut s = MutexGuard::map(m.lock().await, |v| &mut v.1);
+    /// s.push('x');
+    /// drop(s);
+    /// assert_eq!(m.lock().await.1, "x");
+    /// # });
+    /// ```
+    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&mut T) -> &mut U) -> MappedMutexGuard<'a, U> {
+        let raw = &this.mutex.raw;
+        // SAFETY: the guard proves the lock is held, so `&mut T` is unique;
+        // the lock moves to the mapped guard (the original is forgotten).
+        let value = unsafe { &mut *this.mutex.value.get() };
+        core::mem::forget(this);
+        MappedMutexGuard { raw, value: NonNull::from(f(value)), _marker: PhantomData }
+    }
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock, so no `&mut T` exists elsewhere.
+        unsafe { &*self.mutex.value.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock and is borrowed mutably.
+        unsafe { &mut *self.mutex.value.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        self.mutex.raw.release(1);
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+/// A [`MutexGuard`] narrowed by [`MutexGuard::map`] to part of the value.
+///
+/// # Examples
+/// ```
+/// use weftwork::sync::{MappedMutexGuard, MutexGuard};
+/// # pollster::block_on(async {
+/// let m = weftwork::Mutex::new([0u8; 4]);
+/// let mut last: MappedMutexGuard<'_, u8> = MutexGuard::map(m.lock().await, |a| &mut a[3]);
+/// *last = 9;
+/// # });
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct MappedMutexGuard<'a, U: ?Sized> {
+    raw: &'a RawSemaphore,
+    value: NonNull<U>,
+    _marker: PhantomData<&'a mut U>,
+}
+
+// SAFETY: as for `MutexGuard`: it carries `&mut U` and unlocks anywhere.
+unsafe impl<U: ?Sized + Send> Send for MappedMutexGuard<'_, U> {}
+// SAFETY: sharing it shares `&U`.
+unsafe impl<U: ?Sized + Sync> Sync for MappedMutexGuard<'_, U> {}
+
+impl<'a, U: ?Sized> MappedMutexGuard<'a, U> {
+    /// Narrows further.
+    ///
+    /// # Examples
+    /// ```
+    /// use weftwork::sync::{MappedMutexGuard, MutexGuard};
+    /// # pollster::block_on(async {
+    /// let m = weftwork::Mutex::new(((1, 2), 3));
+    /// let g = MutexGuard::map(m.lock().await, |v| &mut v.0);
+    /// let g = MappedMutexGuard::map(g, |v| &mut v.1);
+    /// assert_eq!(*g, 2);
+    /// # });
+    /// ```
+    pub fn map<V: ?Sized>(mut this: Self, f: impl FnOnce(&mut U) -> &mut V) -> MappedMutexGuard<'a, V> {
+        // SAFETY: the lock is held by `this`; the reference is unique.
+        let value = NonNull::from(f(unsafe { this.value.as_mut() }));
+        let raw = this.raw;
+        core::mem::forget(this);
+        MappedMutexGuard { raw, value, _marker: PhantomData }
+    }
+}
+
+impl<U: ?Sized> Deref for MappedMutexGuard<'_, U> {
+    type Target = U;
+
+    fn deref(&self) -> &U {
+        // SAFETY: the lock is held; the pointer came from a live `&mut U`.
+        unsafe { self.value.as_ref() }
+    }
+}
+
+impl<U: ?Sized> DerefMut for MappedMutexGuard<'_, U> {
+    fn deref_mut(&mut self) -> &mut U {
+        // SAFETY: as in `deref`, and `self` is borrowed mutably.
+        unsafe { self.value.as_mut() }
+    }
+}
+
+impl<U: ?Sized> Drop for MappedMutexGuard<'_, U> {
+    fn drop(&mut self) {
+        self.raw.release(1);
+    }
+}
+
+impl<U: ?Sized + fmt::Debug> fmt::Debug for MappedMutexGuard<'_, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// An owned guard from [`Mutex::lock_arc`]: `'static`, unlocks when
+/// dropped.
+///
+/// # Examples
+/// ```
+/// # use std::sync::Arc;
+/// # pollster::block_on(async {
+/// let m = Arc::new(weftwork::Mutex::new(0));
+/// let mut g: weftwork::sync::MutexGuardArc<i32> = m.lock_arc().await;
+/// *g = 7;
+/// drop(g);
+/// assert_eq!(*m.lock().await, 7);
+/// # });
+/// ```
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct MutexGuardArc<T: ?Sized> {
+    mutex: Arc<Mutex<T>>,
+}
+
+// SAFETY: as for `MutexGuard` (the `Arc` is `Send` because `Mutex<T>` is
+// `Sync + Send` for `T: Send`).
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+unsafe impl<T: ?Sized + Send> Send for MutexGuardArc<T> {}
+// SAFETY: sharing the guard shares `&T`.
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+unsafe impl<T: ?Sized + Send + Sync> Sync for MutexGuardArc<T> {}
+
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+impl<T: ?Sized> MutexGuardArc<T> {
+    pub(super) fn new(mutex: Arc<Mutex<T>>) -> Self {
+        Self { mutex }
+    }
+
+    /// The mutex this guard locks.
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::sync::Arc;
+    /// let m = Arc::new(weftwork::Mutex::new(0));
+    /// let g = m.try_lock_arc().unwrap();
+    /// assert!(Arc::ptr_eq(g.source(), &m));
+    /// ```
+    pub fn source(&self) -> &Arc<Mutex<T>> {
+        &self.mutex
+    }
+}
+
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+impl<T: ?Sized> Deref for MutexGuardArc<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock.
+        unsafe { &*self.mutex.value.get() }
+    }
+}
+
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+impl<T: ?Sized> DerefMut for MutexGuardArc<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock and is borrowed mutably.
+        unsafe { &mut *self.mutex.value.get() }
+    }
+}
+
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+impl<T: ?Sized> Drop for MutexGuardArc<T> {
+    fn drop(&mut self) {
+        self.mutex.raw.release(1);
+    }
+}
+
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuardArc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}

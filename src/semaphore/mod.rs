@@ -1,0 +1,322 @@
+//! A fair, FIFO, multi-permit async semaphore.
+
+mod error;
+mod future;
+mod permit;
+
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+use alloc::sync::Arc;
+use core::fmt;
+
+pub use error::{AcquireError, TryAcquireError};
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub use future::AcquireArc;
+pub use future::Acquire;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub use permit::SemaphorePermitArc;
+pub use permit::SemaphorePermit;
+
+use crate::wait::{MAX_PERMITS, RawSemaphore, SemRef};
+
+/// A counting semaphore for async code.
+///
+/// * **FIFO**: waiters are served strictly in arrival order. Freed permits
+///   go to the waiter at the head, even partially, so a large
+///   [`acquire_many`](Self::acquire_many) at the head is never starved by a
+///   stream of small requests, and `try_acquire` never overtakes a waiter.
+/// * **Cancel-safe**: dropping an acquire future at any point loses no
+///   permit and no wake-up.
+/// * **No allocation per wait**: waiters live inside the futures.
+///
+/// # Examples
+/// ```
+/// use weftwork::Semaphore;
+/// # pollster::block_on(async {
+/// let sem = Semaphore::new(2);
+/// let a = sem.acquire().await.unwrap();
+/// let b = sem.acquire().await.unwrap();
+/// assert!(sem.try_acquire().is_err());
+/// drop(a);
+/// assert!(sem.try_acquire().is_ok());
+/// # drop(b);
+/// # });
+/// ```
+pub struct Semaphore {
+    pub(crate) raw: RawSemaphore,
+}
+
+impl SemRef for &Semaphore {
+    fn raw(&self) -> &RawSemaphore {
+        &self.raw
+    }
+}
+
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+impl SemRef for Arc<Semaphore> {
+    fn raw(&self) -> &RawSemaphore {
+        &self.raw
+    }
+}
+
+impl Semaphore {
+    /// The largest number of permits a semaphore can hold:
+    /// `usize::MAX >> 3`.
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(weftwork::Semaphore::MAX_PERMITS, usize::MAX >> 3);
+    /// ```
+    pub const MAX_PERMITS: usize = MAX_PERMITS;
+
+    /// A semaphore with `permits` free permits.
+    ///
+    /// # Panics
+    /// If `permits` exceeds [`Semaphore::MAX_PERMITS`].
+    ///
+    /// # Examples
+    /// ```
+    /// let sem = weftwork::Semaphore::new(4);
+    /// assert_eq!(sem.available_permits(), 4);
+    /// ```
+    pub fn new(permits: usize) -> Self {
+        Self { raw: RawSemaphore::new(permits) }
+    }
+
+    /// Waits for one permit.
+    ///
+    /// Fails only if the semaphore is (or gets) closed.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: dropping the future before it completes gives back any
+    /// permit it was already handed and passes the turn to the next waiter.
+    /// A dropped future loses its place in the queue.
+    ///
+    /// # Examples
+    /// ```
+    /// # pollster::block_on(async {
+    /// let sem = weftwork::Semaphore::new(1);
+    /// let permit = sem.acquire().await.unwrap();
+    /// assert_eq!(sem.available_permits(), 0);
+    /// # drop(permit);
+    /// # });
+    /// ```
+    pub fn acquire(&self) -> Acquire<'_> {
+        self.acquire_many(1)
+    }
+
+    /// Waits for `n` permits at once (FIFO with all other waiters).
+    ///
+    /// `n == 0` completes at once with an empty permit.
+    ///
+    /// # Panics
+    /// If `n` exceeds [`Semaphore::MAX_PERMITS`].
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as [`acquire`](Self::acquire): permits handed to the
+    /// future before it was dropped go to the next waiter.
+    ///
+    /// # Examples
+    /// ```
+    /// # pollster::block_on(async {
+    /// let sem = weftwork::Semaphore::new(5);
+    /// let permit = sem.acquire_many(3).await.unwrap();
+    /// assert_eq!(sem.available_permits(), 2);
+    /// # drop(permit);
+    /// # });
+    /// ```
+    pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
+        Acquire::new(self, n)
+    }
+
+    /// Takes one permit if one is free and nobody waits before you.
+    ///
+    /// # Examples
+    /// ```
+    /// let sem = weftwork::Semaphore::new(1);
+    /// let p = sem.try_acquire().unwrap();
+    /// assert!(sem.try_acquire().is_err());
+    /// # drop(p);
+    /// ```
+    pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        self.try_acquire_many(1)
+    }
+
+    /// Takes `n` permits if they are free and nobody waits before you.
+    ///
+    /// # Examples
+    /// ```
+    /// use weftwork::TryAcquireError;
+    /// let sem = weftwork::Semaphore::new(2);
+    /// assert_eq!(sem.try_acquire_many(3).unwrap_err(), TryAcquireError::NoPermits);
+    /// assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
+    /// ```
+    pub fn try_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        self.raw.try_acquire(n)?;
+        Ok(SemaphorePermit::new(self, n))
+    }
+
+    /// Adds `n` permits, waking waiters in FIFO order.
+    ///
+    /// # Panics
+    /// If the free count would exceed [`Semaphore::MAX_PERMITS`].
+    ///
+    /// # Examples
+    /// ```
+    /// let sem = weftwork::Semaphore::new(0);
+    /// sem.add_permits(2);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
+    pub fn add_permits(&self, n: usize) {
+        self.raw.release(n);
+    }
+
+    /// The number of free permits right now (0 while anyone waits).
+    ///
+    /// # Examples
+    /// ```
+    /// let sem = weftwork::Semaphore::new(3);
+    /// let _p = sem.try_acquire().unwrap();
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
+    pub fn available_permits(&self) -> usize {
+        self.raw.available()
+    }
+
+    /// Closes the semaphore: pending and future acquires fail with
+    /// [`AcquireError::Closed`]. Permits already held stay valid and are
+    /// still returned on drop.
+    ///
+    /// # Examples
+    /// ```
+    /// let sem = weftwork::Semaphore::new(1);
+    /// sem.close();
+    /// assert!(sem.is_closed());
+    /// assert!(sem.try_acquire().is_err());
+    /// ```
+    pub fn close(&self) {
+        self.raw.close();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    ///
+    /// # Examples
+    /// ```
+    /// let sem = weftwork::Semaphore::new(1);
+    /// assert!(!sem.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.raw.is_closed()
+    }
+}
+
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+impl Semaphore {
+    /// Waits for one permit, owned through the `Arc` (`'static`).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::sync::Arc;
+    /// # pollster::block_on(async {
+    /// let sem = Arc::new(weftwork::Semaphore::new(1));
+    /// let permit = sem.acquire_arc().await.unwrap();
+    /// assert_eq!(permit.num_permits(), 1);
+    /// # });
+    /// ```
+    pub fn acquire_arc(self: &Arc<Self>) -> AcquireArc {
+        self.acquire_many_arc(1)
+    }
+
+    /// Waits for `n` permits, owned through the `Arc` (`'static`).
+    ///
+    /// # Panics
+    /// If `n` exceeds [`Semaphore::MAX_PERMITS`].
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::sync::Arc;
+    /// # pollster::block_on(async {
+    /// let sem = Arc::new(weftwork::Semaphore::new(4));
+    /// let permit = sem.acquire_many_arc(4).await.unwrap();
+    /// assert_eq!(sem.available_permits(), 0);
+    /// # drop(permit);
+    /// # });
+    /// ```
+    pub fn acquire_many_arc(self: &Arc<Self>, n: usize) -> AcquireArc {
+        AcquireArc::new(self.clone(), n)
+    }
+
+    /// Takes one permit without waiting, owned through the `Arc`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::sync::Arc;
+    /// let sem = Arc::new(weftwork::Semaphore::new(1));
+    /// assert!(sem.try_acquire_arc().is_ok());
+    /// ```
+    pub fn try_acquire_arc(self: &Arc<Self>) -> Result<SemaphorePermitArc, TryAcquireError> {
+        self.try_acquire_many_arc(1)
+    }
+
+    /// Takes `n` permits without waiting, owned through the `Arc`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::sync::Arc;
+    /// let sem = Arc::new(weftwork::Semaphore::new(1));
+    /// assert!(sem.try_acquire_many_arc(2).is_err());
+    /// ```
+    pub fn try_acquire_many_arc(
+        self: &Arc<Self>,
+        n: usize,
+    ) -> Result<SemaphorePermitArc, TryAcquireError> {
+        self.raw.try_acquire(n)?;
+        Ok(SemaphorePermitArc::new(self.clone(), n))
+    }
+}
+
+#[cfg(feature = "std")]
+impl Semaphore {
+    /// Blocks the thread until a permit is free.
+    ///
+    /// Never panics inside an async runtime, but blocks that worker thread:
+    /// call it from synchronous code.
+    ///
+    /// # Examples
+    /// ```
+    /// let sem = weftwork::Semaphore::new(1);
+    /// let permit = sem.acquire_blocking().unwrap();
+    /// # drop(permit);
+    /// ```
+    pub fn acquire_blocking(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
+        self.acquire_many_blocking(1)
+    }
+
+    /// Blocks the thread until `n` permits are free.
+    ///
+    /// Never panics inside an async runtime, but blocks that worker thread.
+    ///
+    /// # Examples
+    /// ```
+    /// let sem = weftwork::Semaphore::new(2);
+    /// let permit = sem.acquire_many_blocking(2).unwrap();
+    /// assert_eq!(permit.num_permits(), 2);
+    /// ```
+    pub fn acquire_many_blocking(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
+        crate::loom::block_on(self.acquire_many(n))
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("available_permits", &self.available_permits())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}

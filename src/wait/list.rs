@@ -1,0 +1,131 @@
+//! An intrusive, circular, doubly-linked list of waiters.
+//!
+//! The nodes live pinned inside the futures that wait (no allocation per
+//! wait). The list is not synchronized itself: every access happens with the
+//! owning [`RawSemaphore`](super::RawSemaphore)'s lock bit held.
+
+use core::marker::PhantomPinned;
+use core::ptr::NonNull;
+use core::task::Waker;
+
+use crate::loom::UnsafeCell;
+
+/// The mutable part of a waiter, reached only under the list's lock.
+#[derive(Debug)]
+pub(crate) struct Node {
+    next: Option<NonNull<Waiter>>,
+    prev: Option<NonNull<Waiter>>,
+    /// Permits still missing. A waiter that has left the list with
+    /// `needed == 0` was granted; with `needed > 0` the semaphore closed.
+    pub(crate) needed: usize,
+    pub(crate) waker: Option<Waker>,
+}
+
+/// One waiter: pinned inside a future for as long as it is linked.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    node: UnsafeCell<Node>,
+    _pin: PhantomPinned,
+}
+
+impl Waiter {
+    pub(crate) fn new() -> Self {
+        Self {
+            node: UnsafeCell::new(Node { next: None, prev: None, needed: 0, waker: None }),
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// Runs `f` on the node.
+    ///
+    /// # Safety
+    /// The caller holds the list's lock (or is the only thread that can
+    /// reach the waiter), and does not nest `with` on the same waiter.
+    pub(crate) unsafe fn with<R>(this: NonNull<Waiter>, f: impl FnOnce(&mut Node) -> R) -> R {
+        // SAFETY: the caller guarantees the waiter is alive (it is linked or
+        // owned) and that access is exclusive (lock held, no nesting).
+        unsafe { this.as_ref().node.with_mut(|p| f(&mut *p)) }
+    }
+}
+
+/// The list head. `None` when empty; otherwise `head.prev` is the tail.
+#[derive(Debug, Default)]
+pub(crate) struct List {
+    head: Option<NonNull<Waiter>>,
+}
+
+impl List {
+    pub(crate) const fn new() -> Self {
+        Self { head: None }
+    }
+
+    pub(crate) fn front(&self) -> Option<NonNull<Waiter>> {
+        self.head
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    /// Whether `w` is in a list.
+    ///
+    /// # Safety
+    /// As for [`Waiter::with`].
+    pub(crate) unsafe fn is_linked(w: NonNull<Waiter>) -> bool {
+        // SAFETY: forwarded to the caller.
+        unsafe { Waiter::with(w, |n| n.next.is_some()) }
+    }
+
+    /// Appends `w` at the tail.
+    ///
+    /// # Safety
+    /// The lock is held, `w` is not linked and stays pinned until removed.
+    pub(crate) unsafe fn push_back(&mut self, w: NonNull<Waiter>) {
+        // SAFETY (all blocks below): the lock is held, so every linked node
+        // is alive and reached by this thread alone; `with` is never nested
+        // on one node.
+        match self.head {
+            None => unsafe {
+                Waiter::with(w, |n| {
+                    n.next = Some(w);
+                    n.prev = Some(w);
+                });
+                self.head = Some(w);
+            },
+            Some(head) => unsafe {
+                let tail = Waiter::with(head, |h| h.prev.expect("linked head has a prev"));
+                Waiter::with(w, |n| {
+                    n.next = Some(head);
+                    n.prev = Some(tail);
+                });
+                Waiter::with(tail, |t| t.next = Some(w));
+                Waiter::with(head, |h| h.prev = Some(w));
+            },
+        }
+    }
+
+    /// Unlinks `w`, which must be in this list.
+    ///
+    /// # Safety
+    /// The lock is held and `w` is linked in `self`.
+    pub(crate) unsafe fn remove(&mut self, w: NonNull<Waiter>) {
+        // SAFETY (all blocks below): as in `push_back`.
+        let (next, prev) = unsafe {
+            Waiter::with(w, |n| {
+                let links = (n.next.take(), n.prev.take());
+                (links.0.expect("linked"), links.1.expect("linked"))
+            })
+        };
+        if next == w {
+            self.head = None;
+            return;
+        }
+        unsafe {
+            Waiter::with(prev, |p| p.next = Some(next));
+            Waiter::with(next, |n| n.prev = Some(prev));
+        }
+        if self.head == Some(w) {
+            self.head = Some(next);
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The fair batch semaphore every lock is built on.
+//!
+//! One `usize` holds everything that must change atomically:
+//!
+//! ```text
+//!  bits: [ permits ............ | WAITERS | CLOSED | LOCKED ]
+//! ```
+//!
+//! * `LOCKED` is a spin lock guarding the intrusive waiter [`List`]. Only
+//!   its holder changes the word while it is set; critical sections are
+//!   O(1) except for the wake-up loops, which hand wakers to a
+//!   [`WakeBatch`] and run them after unlocking.
+//! * `WAITERS` says the list is non-empty. **Invariant: `WAITERS` ⇒ no free
+//!   permits.** Released permits go to the head waiter first (partially if
+//!   it needs more), so the single-CAS fast paths can never overtake a
+//!   queued waiter: strict FIFO, and a large request at the head is not
+//!   starved by small ones.
+//! * Without waiters, acquire and release are one CAS each.
+
+use core::pin::Pin;
+use core::ptr::NonNull;
+use core::task::{Context, Poll};
+
+use super::list::{List, Waiter};
+use super::wakers::WakeBatch;
+use crate::loom::UnsafeCell;
+use crate::loom::atomic::{AtomicUsize, Ordering::*};
+
+const LOCKED: usize = 1;
+const CLOSED: usize = 1 << 1;
+const WAITERS: usize = 1 << 2;
+const SHIFT: u32 = 3;
+const ONE: usize = 1 << SHIFT;
+
+/// The largest number of permits a semaphore can hold.
+pub(crate) const MAX_PERMITS: usize = usize::MAX >> SHIFT;
+
+/// Why a non-waiting acquire failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TryFail {
+    NoPermits,
+    Closed,
+}
+
+/// The semaphore closed while (or before) waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Closed;
+
+/// A fair, FIFO, multi-permit semaphore with an intrusive wait list.
+#[derive(Debug)]
+pub(crate) struct RawSemaphore {
+    state: AtomicUsize,
+    waiters: UnsafeCell<List>,
+}
+
+// SAFETY: the list (raw pointers to pinned waiters) is only touched with
+// the LOCKED bit held, which gives exclusive access; the wakers inside the
+// nodes are `Send + Sync`.
+unsafe impl Send for RawSemaphore {}
+// SAFETY: as above.
+unsafe impl Sync for RawSemaphore {}
+
+/// The state word observed when the lock was taken (LOCKED set).
+#[derive(Clone, Copy)]
+struct Locked(usize);
+
+impl RawSemaphore {
+    pub(crate) fn new(permits: usize) -> Self {
+        assert!(
+            permits <= MAX_PERMITS,
+            "a semaphore holds at most {MAX_PERMITS} permits, {permits} were requested"
+        );
+        Self { state: AtomicUsize::new(permits << SHIFT), waiters: UnsafeCell::new(List::new()) }
+    }
+
+    pub(crate) fn available(&self) -> usize {
+        self.state.load(Acquire) >> SHIFT
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(Acquire) & CLOSED != 0
+    }
+
+    /// Takes `n` permits without waiting.
+    #[inline]
+    pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryFail> {
+        let mut spins = 0;
+        let mut s = self.state.load(Relaxed);
+        loop {
+            if s & CLOSED != 0 {
+                return Err(TryFail::Closed);
+            }
+            if s >> SHIFT < n {
+                return Err(TryFail::NoPermits);
+            }
+            if s & LOCKED != 0 {
+                crate::loom::spin_wait(&mut spins);
+                s = self.state.load(Relaxed);
+                continue;
+            }
+            match self.state.compare_exchange_weak(s, s - n * ONE, Acquire, Relaxed) {
+                Ok(_) => return Ok(()),
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Returns `n` permits, handing them to waiters in FIFO order first.
+    ///
+    /// Panics (after unlocking) if the free count would exceed `MAX_PERMITS`.
+    pub(crate) fn release(&self, n: usize) {
+        let mut rem = n;
+        let mut wakers = WakeBatch::new();
+        while rem > 0 {
+            let mut spins = 0;
+            let mut s = self.state.load(Relaxed);
+            let locked = loop {
+                if s & LOCKED != 0 {
+                    crate::loom::spin_wait(&mut spins);
+                    s = self.state.load(Relaxed);
+                    continue;
+                }
+                if s & WAITERS == 0 {
+                    let total = (s >> SHIFT).checked_add(rem).filter(|&t| t <= MAX_PERMITS);
+                    let total = total.unwrap_or_else(|| overflow(s >> SHIFT, rem));
+                    let new = (s & (ONE - 1)) | total << SHIFT;
+                    match self.state.compare_exchange_weak(s, new, Release, Relaxed) {
+                        Ok(_) => return,
+                        Err(actual) => s = actual,
+                    }
+                } else {
+                    match self.state.compare_exchange_weak(s, s | LOCKED, Acquire, Relaxed) {
+                        Ok(_) => break Locked(s | LOCKED),
+                        Err(actual) => s = actual,
+                    }
+                }
+            };
+            let mut overflowed = None;
+            self.with_list(locked, |list| {
+                while rem > 0 && !wakers.is_full() {
+                    let Some(head) = list.front() else { break };
+                    // SAFETY: the lock is held and `head` is linked.
+                    let done = unsafe {
+                        Waiter::with(head, |node| {
+                            let take = rem.min(node.needed);
+                            node.needed -= take;
+                            rem -= take;
+                            if node.needed == 0 {
+                                wakers.push(node.waker.take());
+                            }
+                            node.needed == 0
+                        })
+                    };
+                    if done {
+                        // SAFETY: lock held, `head` linked in `list`.
+                        unsafe { list.remove(head) };
+                    }
+                }
+                let mut new = locked.0 & !LOCKED;
+                if list.is_empty() {
+                    new &= !WAITERS;
+                    // WAITERS ⇒ no free permits, so the free count is 0 here.
+                    if rem > MAX_PERMITS {
+                        overflowed = Some(rem);
+                    } else {
+                        new |= rem << SHIFT;
+                    }
+                    rem = 0;
+                }
+                new
+            });
+            wakers.wake_all();
+            if let Some(rem) = overflowed {
+                overflow(0, rem);
+            }
+        }
+    }
+
+    /// Closes the semaphore: every waiter and every later acquire fails.
+    pub(crate) fn close(&self) {
+        let mut wakers = WakeBatch::new();
+        loop {
+            let locked = self.lock();
+            let mut more = false;
+            self.with_list(locked, |list| {
+                while let Some(head) = list.front() {
+                    if wakers.is_full() {
+                        more = true;
+                        break;
+                    }
+                    // SAFETY: lock held; `head` is linked. Leaving with
+                    // `needed > 0` tells the owner the semaphore closed.
+                    unsafe {
+                        Waiter::with(head, |node| wakers.push(node.waker.take()));
+                        list.remove(head);
+                    }
+                }
+                let new = (locked.0 & !LOCKED) | CLOSED;
+                if list.is_empty() { new & !WAITERS } else { new }
+            });
+            wakers.wake_all();
+            if !more {
+                return;
+            }
+        }
+    }
+
+    /// Spins until the lock bit is ours.
+    fn lock(&self) -> Locked {
+        let mut spins = 0;
+        let mut s = self.state.load(Relaxed);
+        loop {
+            if s & LOCKED != 0 {
+                crate::loom::spin_wait(&mut spins);
+                s = self.state.load(Relaxed);
+                continue;
+            }
+            match self.state.compare_exchange_weak(s, s | LOCKED, Acquire, Relaxed) {
+                Ok(_) => return Locked(s | LOCKED),
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Runs `f` on the list with the lock held; `f` returns the new state
+    /// word (without `LOCKED`), which is published with `Release`.
+    fn with_list(&self, _proof: Locked, f: impl FnOnce(&mut List) -> usize) {
+        // SAFETY: `Locked` is only made by taking the LOCKED bit, which
+        // gives this thread exclusive access to the list until the store.
+        let new = self.waiters.with_mut(|list| f(unsafe { &mut *list }));
+        debug_assert_eq!(new & LOCKED, 0);
+        self.state.store(new, Release);
+    }
+}
+
+#[cold]
+#[track_caller]
+fn overflow(free: usize, added: usize) -> usize {
+    panic!(
+        "semaphore permit count overflow: {free} free + {added} added exceeds the maximum of {MAX_PERMITS}"
+    )
+}
+
+/// Where an [`Acquire`] stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Idle,
+    Queued,
+    Done,
+}
+
+/// The waiting half of an acquire, pinned inside a public future.
+///
+/// The owner must call [`Acquire::cancel`] from its destructor: it unlinks a
+/// queued waiter and returns any permits it was handed but never reported.
+#[derive(Debug)]
+pub(crate) struct Acquire {
+    waiter: Waiter,
+    n: usize,
+    stage: Stage,
+}
+
+impl Acquire {
+    pub(crate) fn new(n: usize) -> Self {
+        assert!(n <= MAX_PERMITS, "cannot acquire {n} permits: the maximum is {MAX_PERMITS}");
+        Self { waiter: Waiter::new(), n, stage: Stage::Idle }
+    }
+
+    fn node(self: Pin<&mut Self>) -> (NonNull<Waiter>, &mut Stage, usize) {
+        // SAFETY: nothing is moved out; the waiter stays pinned in place.
+        let this = unsafe { self.get_unchecked_mut() };
+        (NonNull::from(&this.waiter), &mut this.stage, this.n)
+    }
+
+    /// Polls for the permits. On `Ready(Ok)` they belong to the caller.
+    pub(crate) fn poll_acquire(
+        self: Pin<&mut Self>,
+        sem: &RawSemaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Closed>> {
+        let (w, stage, n) = self.node();
+        match *stage {
+            Stage::Done => panic!("acquire future polled after completion"),
+            Stage::Idle => match sem.try_acquire(n) {
+                Ok(()) => {
+                    *stage = Stage::Done;
+                    Poll::Ready(Ok(()))
+                }
+                Err(TryFail::Closed) => {
+                    *stage = Stage::Done;
+                    Poll::Ready(Err(Closed))
+                }
+                Err(TryFail::NoPermits) => {
+                    let locked = sem.lock();
+                    let s = locked.0;
+                    let mut out = Poll::Pending;
+                    sem.with_list(locked, |list| {
+                        let free = s >> SHIFT;
+                        let flags = s & !LOCKED & (ONE - 1);
+                        if s & CLOSED != 0 {
+                            out = Poll::Ready(Err(Closed));
+                            flags | free << SHIFT
+                        } else if free >= n {
+                            out = Poll::Ready(Ok(()));
+                            flags | (free - n) << SHIFT
+                        } else {
+                            // SAFETY: lock held; `w` is pinned inside `self`,
+                            // not linked, and `cancel` unlinks it before it
+                            // can be dropped.
+                            unsafe {
+                                Waiter::with(w, |node| {
+                                    node.needed = n - free;
+                                    node.waker = Some(cx.waker().clone());
+                                });
+                                list.push_back(w);
+                            }
+                            flags | WAITERS
+                        }
+                    });
+                    *stage = if out.is_pending() { Stage::Queued } else { Stage::Done };
+                    out
+                }
+            },
+            Stage::Queued => {
+                let locked = sem.lock();
+                let mut out = Poll::Pending;
+                sem.with_list(locked, |_| {
+                    // SAFETY: lock held; `w` is ours and alive.
+                    unsafe {
+                        if List::is_linked(w) {
+                            Waiter::with(w, |node| match &mut node.waker {
+                                Some(old) if old.will_wake(cx.waker()) => {}
+                                slot => *slot = Some(cx.waker().clone()),
+                            });
+                        } else {
+                            let needed = Waiter::with(w, |node| node.needed);
+                            out = Poll::Ready(if needed == 0 { Ok(()) } else { Err(n - needed) });
+                        }
+                    }
+                    locked.0 & !LOCKED
+                });
+                match out {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(res) => {
+                        *stage = Stage::Done;
+                        Poll::Ready(res.map_err(|partial| {
+                            sem.release(partial);
+                            Closed
+                        }))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Abandons the wait: unlinks the waiter and gives back every permit it
+    /// was handed. Idempotent; a no-op unless queued.
+    pub(crate) fn cancel(self: Pin<&mut Self>, sem: &RawSemaphore) {
+        let (w, stage, n) = self.node();
+        if *stage != Stage::Queued {
+            return;
+        }
+        *stage = Stage::Done;
+        let locked = sem.lock();
+        let mut held = 0;
+        sem.with_list(locked, |list| {
+            // SAFETY: lock held; `w` is ours, and linked in `list` if linked.
+            unsafe {
+                held = n - Waiter::with(w, |node| node.needed);
+                if List::is_linked(w) {
+                    list.remove(w);
+                }
+            }
+            let new = locked.0 & !LOCKED;
+            if list.is_empty() { new & !WAITERS } else { new }
+        });
+        if held > 0 {
+            sem.release(held);
+        }
+    }
+}

@@ -34,7 +34,10 @@ unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
     pub(super) fn new(mutex: &'a Mutex<T>) -> Self {
-        Self { mutex, _not_sync: PhantomData }
+        Self {
+            mutex,
+            _not_sync: PhantomData,
+        }
     }
 
     /// Narrows the guard to a part of the value; the lock stays held until
@@ -57,7 +60,11 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         // the lock moves to the mapped guard (the original is forgotten).
         let value = unsafe { &mut *this.mutex.value.get() };
         core::mem::forget(this);
-        MappedMutexGuard { raw, value: NonNull::from(f(value)), _marker: PhantomData }
+        MappedMutexGuard {
+            raw,
+            value: NonNull::from(f(value)),
+            _marker: PhantomData,
+        }
     }
 }
 
@@ -131,12 +138,19 @@ impl<'a, U: ?Sized> MappedMutexGuard<'a, U> {
     /// assert_eq!(*g, 2);
     /// # });
     /// ```
-    pub fn map<V: ?Sized>(mut this: Self, f: impl FnOnce(&mut U) -> &mut V) -> MappedMutexGuard<'a, V> {
+    pub fn map<V: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut U) -> &mut V,
+    ) -> MappedMutexGuard<'a, V> {
         // SAFETY: the lock is held by `this`; the reference is unique.
         let value = NonNull::from(f(unsafe { this.value.as_mut() }));
         let raw = this.raw;
         core::mem::forget(this);
-        MappedMutexGuard { raw, value, _marker: PhantomData }
+        MappedMutexGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        }
     }
 }
 

@@ -72,7 +72,10 @@ impl<T> Mutex<T> {
     /// assert_eq!(m.into_inner(), 5);
     /// ```
     pub fn new(value: T) -> Self {
-        Self { raw: RawSemaphore::new(1), value: ValueCell::new(value) }
+        Self {
+            raw: RawSemaphore::new(1),
+            value: ValueCell::new(value),
+        }
     }
 
     /// Consumes the mutex and returns the value.
@@ -114,7 +117,9 @@ impl<T: ?Sized> Mutex<T> {
     /// # });
     /// ```
     pub fn lock(&self) -> Lock<'_, T> {
-        Lock { inner: Waiting::new(self, 1) }
+        Lock {
+            inner: Waiting::new(self, 1),
+        }
     }
 
     /// Takes the lock if it is free and nobody waits for it.
@@ -168,7 +173,9 @@ impl<T: ?Sized> Mutex<T> {
     /// # });
     /// ```
     pub fn lock_arc(self: &Arc<Self>) -> LockArc<T> {
-        LockArc { inner: Waiting::new(self.clone(), 1) }
+        LockArc {
+            inner: Waiting::new(self.clone(), 1),
+        }
     }
 
     /// Takes the lock through the `Arc` if it is free and nobody waits.

@@ -46,7 +46,9 @@ pin_project! {
 
 impl<R: LockRef> ReadFuture<R> {
     pub(super) fn new(r: R) -> Self {
-        Self { inner: Waiting::new(Readers(r), 1) }
+        Self {
+            inner: Waiting::new(Readers(r), 1),
+        }
     }
 }
 
@@ -88,14 +90,24 @@ pin_project! {
 
 impl<R: LockRef> Exclusive<R> {
     fn new(r: R, n: usize) -> Self {
-        Self { lock: Some(r), holds_slot: false, slot: Acquire::new(1), readers: Acquire::new(n) }
+        Self {
+            lock: Some(r),
+            holds_slot: false,
+            slot: Acquire::new(1),
+            readers: Acquire::new(n),
+        }
     }
 
     fn poll_take(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
         let mut this = self.project();
-        let lock: &RwLock<R::Value> = this.lock.as_ref().expect("future polled after completion").lock();
+        let lock: &RwLock<R::Value> = this
+            .lock
+            .as_ref()
+            .expect("future polled after completion")
+            .lock();
         if !*this.holds_slot {
-            ready!(this.slot.as_mut().poll_acquire(&lock.slot, cx)).expect("an RwLock never closes");
+            ready!(this.slot.as_mut().poll_acquire(&lock.slot, cx))
+                .expect("an RwLock never closes");
             *this.holds_slot = true;
         }
         ready!(this.readers.poll_acquire(&lock.readers, cx)).expect("an RwLock never closes");
@@ -128,7 +140,9 @@ pin_project! {
 
 impl<R: LockRef> WriteFuture<R> {
     pub(super) fn new(r: R) -> Self {
-        Self { inner: Exclusive::new(r, WRITE) }
+        Self {
+            inner: Exclusive::new(r, WRITE),
+        }
     }
 }
 
@@ -164,7 +178,9 @@ pin_project! {
 
 impl<R: LockRef> UpgradableReadFuture<R> {
     pub(super) fn new(r: R) -> Self {
-        Self { inner: Exclusive::new(r, 1) }
+        Self {
+            inner: Exclusive::new(r, 1),
+        }
     }
 }
 
@@ -202,7 +218,9 @@ pin_project! {
 
 impl<R: LockRef> UpgradeFuture<R> {
     pub(super) fn new(guard: UpgradableGuard<R>) -> Self {
-        Self { inner: Waiting::new(guard, WRITE - 1) }
+        Self {
+            inner: Waiting::new(guard, WRITE - 1),
+        }
     }
 }
 

@@ -381,7 +381,8 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read_blocking(), 1);
     /// ```
     pub fn read_blocking(&self) -> RwLockReadGuard<'_, T> {
-        self.try_read().unwrap_or_else(|| crate::loom::block_on(self.read()))
+        self.try_read()
+            .unwrap_or_else(|| crate::loom::block_on(self.read()))
     }
 
     /// Blocks the thread for write access. Never panics inside an async
@@ -394,7 +395,8 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read_blocking(), 2);
     /// ```
     pub fn write_blocking(&self) -> RwLockWriteGuard<'_, T> {
-        self.try_write().unwrap_or_else(|| crate::loom::block_on(self.write()))
+        self.try_write()
+            .unwrap_or_else(|| crate::loom::block_on(self.write()))
     }
 
     /// Blocks the thread for upgradable read access. Never panics inside

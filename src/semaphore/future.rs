@@ -37,7 +37,10 @@ pin_project! {
 
 impl<'a> Acquire<'a> {
     pub(super) fn new(sem: &'a Semaphore, n: usize) -> Self {
-        Self { inner: Waiting::new(sem, n), n }
+        Self {
+            inner: Waiting::new(sem, n),
+            n,
+        }
     }
 }
 
@@ -47,13 +50,18 @@ impl<'a> Future for Acquire<'a> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let res = ready!(this.inner.poll(cx));
-        Poll::Ready(res.map(|sem| SemaphorePermit::new(sem, *this.n)).map_err(|_| AcquireError::Closed))
+        Poll::Ready(
+            res.map(|sem| SemaphorePermit::new(sem, *this.n))
+                .map_err(|_| AcquireError::Closed),
+        )
     }
 }
 
 impl fmt::Debug for Acquire<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Acquire").field("permits", &self.n).finish_non_exhaustive()
+        f.debug_struct("Acquire")
+            .field("permits", &self.n)
+            .finish_non_exhaustive()
     }
 }
 
@@ -85,7 +93,10 @@ pin_project! {
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 impl AcquireArc {
     pub(super) fn new(sem: Arc<Semaphore>, n: usize) -> Self {
-        Self { inner: Waiting::new(sem, n), n }
+        Self {
+            inner: Waiting::new(sem, n),
+            n,
+        }
     }
 }
 
@@ -96,13 +107,18 @@ impl Future for AcquireArc {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let res = ready!(this.inner.poll(cx));
-        Poll::Ready(res.map(|sem| SemaphorePermitArc::new(sem, *this.n)).map_err(|_| AcquireError::Closed))
+        Poll::Ready(
+            res.map(|sem| SemaphorePermitArc::new(sem, *this.n))
+                .map_err(|_| AcquireError::Closed),
+        )
     }
 }
 
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 impl fmt::Debug for AcquireArc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AcquireArc").field("permits", &self.n).finish_non_exhaustive()
+        f.debug_struct("AcquireArc")
+            .field("permits", &self.n)
+            .finish_non_exhaustive()
     }
 }

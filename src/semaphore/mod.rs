@@ -9,12 +9,12 @@ use alloc::sync::Arc;
 use core::fmt;
 
 pub use error::{AcquireError, TryAcquireError};
-#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-pub use future::AcquireArc;
 pub use future::Acquire;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-pub use permit::SemaphorePermitArc;
+pub use future::AcquireArc;
 pub use permit::SemaphorePermit;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub use permit::SemaphorePermitArc;
 
 use crate::wait::{MAX_PERMITS, RawSemaphore, SemRef};
 
@@ -79,7 +79,9 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 4);
     /// ```
     pub fn new(permits: usize) -> Self {
-        Self { raw: RawSemaphore::new(permits) }
+        Self {
+            raw: RawSemaphore::new(permits),
+        }
     }
 
     /// Waits for one permit.

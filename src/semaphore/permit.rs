@@ -62,7 +62,9 @@ impl Drop for SemaphorePermit<'_> {
 
 impl fmt::Debug for SemaphorePermit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SemaphorePermit").field("permits", &self.n).finish()
+        f.debug_struct("SemaphorePermit")
+            .field("permits", &self.n)
+            .finish()
     }
 }
 
@@ -142,6 +144,8 @@ impl Drop for SemaphorePermitArc {
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 impl fmt::Debug for SemaphorePermitArc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SemaphorePermitArc").field("permits", &self.n).finish()
+        f.debug_struct("SemaphorePermitArc")
+            .field("permits", &self.n)
+            .finish()
     }
 }

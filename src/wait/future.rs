@@ -38,7 +38,10 @@ pin_project! {
 
 impl<O: SemRef> Waiting<O> {
     pub(crate) fn new(owner: O, n: usize) -> Self {
-        Self { owner: Some(owner), acquire: Acquire::new(n) }
+        Self {
+            owner: Some(owner),
+            acquire: Acquire::new(n),
+        }
     }
 }
 

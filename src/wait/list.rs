@@ -28,10 +28,21 @@ pub(crate) struct Waiter {
     _pin: PhantomPinned,
 }
 
+// SAFETY: the raw links are only followed with the owning semaphore's lock
+// held, which serializes every access to the node; the waker is `Send + Sync`.
+unsafe impl Send for Waiter {}
+// SAFETY: as above: shared access never touches the node without the lock.
+unsafe impl Sync for Waiter {}
+
 impl Waiter {
     pub(crate) fn new() -> Self {
         Self {
-            node: UnsafeCell::new(Node { next: None, prev: None, needed: 0, waker: None }),
+            node: UnsafeCell::new(Node {
+                next: None,
+                prev: None,
+                needed: 0,
+                waker: None,
+            }),
             _pin: PhantomPinned,
         }
     }

@@ -11,8 +11,8 @@
 
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) mod block_on;
-mod list;
 mod future;
+mod list;
 mod raw;
 mod wakers;
 

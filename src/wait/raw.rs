@@ -70,7 +70,10 @@ impl RawSemaphore {
             permits <= MAX_PERMITS,
             "a semaphore holds at most {MAX_PERMITS} permits, {permits} were requested"
         );
-        Self { state: AtomicUsize::new(permits << SHIFT), waiters: UnsafeCell::new(List::new()) }
+        Self {
+            state: AtomicUsize::new(permits << SHIFT),
+            waiters: UnsafeCell::new(List::new()),
+        }
     }
 
     pub(crate) fn available(&self) -> usize {
@@ -98,7 +101,10 @@ impl RawSemaphore {
                 s = self.state.load(Relaxed);
                 continue;
             }
-            match self.state.compare_exchange_weak(s, s - n * ONE, Acquire, Relaxed) {
+            match self
+                .state
+                .compare_exchange_weak(s, s - n * ONE, Acquire, Relaxed)
+            {
                 Ok(_) => return Ok(()),
                 Err(actual) => s = actual,
             }
@@ -129,7 +135,10 @@ impl RawSemaphore {
                         Err(actual) => s = actual,
                     }
                 } else {
-                    match self.state.compare_exchange_weak(s, s | LOCKED, Acquire, Relaxed) {
+                    match self
+                        .state
+                        .compare_exchange_weak(s, s | LOCKED, Acquire, Relaxed)
+                    {
                         Ok(_) => break Locked(s | LOCKED),
                         Err(actual) => s = actual,
                     }
@@ -215,7 +224,10 @@ impl RawSemaphore {
                 s = self.state.load(Relaxed);
                 continue;
             }
-            match self.state.compare_exchange_weak(s, s | LOCKED, Acquire, Relaxed) {
+            match self
+                .state
+                .compare_exchange_weak(s, s | LOCKED, Acquire, Relaxed)
+            {
                 Ok(_) => return Locked(s | LOCKED),
                 Err(actual) => s = actual,
             }
@@ -262,8 +274,15 @@ pub(crate) struct Acquire {
 
 impl Acquire {
     pub(crate) fn new(n: usize) -> Self {
-        assert!(n <= MAX_PERMITS, "cannot acquire {n} permits: the maximum is {MAX_PERMITS}");
-        Self { waiter: Waiter::new(), n, stage: Stage::Idle }
+        assert!(
+            n <= MAX_PERMITS,
+            "cannot acquire {n} permits: the maximum is {MAX_PERMITS}"
+        );
+        Self {
+            waiter: Waiter::new(),
+            n,
+            stage: Stage::Idle,
+        }
     }
 
     fn node(self: Pin<&mut Self>) -> (NonNull<Waiter>, &mut Stage, usize) {
@@ -317,7 +336,11 @@ impl Acquire {
                             flags | WAITERS
                         }
                     });
-                    *stage = if out.is_pending() { Stage::Queued } else { Stage::Done };
+                    *stage = if out.is_pending() {
+                        Stage::Queued
+                    } else {
+                        Stage::Done
+                    };
                     out
                 }
             },

@@ -14,7 +14,10 @@ pub(crate) struct WakeBatch {
 
 impl WakeBatch {
     pub(crate) const fn new() -> Self {
-        Self { wakers: [const { None }; CAPACITY], len: 0 }
+        Self {
+            wakers: [const { None }; CAPACITY],
+            len: 0,
+        }
     }
 
     pub(crate) fn push(&mut self, waker: Option<Waker>) {

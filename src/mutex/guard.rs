@@ -86,7 +86,7 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
-        self.mutex.raw.release(1);
+        self.mutex.raw.unlock_one(Mutex::<T>::MAX_BYPASS);
     }
 }
 
@@ -172,7 +172,7 @@ impl<U: ?Sized> DerefMut for MappedMutexGuard<'_, U> {
 
 impl<U: ?Sized> Drop for MappedMutexGuard<'_, U> {
     fn drop(&mut self) {
-        self.raw.release(1);
+        self.raw.unlock_one(super::MAX_BYPASS);
     }
 }
 
@@ -251,7 +251,7 @@ impl<T: ?Sized> DerefMut for MutexGuardArc<T> {
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 impl<T: ?Sized> Drop for MutexGuardArc<T> {
     fn drop(&mut self) {
-        self.mutex.raw.release(1);
+        self.mutex.raw.unlock_one(Mutex::<T>::MAX_BYPASS);
     }
 }
 

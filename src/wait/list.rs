@@ -19,6 +19,9 @@ pub(crate) struct Node {
     /// `needed == 0` was granted; with `needed > 0` the semaphore closed.
     pub(crate) needed: usize,
     pub(crate) waker: Option<Waker>,
+    /// How often the lock was released to everyone (not handed to this
+    /// waiter) while it stood at the head; see `RawSemaphore::unlock_one`.
+    pub(crate) bypassed: usize,
 }
 
 /// One waiter: pinned inside a future for as long as it is linked.
@@ -42,6 +45,7 @@ impl Waiter {
                 prev: None,
                 needed: 0,
                 waker: None,
+                bypassed: 0,
             }),
             _pin: PhantomPinned,
         }

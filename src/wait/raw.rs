@@ -16,6 +16,13 @@
 //!   queued waiter: strict FIFO, and a large request at the head is not
 //!   starved by small ones.
 //! * Without waiters, acquire and release are one CAS each.
+//!
+//! A mutex uses [`RawSemaphore::unlock_one`] instead of `release(1)`: it
+//! frees the permit for anyone (the woken head or a barging newcomer) up to
+//! `max_bypass` times per head waiter, then hands it to the head directly.
+//! That relaxes the invariant above to "free permits with `WAITERS` set are
+//! only ever taken by the head or by a newcomer", and bounds how often a
+//! waiter can be overtaken by a count, not a clock.
 
 use core::pin::Pin;
 use core::ptr::NonNull;
@@ -185,6 +192,70 @@ impl RawSemaphore {
         }
     }
 
+    /// Releases the single permit of a mutex-like semaphore.
+    ///
+    /// Without waiters this is one CAS. With waiters, the head waiter is
+    /// woken and the permit is left free for whoever takes it first (the
+    /// head, or a barging fast path), unless the head has already been
+    /// bypassed `max_bypass` times: then the permit is handed to it. Must
+    /// only be used on semaphores whose permits are all taken one at a time.
+    pub(crate) fn unlock_one(&self, max_bypass: usize) {
+        let mut spins = 0;
+        let mut s = self.state.load(Relaxed);
+        let locked = loop {
+            if s & LOCKED != 0 {
+                crate::loom::spin_wait(&mut spins);
+                s = self.state.load(Relaxed);
+            } else if s & WAITERS == 0 {
+                match self
+                    .state
+                    .compare_exchange_weak(s, s + ONE, Release, Relaxed)
+                {
+                    Ok(_) => return,
+                    Err(actual) => s = actual,
+                }
+            } else {
+                match self
+                    .state
+                    .compare_exchange_weak(s, s | LOCKED, Acquire, Relaxed)
+                {
+                    Ok(_) => break Locked(s | LOCKED),
+                    Err(actual) => s = actual,
+                }
+            }
+        };
+        let mut waker = None;
+        self.with_list(locked, |list| {
+            let head = list
+                .front()
+                .expect("WAITERS is set, so the list is not empty");
+            // SAFETY: lock held, `head` linked.
+            let hand_off = unsafe {
+                Waiter::with(head, |node| {
+                    waker = node.waker.take();
+                    if node.bypassed >= max_bypass {
+                        node.needed = 0;
+                        true
+                    } else {
+                        node.bypassed += 1;
+                        false
+                    }
+                })
+            };
+            let new = locked.0 & !LOCKED;
+            if hand_off {
+                // SAFETY: lock held, `head` linked in `list`.
+                unsafe { list.remove(head) };
+                if list.is_empty() { new & !WAITERS } else { new }
+            } else {
+                new + ONE
+            }
+        });
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
     /// Closes the semaphore: every waiter and every later acquire fails.
     pub(crate) fn close(&self) {
         let mut wakers = WakeBatch::new();
@@ -310,6 +381,7 @@ impl Acquire {
                     Poll::Ready(Err(Closed))
                 }
                 Err(TryFail::NoPermits) => {
+                    let mut waker = Some(cx.waker().clone());
                     let locked = sem.lock();
                     let s = locked.0;
                     let mut out = Poll::Pending;
@@ -329,7 +401,7 @@ impl Acquire {
                             unsafe {
                                 Waiter::with(w, |node| {
                                     node.needed = n - free;
-                                    node.waker = Some(cx.waker().clone());
+                                    node.waker = waker.take();
                                 });
                                 list.push_back(w);
                             }
@@ -347,21 +419,34 @@ impl Acquire {
             Stage::Queued => {
                 let locked = sem.lock();
                 let mut out = Poll::Pending;
-                sem.with_list(locked, |_| {
-                    // SAFETY: lock held; `w` is ours and alive.
+                let mut stale = None;
+                sem.with_list(locked, |list| {
+                    let s = locked.0 & !LOCKED;
+                    // SAFETY: lock held; `w` is ours and alive, and linked
+                    // in `list` if linked at all.
                     unsafe {
-                        if List::is_linked(w) {
-                            Waiter::with(w, |node| match &mut node.waker {
-                                Some(old) if old.will_wake(cx.waker()) => {}
-                                slot => *slot = Some(cx.waker().clone()),
-                            });
-                        } else {
+                        if !List::is_linked(w) {
                             let needed = Waiter::with(w, |node| node.needed);
                             out = Poll::Ready(if needed == 0 { Ok(()) } else { Err(n - needed) });
+                            return s;
                         }
+                        let needed = Waiter::with(w, |node| node.needed);
+                        if list.front() == Some(w) && s >> SHIFT >= needed {
+                            // Only under `unlock_one`: a permit was freed
+                            // for us (or a newcomer); take it.
+                            list.remove(w);
+                            out = Poll::Ready(Ok(()));
+                            let s = s - needed * ONE;
+                            return if list.is_empty() { s & !WAITERS } else { s };
+                        }
+                        Waiter::with(w, |node| match &mut node.waker {
+                            Some(old) if old.will_wake(cx.waker()) => {}
+                            slot => stale = slot.replace(cx.waker().clone()),
+                        });
                     }
-                    locked.0 & !LOCKED
+                    s
                 });
+                drop(stale);
                 match out {
                     Poll::Pending => Poll::Pending,
                     Poll::Ready(res) => {
@@ -386,17 +471,29 @@ impl Acquire {
         *stage = Stage::Done;
         let locked = sem.lock();
         let mut held = 0;
+        let mut pass_on = None;
         sem.with_list(locked, |list| {
-            // SAFETY: lock held; `w` is ours, and linked in `list` if linked.
+            // SAFETY: lock held; `w` is ours, and linked in `list` if linked;
+            // the new head is linked.
             unsafe {
                 held = n - Waiter::with(w, |node| node.needed);
                 if List::is_linked(w) {
                     list.remove(w);
+                    // Only under `unlock_one`: a permit freed for us is still
+                    // free; the new head must hear of it.
+                    if locked.0 >> SHIFT > 0 {
+                        if let Some(head) = list.front() {
+                            pass_on = Waiter::with(head, |node| node.waker.take());
+                        }
+                    }
                 }
             }
             let new = locked.0 & !LOCKED;
             if list.is_empty() { new & !WAITERS } else { new }
         });
+        if let Some(waker) = pass_on {
+            waker.wake();
+        }
         if held > 0 {
             sem.release(held);
         }

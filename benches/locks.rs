@@ -1,1 +1,523 @@
-fn main() {}
+//! Lock and semaphore benchmarks: weftwork against its peers, in one run.
+//!
+//! Run with `cargo bench --bench locks`. Before the measurements, two
+//! tables are printed to stderr (ready to paste into `benches/README.md`):
+//! the `size_of` of each crate's lock types, and the heap allocations each
+//! crate makes per contended wait.
+//!
+//! Scenarios (one criterion group each; every group measures all crates):
+//!
+//! * `mutex_uncontended`: lock, `+= 1`, unlock on one thread. Every crate —
+//!   `std::sync::Mutex` included — runs inside the same `async` block polled
+//!   once with a no-op waker ([`ready_now`]), so the driver costs the same
+//!   for all; the lock futures are polled through their normal `poll` path
+//!   (no `try_lock`).
+//! * `mutex_contended`: [`TASKS`] tasks on a 2-worker tokio runtime, each
+//!   doing [`MUTEX_OPS`] lock/increment/unlock; one iteration is one round
+//!   (spawn, run, join).
+//! * `rwlock_90_read`: as above, 90 % reads and 10 % writes.
+//! * `semaphore_4_of_32`: [`TASKS`] tasks contend for 4 permits. `no_yield`
+//!   releases right away (with 2 workers at most 2 permits are ever held,
+//!   so this measures the uncontended atomics under cross-core traffic);
+//!   `yield` holds the permit across a `tokio::task::yield_now()`, so
+//!   permits run out and the wait queue is exercised.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::hint::black_box;
+use std::mem::size_of;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
+use tokio::runtime::Runtime;
+
+/// Tasks per contended round.
+const TASKS: usize = 32;
+/// Lock operations per task per round in `mutex_contended`.
+const MUTEX_OPS: usize = 200;
+/// Lock operations per task per round in `rwlock_90_read`.
+const RW_OPS: usize = 200;
+/// Acquire/release pairs per task per round in `semaphore_4_of_32`.
+const SEM_OPS: usize = 100;
+/// Permits in `semaphore_4_of_32`.
+const PERMITS: usize = 4;
+
+// ---------------------------------------------------------------------------
+// A counting allocator, armed per thread only while the allocation table is
+// measured; unarmed it costs one thread-local read per allocation, the same
+// for every crate.
+
+struct Counting;
+
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    static BYTES: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(bytes: usize) {
+    if ARMED.try_with(Cell::get).unwrap_or(false) {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        let _ = BYTES.try_with(|c| c.set(c.get() + bytes));
+    }
+}
+
+// SAFETY: forwards to `System`, only counting on the side.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded from the caller.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded from the caller.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        // SAFETY: forwarded from the caller.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded from the caller.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` and returns the allocations (count, bytes) it made on this thread.
+fn count_allocs(f: impl FnOnce()) -> (usize, usize) {
+    ALLOCS.set(0);
+    BYTES.set(0);
+    ARMED.set(true);
+    f();
+    ARMED.set(false);
+    (ALLOCS.get(), BYTES.get())
+}
+
+// ---------------------------------------------------------------------------
+// Drivers.
+
+/// Polls `fut` once with a no-op waker; it must be ready. The one driver of
+/// the uncontended row, for every crate.
+#[inline(always)]
+fn ready_now<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => unreachable!("an uncontended lock went pending"),
+    }
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// `iters` rounds of [`TASKS`] tasks made by `task(shared, task_index)`,
+/// spawned on `rt` and joined; returns the total time.
+fn rounds<S, F, Fut>(rt: &Runtime, shared: &Arc<S>, iters: u64, task: F) -> Duration
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, usize) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let start = Instant::now();
+    for _ in 0..iters {
+        rt.block_on(async {
+            let handles: Vec<_> = (0..TASKS)
+                .map(|t| rt.spawn(task(shared.clone(), t)))
+                .collect();
+            for h in handles {
+                h.await.expect("bench task panicked");
+            }
+        });
+    }
+    start.elapsed()
+}
+
+fn short(g: &mut BenchmarkGroup<'_, WallTime>) {
+    g.warm_up_time(Duration::from_millis(800));
+    g.measurement_time(Duration::from_secs(3));
+}
+
+fn contended(g: &mut BenchmarkGroup<'_, WallTime>, ops_per_round: usize) {
+    g.sample_size(30);
+    g.warm_up_time(Duration::from_millis(800));
+    g.measurement_time(Duration::from_secs(4));
+    g.throughput(Throughput::Elements(ops_per_round as u64));
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios.
+
+/// `+= 1` under an async mutex lock, driven by [`ready_now`].
+macro_rules! uncontended_async {
+    ($g:expr, $name:literal, $mutex:expr) => {{
+        let m = $mutex;
+        $g.bench_function($name, |b| {
+            let m = black_box(&m);
+            b.iter(|| ready_now(async { *m.lock().await += 1 }))
+        });
+        assert!(ready_now(async { *m.lock().await }) > 0);
+    }};
+}
+
+fn mutex_uncontended(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mutex_uncontended");
+    short(&mut g);
+    {
+        let m = std::sync::Mutex::new(0u64);
+        g.bench_function("std", |b| {
+            let m = black_box(&m);
+            b.iter(|| ready_now(async { *m.lock().unwrap() += 1 }))
+        });
+    }
+    uncontended_async!(g, "weftwork", weftwork::Mutex::new(0u64));
+    uncontended_async!(g, "tokio", tokio::sync::Mutex::new(0u64));
+    uncontended_async!(g, "async_lock", async_lock::Mutex::new(0u64));
+    uncontended_async!(g, "futures", futures::lock::Mutex::new(0u64));
+    uncontended_async!(g, "maitake", maitake_sync::Mutex::new(0u64));
+    g.finish();
+}
+
+/// [`TASKS`] × [`MUTEX_OPS`] async-mutex increments per iteration.
+macro_rules! contended_mutex {
+    ($g:expr, $rt:expr, $name:literal, $mutex:expr) => {{
+        let m = Arc::new($mutex);
+        $g.bench_function($name, |b| {
+            b.iter_custom(|iters| {
+                rounds(&$rt, &m, iters, |m, _| async move {
+                    for _ in 0..MUTEX_OPS {
+                        *m.lock().await += 1;
+                    }
+                })
+            })
+        });
+    }};
+}
+
+fn mutex_contended(c: &mut Criterion) {
+    let rt = runtime();
+    let mut g = c.benchmark_group("mutex_contended");
+    contended(&mut g, TASKS * MUTEX_OPS);
+    contended_mutex!(g, rt, "weftwork", weftwork::Mutex::new(0u64));
+    contended_mutex!(g, rt, "tokio", tokio::sync::Mutex::new(0u64));
+    contended_mutex!(g, rt, "async_lock", async_lock::Mutex::new(0u64));
+    contended_mutex!(g, rt, "futures", futures::lock::Mutex::new(0u64));
+    contended_mutex!(g, rt, "maitake", maitake_sync::Mutex::new(0u64));
+    {
+        // Reference only (not an async peer): a blocking lock held for a
+        // few nanoseconds never suspends the task.
+        let m = Arc::new(std::sync::Mutex::new(0u64));
+        g.bench_function("std (reference)", |b| {
+            b.iter_custom(|iters| {
+                rounds(&rt, &m, iters, |m, _| async move {
+                    for _ in 0..MUTEX_OPS {
+                        *m.lock().unwrap() += 1;
+                    }
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Task `t`'s `i`-th operation writes when `(i + t) % 10 == 0`.
+macro_rules! rwlock_90_read {
+    ($g:expr, $rt:expr, $name:literal, $lock:expr) => {{
+        let l = Arc::new($lock);
+        $g.bench_function($name, |b| {
+            b.iter_custom(|iters| {
+                rounds(&$rt, &l, iters, |l, t| async move {
+                    for i in 0..RW_OPS {
+                        if (i + t) % 10 == 0 {
+                            *l.write().await += 1;
+                        } else {
+                            black_box(*l.read().await);
+                        }
+                    }
+                })
+            })
+        });
+    }};
+}
+
+fn rwlock_contended(c: &mut Criterion) {
+    let rt = runtime();
+    let mut g = c.benchmark_group("rwlock_90_read");
+    contended(&mut g, TASKS * RW_OPS);
+    rwlock_90_read!(g, rt, "weftwork", weftwork::RwLock::new(0u64));
+    rwlock_90_read!(g, rt, "tokio", tokio::sync::RwLock::new(0u64));
+    rwlock_90_read!(g, rt, "async_lock", async_lock::RwLock::new(0u64));
+    rwlock_90_read!(g, rt, "maitake", maitake_sync::RwLock::new(0u64));
+    g.finish();
+}
+
+/// `$acquire` is a closure from `&Sem` to the acquire future.
+macro_rules! semaphore_4_of_32 {
+    ($g:expr, $rt:expr, $name:literal, $sem:expr, $acquire:expr) => {{
+        let s = Arc::new($sem);
+        $g.bench_function(concat!($name, "/no_yield"), |b| {
+            b.iter_custom(|iters| {
+                rounds(&$rt, &s, iters, |s, _| async move {
+                    for _ in 0..SEM_OPS {
+                        let permit = ($acquire)(&*s).await;
+                        black_box(&permit);
+                    }
+                })
+            })
+        });
+        $g.bench_function(concat!($name, "/yield"), |b| {
+            b.iter_custom(|iters| {
+                rounds(&$rt, &s, iters, |s, _| async move {
+                    for _ in 0..SEM_OPS {
+                        let permit = ($acquire)(&*s).await;
+                        tokio::task::yield_now().await;
+                        black_box(&permit);
+                    }
+                })
+            })
+        });
+    }};
+}
+
+fn semaphore_contended(c: &mut Criterion) {
+    let rt = runtime();
+    let mut g = c.benchmark_group("semaphore_4_of_32");
+    contended(&mut g, TASKS * SEM_OPS);
+    semaphore_4_of_32!(
+        g,
+        rt,
+        "weftwork",
+        weftwork::Semaphore::new(PERMITS),
+        |s: &weftwork::Semaphore| s.acquire()
+    );
+    semaphore_4_of_32!(
+        g,
+        rt,
+        "tokio",
+        tokio::sync::Semaphore::new(PERMITS),
+        |s: &tokio::sync::Semaphore| s.acquire()
+    );
+    semaphore_4_of_32!(
+        g,
+        rt,
+        "async_lock",
+        async_lock::Semaphore::new(PERMITS),
+        |s: &async_lock::Semaphore| s.acquire()
+    );
+    semaphore_4_of_32!(
+        g,
+        rt,
+        "maitake",
+        maitake_sync::Semaphore::new(PERMITS),
+        |s: &maitake_sync::Semaphore| s.acquire(1)
+    );
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------
+// Tables printed before the measurements.
+
+fn print_sizes() {
+    fn row(name: &str, mutex: Option<usize>, rwlock: Option<usize>, sem: Option<usize>) {
+        let cell = |v: Option<usize>| v.map_or("—".to_owned(), |v| v.to_string());
+        eprintln!(
+            "| {name:<12} | {:>11} | {:>12} | {:>9} |",
+            cell(mutex),
+            cell(rwlock),
+            cell(sem)
+        );
+    }
+    eprintln!("size_of on this target (bytes):\n");
+    eprintln!("| crate        | `Mutex<()>` | `RwLock<()>` | Semaphore |");
+    eprintln!("|--------------|------------:|-------------:|----------:|");
+    row(
+        "std",
+        Some(size_of::<std::sync::Mutex<()>>()),
+        Some(size_of::<std::sync::RwLock<()>>()),
+        None,
+    );
+    row(
+        "weftwork",
+        Some(size_of::<weftwork::Mutex<()>>()),
+        Some(size_of::<weftwork::RwLock<()>>()),
+        Some(size_of::<weftwork::Semaphore>()),
+    );
+    row(
+        "tokio",
+        Some(size_of::<tokio::sync::Mutex<()>>()),
+        Some(size_of::<tokio::sync::RwLock<()>>()),
+        Some(size_of::<tokio::sync::Semaphore>()),
+    );
+    row(
+        "async_lock",
+        Some(size_of::<async_lock::Mutex<()>>()),
+        Some(size_of::<async_lock::RwLock<()>>()),
+        Some(size_of::<async_lock::Semaphore>()),
+    );
+    row(
+        "futures",
+        Some(size_of::<futures::lock::Mutex<()>>()),
+        None,
+        None,
+    );
+    row(
+        "maitake",
+        Some(size_of::<maitake_sync::Mutex<()>>()),
+        Some(size_of::<maitake_sync::RwLock<()>>()),
+        Some(size_of::<maitake_sync::Semaphore>()),
+    );
+    eprintln!();
+}
+
+/// Waiters queued per measurement in the allocation table.
+const WAITERS: usize = 64;
+
+/// Heap allocations per contended wait: `$hold` takes the lock (synchronously
+/// or via [`ready_now`]), `$wait` makes a future that must go pending. The
+/// futures are boxed before counting starts; counting covers queueing all
+/// [`WAITERS`] of them, releasing, and polling each to completion in order
+/// (each releases before the next is polled). The first round is a warm-up.
+macro_rules! allocs_per_wait {
+    ($hold:expr, $wait:expr) => {{
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut result = (0.0, 0.0);
+        for round in 0..2 {
+            let mut futs: Vec<Pin<Box<_>>> = (0..WAITERS).map(|_| Box::pin($wait)).collect();
+            let holder = $hold;
+            let (n, bytes) = count_allocs(|| {
+                for f in &mut futs {
+                    assert!(
+                        f.as_mut().poll(&mut cx).is_pending(),
+                        "wait did not suspend"
+                    );
+                }
+                drop(holder);
+                for f in &mut futs {
+                    match f.as_mut().poll(&mut cx) {
+                        Poll::Ready(out) => drop(out),
+                        Poll::Pending => panic!("waiter not served in order"),
+                    }
+                }
+            });
+            drop(futs);
+            if round == 1 {
+                result = (n as f64 / WAITERS as f64, bytes as f64 / WAITERS as f64);
+            }
+        }
+        result
+    }};
+}
+
+fn print_allocs() {
+    fn row(name: &str, cells: [Option<(f64, f64)>; 4]) {
+        let cells =
+            cells.map(|c| c.map_or("—".to_owned(), |(n, b)| format!("{n:.2} ({b:.0} B)")));
+        eprintln!(
+            "| {name:<10} | {:>14} | {:>14} | {:>14} | {:>14} |",
+            cells[0], cells[1], cells[2], cells[3]
+        );
+    }
+    eprintln!(
+        "heap allocations per contended wait, after warm-up ({WAITERS} queued waiters; allocations (bytes)):\n"
+    );
+    eprintln!(
+        "| crate      | Mutex::lock    | RwLock::read   | RwLock::write  | Semaphore::acquire |"
+    );
+    eprintln!("|------------|---------------:|---------------:|---------------:|---------------:|");
+
+    let (m, l, s) = (
+        weftwork::Mutex::new(0u64),
+        weftwork::RwLock::new(0u64),
+        weftwork::Semaphore::new(1),
+    );
+    row(
+        "weftwork",
+        [
+            Some(allocs_per_wait!(ready_now(m.lock()), m.lock())),
+            Some(allocs_per_wait!(ready_now(l.write()), l.read())),
+            Some(allocs_per_wait!(ready_now(l.read()), l.write())),
+            Some(allocs_per_wait!(ready_now(s.acquire()), s.acquire())),
+        ],
+    );
+
+    let (m, l, s) = (
+        tokio::sync::Mutex::new(0u64),
+        tokio::sync::RwLock::new(0u64),
+        tokio::sync::Semaphore::new(1),
+    );
+    row(
+        "tokio",
+        [
+            Some(allocs_per_wait!(ready_now(m.lock()), m.lock())),
+            Some(allocs_per_wait!(ready_now(l.write()), l.read())),
+            Some(allocs_per_wait!(ready_now(l.read()), l.write())),
+            Some(allocs_per_wait!(ready_now(s.acquire()), s.acquire())),
+        ],
+    );
+
+    let (m, l, s) = (
+        async_lock::Mutex::new(0u64),
+        async_lock::RwLock::new(0u64),
+        async_lock::Semaphore::new(1),
+    );
+    row(
+        "async_lock",
+        [
+            Some(allocs_per_wait!(ready_now(m.lock()), m.lock())),
+            Some(allocs_per_wait!(ready_now(l.write()), l.read())),
+            Some(allocs_per_wait!(ready_now(l.read()), l.write())),
+            Some(allocs_per_wait!(ready_now(s.acquire()), s.acquire())),
+        ],
+    );
+
+    let m = futures::lock::Mutex::new(0u64);
+    row(
+        "futures",
+        [
+            Some(allocs_per_wait!(ready_now(m.lock()), m.lock())),
+            None,
+            None,
+            None,
+        ],
+    );
+
+    let (m, l, s) = (
+        maitake_sync::Mutex::new(0u64),
+        maitake_sync::RwLock::new(0u64),
+        maitake_sync::Semaphore::new(1),
+    );
+    row(
+        "maitake",
+        [
+            Some(allocs_per_wait!(ready_now(m.lock()), m.lock())),
+            Some(allocs_per_wait!(ready_now(l.write()), l.read())),
+            Some(allocs_per_wait!(ready_now(l.read()), l.write())),
+            Some(allocs_per_wait!(ready_now(s.acquire(1)), s.acquire(1))),
+        ],
+    );
+    eprintln!();
+}
+
+fn main() {
+    print_sizes();
+    print_allocs();
+    let mut c = Criterion::default().configure_from_args();
+    mutex_uncontended(&mut c);
+    mutex_contended(&mut c);
+    rwlock_contended(&mut c);
+    semaphore_contended(&mut c);
+    c.final_summary();
+}

@@ -1,1 +1,92 @@
-//! Loom models of weftwork live in `tests/`; run them with `RUSTFLAGS="--cfg loom" cargo test -p weftwork-loom-tests --release`.
+//! Loom models of weftwork live in `tests/`; run them with
+//! `RUSTFLAGS="--cfg loom" cargo test -p weftwork-loom-tests --release`.
+//!
+//! This library holds the helpers the models share: a tracked cell to put
+//! inside a lock (so loom reports a data race if a lock's happens-before
+//! edges are wrong), a waker that counts its wake-ups (for models that poll
+//! futures by hand), and the model runners.
+#![cfg(loom)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+/// A `usize` in a `loom::cell::UnsafeCell`: every access is checked by loom
+/// for causality. Put one inside a `Mutex`/`RwLock`; if the lock's
+/// release/acquire edges are missing, loom fails the model with a data race.
+#[derive(Debug)]
+pub struct Tracked(loom::cell::UnsafeCell<usize>);
+
+// SAFETY: the models only touch the cell through a lock guard; whether that
+// is actually exclusive is exactly what loom checks on every access.
+unsafe impl Sync for Tracked {}
+// SAFETY: as above; the plain `usize` inside moves freely.
+unsafe impl Send for Tracked {}
+
+impl Tracked {
+    /// A tracked cell holding `v`.
+    pub fn new(v: usize) -> Self {
+        Self(loom::cell::UnsafeCell::new(v))
+    }
+
+    /// Reads the value (a tracked immutable access).
+    pub fn get(&self) -> usize {
+        // SAFETY: loom checks that no write is concurrent with this read.
+        self.0.with(|p| unsafe { *p })
+    }
+
+    /// Increments the value (a tracked mutable access).
+    pub fn incr(&self) {
+        // SAFETY: loom checks that no other access is concurrent with this.
+        self.0.with_mut(|p| unsafe { *p += 1 })
+    }
+}
+
+/// Counts how often a waker made by [`counting_waker`] was woken.
+#[derive(Debug)]
+pub struct WakeCount(AtomicUsize);
+
+impl WakeCount {
+    /// How many times the waker was woken so far.
+    pub fn get(&self) -> usize {
+        self.0.load(SeqCst)
+    }
+}
+
+impl Wake for WakeCount {
+    fn wake(self: StdArc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+
+    fn wake_by_ref(self: &StdArc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// A waker that only counts its wake-ups, for futures polled by hand.
+pub fn counting_waker() -> (Waker, StdArc<WakeCount>) {
+    let count = StdArc::new(WakeCount(AtomicUsize::new(0)));
+    (Waker::from(count.clone()), count)
+}
+
+/// Polls a pinned future once with `waker`.
+pub fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(waker))
+}
+
+/// Runs a model with loom's defaults (`LOOM_MAX_PREEMPTIONS` etc. from the
+/// environment).
+pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    loom::model(f);
+}
+
+/// Runs a model whose full exploration is too large: at most `bound`
+/// preemptions, or fewer if `LOOM_MAX_PREEMPTIONS` asks for fewer.
+pub fn model_bounded<F: Fn() + Sync + Send + 'static>(bound: usize, f: F) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.map_or(bound, |b| b.min(bound)));
+    builder.check(f);
+}

@@ -38,11 +38,11 @@ use tokio::runtime::Runtime;
 /// Tasks per contended round.
 const TASKS: usize = 32;
 /// Lock operations per task per round in `mutex_contended`.
-const MUTEX_OPS: usize = 200;
+const MUTEX_OPS: usize = 1000;
 /// Lock operations per task per round in `rwlock_90_read`.
-const RW_OPS: usize = 200;
+const RW_OPS: usize = 1000;
 /// Acquire/release pairs per task per round in `semaphore_4_of_32`.
-const SEM_OPS: usize = 100;
+const SEM_OPS: usize = 400;
 /// Permits in `semaphore_4_of_32`.
 const PERMITS: usize = 4;
 
@@ -154,7 +154,7 @@ fn short(g: &mut BenchmarkGroup<'_, WallTime>) {
 fn contended(g: &mut BenchmarkGroup<'_, WallTime>, ops_per_round: usize) {
     g.sample_size(30);
     g.warm_up_time(Duration::from_millis(800));
-    g.measurement_time(Duration::from_secs(4));
+    g.measurement_time(Duration::from_secs(5));
     g.throughput(Throughput::Elements(ops_per_round as u64));
 }
 
@@ -169,7 +169,6 @@ macro_rules! uncontended_async {
             let m = black_box(&m);
             b.iter(|| ready_now(async { *m.lock().await += 1 }))
         });
-        assert!(ready_now(async { *m.lock().await }) > 0);
     }};
 }
 
@@ -264,15 +263,15 @@ fn rwlock_contended(c: &mut Criterion) {
     g.finish();
 }
 
-/// `$acquire` is a closure from `&Sem` to the acquire future.
+/// `|$s| $acquire` makes the acquire future from the semaphore `$s`.
 macro_rules! semaphore_4_of_32 {
-    ($g:expr, $rt:expr, $name:literal, $sem:expr, $acquire:expr) => {{
+    ($g:expr, $rt:expr, $name:literal, $sem:expr, |$s:ident| $acquire:expr) => {{
         let s = Arc::new($sem);
         $g.bench_function(concat!($name, "/no_yield"), |b| {
             b.iter_custom(|iters| {
-                rounds(&$rt, &s, iters, |s, _| async move {
+                rounds(&$rt, &s, iters, |$s, _| async move {
                     for _ in 0..SEM_OPS {
-                        let permit = ($acquire)(&*s).await;
+                        let permit = $acquire.await;
                         black_box(&permit);
                     }
                 })
@@ -280,9 +279,9 @@ macro_rules! semaphore_4_of_32 {
         });
         $g.bench_function(concat!($name, "/yield"), |b| {
             b.iter_custom(|iters| {
-                rounds(&$rt, &s, iters, |s, _| async move {
+                rounds(&$rt, &s, iters, |$s, _| async move {
                     for _ in 0..SEM_OPS {
-                        let permit = ($acquire)(&*s).await;
+                        let permit = $acquire.await;
                         tokio::task::yield_now().await;
                         black_box(&permit);
                     }
@@ -296,33 +295,23 @@ fn semaphore_contended(c: &mut Criterion) {
     let rt = runtime();
     let mut g = c.benchmark_group("semaphore_4_of_32");
     contended(&mut g, TASKS * SEM_OPS);
-    semaphore_4_of_32!(
-        g,
-        rt,
-        "weftwork",
-        weftwork::Semaphore::new(PERMITS),
-        |s: &weftwork::Semaphore| s.acquire()
-    );
-    semaphore_4_of_32!(
-        g,
-        rt,
-        "tokio",
-        tokio::sync::Semaphore::new(PERMITS),
-        |s: &tokio::sync::Semaphore| s.acquire()
-    );
+    semaphore_4_of_32!(g, rt, "weftwork", weftwork::Semaphore::new(PERMITS), |s| s
+        .acquire());
+    semaphore_4_of_32!(g, rt, "tokio", tokio::sync::Semaphore::new(PERMITS), |s| s
+        .acquire());
     semaphore_4_of_32!(
         g,
         rt,
         "async_lock",
         async_lock::Semaphore::new(PERMITS),
-        |s: &async_lock::Semaphore| s.acquire()
+        |s| s.acquire()
     );
     semaphore_4_of_32!(
         g,
         rt,
         "maitake",
         maitake_sync::Semaphore::new(PERMITS),
-        |s: &maitake_sync::Semaphore| s.acquire(1)
+        |s| s.acquire(1)
     );
     g.finish();
 }

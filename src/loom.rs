@@ -78,4 +78,4 @@ pub(crate) use imp::*;
 /// which loom's tracked cells cannot lend. Loom still checks the lock's
 /// happens-before edges through the atomics above; models that want loom to
 /// see the protected accesses put a `loom::cell::UnsafeCell` inside the lock.
-pub(crate) use core::cell::UnsafeCell as ValueCell;
+pub(crate) type ValueCell<T> = core::cell::UnsafeCell<T>;

@@ -78,9 +78,10 @@ pub fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F:
 }
 
 /// Runs a model with loom's defaults (`LOOM_MAX_PREEMPTIONS` etc. from the
-/// environment).
+/// environment) and reports how many executions it explored (visible with
+/// `--nocapture`).
 pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-    loom::model(f);
+    run(loom::model::Builder::new(), f);
 }
 
 /// Runs a model whose full exploration is too large: at most `bound`
@@ -88,5 +89,22 @@ pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
 pub fn model_bounded<F: Fn() + Sync + Send + 'static>(bound: usize, f: F) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(builder.preemption_bound.map_or(bound, |b| b.min(bound)));
-    builder.check(f);
+    run(builder, f);
+}
+
+fn run<F: Fn() + Sync + Send + 'static>(builder: loom::model::Builder, f: F) {
+    use std::sync::atomic::{AtomicUsize as StdAtomic, Ordering::Relaxed};
+    let runs = StdArc::new(StdAtomic::new(0));
+    let counter = runs.clone();
+    builder.check(move || {
+        counter.fetch_add(1, Relaxed);
+        f();
+    });
+    let bound = builder
+        .preemption_bound
+        .map_or_else(|| "unbounded".to_owned(), |b| b.to_string());
+    eprintln!(
+        "loom: {} executions explored (preemption bound {bound})",
+        runs.load(Relaxed)
+    );
 }

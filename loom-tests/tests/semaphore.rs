@@ -12,34 +12,32 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use weftwork::{AcquireError, Semaphore};
-use weftwork_loom_tests::{counting_waker, model, model_bounded, poll_once};
+use weftwork_loom_tests::{counting_waker, model, poll_once};
 
-/// Two permits, three contenders (one wants both at once): the number of
-/// permits held at any moment never exceeds two, and all come back.
+/// One permit, two contenders (one takes it twice, so that it can race a
+/// waiter that was just handed the permit): never more than one holder, and
+/// the permit comes back.
 #[test]
 fn permits_never_over_granted() {
-    model_bounded(2, || {
-        let sem = Arc::new(Semaphore::new(2));
+    model(|| {
+        let sem = Arc::new(Semaphore::new(1));
         let held = Arc::new(AtomicUsize::new(0));
-        let work = |sem: &Semaphore, held: &AtomicUsize, n: usize| {
-            let permit = block_on(sem.acquire_many(n)).unwrap();
-            let now = held.fetch_add(n, SeqCst) + n;
-            assert!(now <= 2, "{now} permits held out of 2");
-            held.fetch_sub(n, SeqCst);
-            drop(permit);
+        let work = |sem: &Semaphore, held: &AtomicUsize, rounds: usize| {
+            for _ in 0..rounds {
+                let permit = sem.acquire_blocking().unwrap();
+                let now = held.fetch_add(1, SeqCst) + 1;
+                assert!(now <= 1, "{now} permits held out of 1");
+                held.fetch_sub(1, SeqCst);
+                drop(permit);
+            }
         };
-        let threads: Vec<_> = [1, 1]
-            .into_iter()
-            .map(|n| {
-                let (sem, held) = (sem.clone(), held.clone());
-                thread::spawn(move || work(&sem, &held, n))
-            })
-            .collect();
-        work(&sem, &held, 2);
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert_eq!(sem.available_permits(), 2);
+        let other = {
+            let (sem, held) = (sem.clone(), held.clone());
+            thread::spawn(move || work(&sem, &held, 2))
+        };
+        work(&sem, &held, 1);
+        other.join().unwrap();
+        assert_eq!(sem.available_permits(), 1);
     });
 }
 
@@ -106,38 +104,51 @@ fn dropped_with_partial_permits() {
     });
 }
 
-/// Two waiters (one for 2 permits, one for 1) race `close` and permit
-/// returns: each sees `Ok` or `Err(Closed)`, nobody hangs, and every permit
-/// (including ones handed to a waiter before the close) comes back.
+/// `close` (on another thread) races the permits being returned to two
+/// queued waiters, one for 2 permits (which may have been handed 1 of them
+/// when the close lands) and one for 1: both are woken and resolve to `Ok`
+/// or `Err(Closed)`, and every permit, also a partially handed one, comes
+/// back.
 #[test]
 fn close_racing_waiters() {
-    model_bounded(2, || {
+    model(|| {
         let sem = StdArc::new(Semaphore::new(2));
         let p1 = sem.try_acquire_arc().unwrap();
         let p2 = sem.try_acquire_arc().unwrap();
-        let waiters: Vec<_> = [2, 1]
-            .into_iter()
-            .map(|n| {
-                let sem = sem.clone();
-                thread::spawn(move || match block_on(sem.acquire_many(n)) {
-                    Ok(p) => assert_eq!(p.num_permits(), n),
-                    Err(AcquireError::Closed) => assert!(sem.is_closed()),
-                })
-            })
-            .collect();
+        let (big_waker, big_wakes) = counting_waker();
+        let (small_waker, small_wakes) = counting_waker();
+        let mut big = pin!(sem.acquire_many(2));
+        let mut small = pin!(sem.acquire());
+        assert!(poll_once(big.as_mut(), &big_waker).is_pending());
+        assert!(poll_once(small.as_mut(), &small_waker).is_pending());
+        let closer = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.close())
+        };
         drop(p1);
-        sem.close();
         drop(p2);
-        for w in waiters {
-            w.join().unwrap();
-        }
+        closer.join().unwrap();
         assert!(sem.is_closed());
+        assert_eq!(big_wakes.get(), 1, "the 2-permit waiter was not woken");
+        assert_eq!(small_wakes.get(), 1, "the 1-permit waiter was not woken");
+        match poll_once(big.as_mut(), &big_waker) {
+            Poll::Ready(Ok(p)) => assert_eq!(p.num_permits(), 2),
+            Poll::Ready(Err(e)) => assert_eq!(e, AcquireError::Closed),
+            Poll::Pending => panic!("woken but still pending after close"),
+        }
+        // Both permits went to (or came back from) the head waiter, so the
+        // other one can only have been closed out.
+        match poll_once(small.as_mut(), &small_waker) {
+            Poll::Ready(res) => assert_eq!(res.unwrap_err(), AcquireError::Closed),
+            Poll::Pending => panic!("woken but still pending after close"),
+        }
         assert_eq!(sem.available_permits(), 2);
     });
 }
 
-/// `add_permits` from two threads races an `acquire_many(2)` on an empty
-/// semaphore: the waiter completes and exactly the added permits remain.
+/// `add_permits` (one at a time, on another thread) races an
+/// `acquire_many(2)` on an empty semaphore: the waiter completes and exactly
+/// the added permits remain.
 #[test]
 fn add_permits_racing_acquire() {
     model(|| {
@@ -148,23 +159,25 @@ fn add_permits_racing_acquire() {
         };
         let adder = {
             let sem = sem.clone();
-            thread::spawn(move || sem.add_permits(1))
+            thread::spawn(move || {
+                sem.add_permits(1);
+                sem.add_permits(1);
+            })
         };
-        sem.add_permits(1);
         adder.join().unwrap();
         waiter.join().unwrap();
         assert_eq!(sem.available_permits(), 2);
     });
 }
 
-/// FIFO where it is observable: a waiter queued first is served first even
-/// if a second waiter queues (on another thread) before the release, and a
-/// `try_acquire` never overtakes the queue.
+/// FIFO where it is observable: the waiter queued first is served first,
+/// even when a second waiter (on another thread) queues before the release,
+/// and a `try_acquire` never takes a permit that a waiter is owed.
 #[test]
 fn fifo_between_two_waiters() {
     model(|| {
         let sem = StdArc::new(Semaphore::new(1));
-        let permit = sem.try_acquire_arc().unwrap();
+        let permit = sem.try_acquire().unwrap();
         let (waker, wakes) = counting_waker();
         let mut first = pin!(sem.acquire());
         assert!(poll_once(first.as_mut(), &waker).is_pending());
@@ -172,11 +185,8 @@ fn fifo_between_two_waiters() {
             let sem = sem.clone();
             thread::spawn(move || drop(block_on(sem.acquire()).unwrap()))
         };
-        let releaser = thread::spawn(move || drop(permit));
-        // Whether or not the permit was released yet, it is not free for a
-        // newcomer: it is held, or handed to `first`.
-        assert!(sem.try_acquire().is_err());
-        releaser.join().unwrap();
+        drop(permit); // races `second` queueing
+        assert!(sem.try_acquire().is_err(), "a newcomer overtook the queue");
         assert_eq!(wakes.get(), 1);
         match poll_once(first.as_mut(), &waker) {
             Poll::Ready(Ok(p)) => drop(p),

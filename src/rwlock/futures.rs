@@ -10,24 +10,60 @@ use core::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 
 use super::guards::{ReadGuard, UpgradableGuard, WriteGuard};
-use super::{LockRef, RwLock, WRITE};
-use crate::wait::{Acquire, RawSemaphore, SemRef, Waiting};
+use super::{LockRef, RwLock, UPGRADABLE, UPGRADE, WRITE};
+use crate::wait::{RawSemaphore, SemRef, Waiting};
 
-/// The readers' semaphore of whatever `R` leads to.
+/// The semaphore of whatever `R` leads to.
 #[derive(Debug)]
-pub(crate) struct Readers<R>(R);
+pub(crate) struct Sem<R>(pub(super) R);
 
-impl<R: LockRef> SemRef for Readers<R> {
+impl<R: LockRef> SemRef for Sem<R> {
     fn raw(&self) -> &RawSemaphore {
-        &self.0.lock().readers
+        &self.0.lock().sem
     }
 }
 
-pin_project! {
+/// An upgrade waits while owning the upgradable guard.
+impl<R: LockRef> SemRef for UpgradableGuard<R> {
+    fn raw(&self) -> &RawSemaphore {
+        &self.lock_ref().lock().sem
+    }
+}
+
+macro_rules! lock_future {
+    ($(#[$doc:meta])* $name:ident, $owner:ty, $guard:ident, $make:expr) => {
+        pin_project! {
+            $(#[$doc])*
+            #[must_use = "futures do nothing unless polled"]
+            pub struct $name<R: LockRef> {
+                #[pin]
+                inner: Waiting<$owner>,
+            }
+        }
+
+        impl<R: LockRef> Future for $name<R> {
+            type Output = $guard<R>;
+
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                let owner = ready!(self.project().inner.poll(cx)).expect("an RwLock never closes");
+                Poll::Ready($make(owner))
+            }
+        }
+
+        impl<R: LockRef> fmt::Debug for $name<R> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+lock_future!(
     /// Waits for read access. See [`RwLock::read`].
     ///
     /// # Cancel safety
-    /// Dropping it at any point loses no wake-up and no permit.
+    /// Dropping it at any point loses no wake-up and returns a permit it
+    /// may already have been handed.
     ///
     /// # Examples
     /// ```
@@ -37,91 +73,15 @@ pin_project! {
     /// assert_eq!(*fut.await, 1);
     /// # });
     /// ```
-    #[must_use = "futures do nothing unless polled"]
-    pub struct ReadFuture<R: LockRef> {
-        #[pin]
-        inner: Waiting<Readers<R>>,
-    }
-}
+    ReadFuture, Sem<R>, ReadGuard, |s: Sem<R>| ReadGuard::new(s.0)
+);
 
-impl<R: LockRef> ReadFuture<R> {
-    pub(super) fn new(r: R) -> Self {
-        Self {
-            inner: Waiting::new(Readers(r), 1),
-        }
-    }
-}
-
-impl<R: LockRef> Future for ReadFuture<R> {
-    type Output = ReadGuard<R>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let readers = ready!(self.project().inner.poll(cx)).expect("an RwLock never closes");
-        Poll::Ready(ReadGuard::new(readers.0))
-    }
-}
-
-pin_project! {
-    /// Takes the upgradable slot, then `n` reader permits: the shared shape
-    /// of `write` (`n` = all) and `upgradable_read` (`n` = 1).
-    struct Exclusive<R: LockRef> {
-        lock: Option<R>,
-        holds_slot: bool,
-        #[pin]
-        slot: Acquire,
-        #[pin]
-        readers: Acquire,
-    }
-
-    impl<R: LockRef> PinnedDrop for Exclusive<R> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            if let Some(r) = this.lock {
-                let lock = r.lock();
-                this.slot.cancel(&lock.slot);
-                this.readers.cancel(&lock.readers);
-                if *this.holds_slot {
-                    lock.slot.release(1);
-                }
-            }
-        }
-    }
-}
-
-impl<R: LockRef> Exclusive<R> {
-    fn new(r: R, n: usize) -> Self {
-        Self {
-            lock: Some(r),
-            holds_slot: false,
-            slot: Acquire::new(1),
-            readers: Acquire::new(n),
-        }
-    }
-
-    fn poll_take(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
-        let mut this = self.project();
-        let lock: &RwLock<R::Value> = this
-            .lock
-            .as_ref()
-            .expect("future polled after completion")
-            .lock();
-        if !*this.holds_slot {
-            ready!(this.slot.as_mut().poll_acquire(&lock.slot, cx))
-                .expect("an RwLock never closes");
-            *this.holds_slot = true;
-        }
-        ready!(this.readers.poll_acquire(&lock.readers, cx)).expect("an RwLock never closes");
-        *this.holds_slot = false;
-        Poll::Ready(this.lock.take().expect("checked above"))
-    }
-}
-
-pin_project! {
+lock_future!(
     /// Waits for write access. See [`RwLock::write`].
     ///
     /// # Cancel safety
-    /// Dropping it at any point (waiting for the slot, or for readers to
-    /// leave) gives back all it holds and wakes whoever is next.
+    /// Dropping it at any point gives back every permit it was handed
+    /// (readers that queued behind it then get in) and loses no wake-up.
     ///
     /// # Examples
     /// ```
@@ -131,35 +91,15 @@ pin_project! {
     /// *fut.await = 2;
     /// # });
     /// ```
-    #[must_use = "futures do nothing unless polled"]
-    pub struct WriteFuture<R: LockRef> {
-        #[pin]
-        inner: Exclusive<R>,
-    }
-}
+    WriteFuture, Sem<R>, WriteGuard, |s: Sem<R>| WriteGuard::new(s.0)
+);
 
-impl<R: LockRef> WriteFuture<R> {
-    pub(super) fn new(r: R) -> Self {
-        Self {
-            inner: Exclusive::new(r, WRITE),
-        }
-    }
-}
-
-impl<R: LockRef> Future for WriteFuture<R> {
-    type Output = WriteGuard<R>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll_take(cx).map(WriteGuard::new)
-    }
-}
-
-pin_project! {
+lock_future!(
     /// Waits for upgradable read access. See [`RwLock::upgradable_read`].
     ///
     /// # Cancel safety
-    /// Dropping it at any point gives back all it holds and wakes whoever
-    /// is next.
+    /// Dropping it at any point gives back every permit it was handed and
+    /// loses no wake-up.
     ///
     /// # Examples
     /// ```
@@ -169,36 +109,16 @@ pin_project! {
     /// assert_eq!(*fut.await, 1);
     /// # });
     /// ```
-    #[must_use = "futures do nothing unless polled"]
-    pub struct UpgradableReadFuture<R: LockRef> {
-        #[pin]
-        inner: Exclusive<R>,
-    }
-}
+    UpgradableReadFuture, Sem<R>, UpgradableGuard, |s: Sem<R>| UpgradableGuard::new(s.0)
+);
 
-impl<R: LockRef> UpgradableReadFuture<R> {
-    pub(super) fn new(r: R) -> Self {
-        Self {
-            inner: Exclusive::new(r, 1),
-        }
-    }
-}
-
-impl<R: LockRef> Future for UpgradableReadFuture<R> {
-    type Output = UpgradableGuard<R>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll_take(cx).map(UpgradableGuard::new)
-    }
-}
-
-pin_project! {
+lock_future!(
     /// Upgrades an upgradable read guard. See
     /// [`RwLockUpgradableReadGuard::upgrade`](super::RwLockUpgradableReadGuard::upgrade).
     ///
     /// # Cancel safety
     /// The future owns the upgradable guard: dropping it releases the lock
-    /// entirely (and any reader permits already handed to it).
+    /// entirely (and any permits already handed to it).
     ///
     /// # Examples
     /// ```
@@ -209,40 +129,40 @@ pin_project! {
     /// *fut.await = 3;
     /// # });
     /// ```
-    #[must_use = "futures do nothing unless polled"]
-    pub struct UpgradeFuture<R: LockRef> {
-        #[pin]
-        inner: Waiting<UpgradableGuard<R>>,
+    UpgradeFuture, UpgradableGuard<R>, WriteGuard, UpgradableGuard::into_write
+);
+
+impl<R: LockRef> ReadFuture<R> {
+    pub(super) fn new(r: R) -> Self {
+        Self {
+            inner: Waiting::new(Sem(r), 1),
+        }
+    }
+}
+
+impl<R: LockRef> WriteFuture<R> {
+    pub(super) fn new(r: R) -> Self {
+        Self {
+            inner: Waiting::new(Sem(r), WRITE),
+        }
+    }
+}
+
+impl<R: LockRef> UpgradableReadFuture<R> {
+    pub(super) fn new(r: R) -> Self {
+        Self {
+            inner: Waiting::new(Sem(r), UPGRADABLE),
+        }
     }
 }
 
 impl<R: LockRef> UpgradeFuture<R> {
     pub(super) fn new(guard: UpgradableGuard<R>) -> Self {
         Self {
-            inner: Waiting::new(guard, WRITE - 1),
+            inner: Waiting::new_front(guard, UPGRADE),
         }
     }
 }
-
-impl<R: LockRef> Future for UpgradeFuture<R> {
-    type Output = WriteGuard<R>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let guard = ready!(self.project().inner.poll(cx)).expect("an RwLock never closes");
-        Poll::Ready(UpgradableGuard::into_write(guard))
-    }
-}
-
-macro_rules! debug {
-    ($($fut:ident),*) => {$(
-        impl<R: LockRef> fmt::Debug for $fut<R> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($fut)).finish_non_exhaustive()
-            }
-        }
-    )*};
-}
-debug!(ReadFuture, WriteFuture, UpgradableReadFuture, UpgradeFuture);
 
 /// [`RwLock::read`]'s future.
 pub type Read<'a, T> = ReadFuture<&'a RwLock<T>>;

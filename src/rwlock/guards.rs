@@ -7,8 +7,7 @@ use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
 
 use super::futures::UpgradeFuture;
-use super::{LockRef, RwLock, WRITE};
-use crate::wait::{RawSemaphore, SemRef};
+use super::{LockRef, RwLock, UPGRADABLE, UPGRADE, WRITE};
 
 /// Shared read access; released when dropped.
 ///
@@ -138,7 +137,7 @@ impl<R: LockRef> UpgradableGuard<R> {
     /// assert!(RwLockUpgradableReadGuard::try_upgrade(up).is_ok());
     /// ```
     pub fn try_upgrade(this: Self) -> Result<WriteGuard<R>, Self> {
-        match this.0.lock().readers.try_acquire(WRITE - 1) {
+        match this.0.lock().sem.try_acquire_front(UPGRADE) {
             Ok(()) => Ok(WriteGuard(this.into_ref())),
             Err(_) => Err(this),
         }
@@ -157,7 +156,7 @@ impl<R: LockRef> UpgradableGuard<R> {
     /// ```
     pub fn downgrade(this: Self) -> ReadGuard<R> {
         let r = this.into_ref();
-        r.lock().slot.release(1);
+        r.lock().sem.release(UPGRADABLE - 1);
         ReadGuard(r)
     }
 
@@ -200,8 +199,7 @@ impl<R: LockRef> WriteGuard<R> {
     /// ```
     pub fn downgrade(this: Self) -> ReadGuard<R> {
         let r = this.into_ref();
-        r.lock().readers.release(WRITE - 1);
-        r.lock().slot.release(1);
+        r.lock().sem.release(WRITE - 1);
         ReadGuard(r)
     }
 
@@ -220,37 +218,32 @@ impl<R: LockRef> WriteGuard<R> {
     /// ```
     pub fn downgrade_to_upgradable(this: Self) -> UpgradableGuard<R> {
         let r = this.into_ref();
-        r.lock().readers.release(WRITE - 1);
+        r.lock().sem.release(UPGRADE);
         UpgradableGuard(r)
     }
 }
 
 impl<R: LockRef> Drop for ReadGuard<R> {
     fn drop(&mut self) {
-        self.0.lock().readers.release(1);
+        self.0.lock().sem.release(1);
     }
 }
 
 impl<R: LockRef> Drop for UpgradableGuard<R> {
     fn drop(&mut self) {
-        let lock = self.0.lock();
-        lock.readers.release(1);
-        lock.slot.release(1);
+        self.0.lock().sem.release(UPGRADABLE);
     }
 }
 
 impl<R: LockRef> Drop for WriteGuard<R> {
     fn drop(&mut self) {
-        let lock = self.0.lock();
-        lock.readers.release(WRITE);
-        lock.slot.release(1);
+        self.0.lock().sem.release(WRITE);
     }
 }
 
-/// An upgrade waits on the readers' semaphore while owning the guard.
-impl<R: LockRef> SemRef for UpgradableGuard<R> {
-    fn raw(&self) -> &RawSemaphore {
-        &self.0.lock().readers
+impl<R: LockRef> UpgradableGuard<R> {
+    pub(super) fn lock_ref(&self) -> &R {
+        &self.0
     }
 }
 
@@ -296,7 +289,7 @@ into_ref!(UpgradableGuard, WriteGuard);
 
 impl<R: LockRef> DerefMut for WriteGuard<R> {
     fn deref_mut(&mut self) -> &mut R::Value {
-        // SAFETY: the write guard holds every read permit and the slot:
+        // SAFETY: the write guard holds every permit:
         // it is the only guard, and it is borrowed mutably.
         unsafe { &mut *self.0.lock().value.get() }
     }

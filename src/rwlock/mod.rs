@@ -1,11 +1,15 @@
 //! An async, write-preferring reader-writer lock with upgradable reads.
 //!
-//! Built on two fair semaphores of the wait core: `readers` holds
-//! [`MAX_PERMITS`] permits (a reader takes one, a writer all of them) and
-//! `slot` holds one (taken by the writer and by the one upgradable reader).
-//! Because the readers' semaphore is FIFO and hands freed permits to its
-//! head waiter, a writer waiting for readers to leave blocks every reader
-//! that arrives after it: the lock is write-preferring without extra state.
+//! Built on one fair semaphore of the wait core holding `WRITE = 2·HALF`
+//! permits: a reader takes 1, the upgradable reader `HALF + 1` (so two of
+//! them never fit, but it fits with up to `HALF − 1` readers), a writer all
+//! `WRITE`. Because the semaphore is FIFO and hands freed permits to its head
+//! waiter, a waiting writer blocks every reader that arrives after it: the
+//! lock is write-preferring without extra state. An upgrade asks for the
+//! missing `HALF − 1` permits as a *priority* request: it goes to the head of
+//! the queue and takes over permits already handed to a writer waiting there
+//! (that writer waits for the upgradable reader anyway), so upgrading never
+//! deadlocks against a queued writer.
 
 mod futures;
 mod guards;
@@ -30,12 +34,10 @@ use crate::wait::{MAX_PERMITS, RawSemaphore};
 ///
 /// * Many readers or one writer. One **upgradable** reader at a time may
 ///   coexist with plain readers and later [upgrade] to a writer.
-/// * **Write-preferring**: once a writer waits for the readers to leave,
-///   readers that arrive later queue behind it, so writers are not starved.
-///   (A writer that is still waiting behind the upgradable reader does not
-///   block readers: that reader will upgrade or leave first.)
-/// * FIFO among waiters; **cancel-safe** futures; no poisoning; no
-///   allocation per wait.
+/// * **Write-preferring**: once a writer waits, readers that arrive later
+///   queue behind it, so writers are not starved. Waiters are served FIFO;
+///   only an upgrade goes first (it holds the lock already).
+/// * **Cancel-safe** futures; no poisoning; no allocation per wait.
 ///
 /// [upgrade]: RwLockUpgradableReadGuard::upgrade
 ///
@@ -54,8 +56,7 @@ use crate::wait::{MAX_PERMITS, RawSemaphore};
 /// # });
 /// ```
 pub struct RwLock<T: ?Sized> {
-    readers: RawSemaphore,
-    slot: RawSemaphore,
+    sem: RawSemaphore,
     value: ValueCell<T>,
 }
 
@@ -105,8 +106,13 @@ impl<T: ?Sized> LockRef for Arc<RwLock<T>> {
     }
 }
 
-/// A writer takes every reader permit.
-const WRITE: usize = MAX_PERMITS;
+const HALF: usize = MAX_PERMITS / 2;
+/// A writer takes every permit.
+const WRITE: usize = 2 * HALF;
+/// The upgradable reader: more than half, so there is only ever one.
+const UPGRADABLE: usize = HALF + 1;
+/// What an upgrade adds to the upgradable reader's permits.
+const UPGRADE: usize = WRITE - UPGRADABLE;
 
 impl<T> RwLock<T> {
     /// A new unlocked lock holding `value`.
@@ -118,8 +124,7 @@ impl<T> RwLock<T> {
     /// ```
     pub fn new(value: T) -> Self {
         Self {
-            readers: RawSemaphore::new(WRITE),
-            slot: RawSemaphore::new(1),
+            sem: RawSemaphore::new(WRITE),
             value: ValueCell::new(value),
         }
     }
@@ -157,9 +162,9 @@ impl<T: ?Sized> RwLock<T> {
     /// Waits for exclusive write access.
     ///
     /// # Cancel safety
-    /// Cancel-safe: dropping the future at any stage (waiting for the
-    /// upgradable slot, or for readers to leave) gives back everything it
-    /// was handed and wakes whoever is next.
+    /// Cancel-safe: dropping the future at any point (queued, or partly
+    /// served while readers leave) gives back every permit it was handed,
+    /// so readers queued behind it get in, and loses no wake-up.
     ///
     /// # Examples
     /// ```
@@ -196,7 +201,7 @@ impl<T: ?Sized> RwLock<T> {
         UpgradableReadFuture::new(self)
     }
 
-    /// Read access if no writer holds or waits for the lock.
+    /// Read access if no writer holds the lock and nobody waits for it.
     ///
     /// # Examples
     /// ```
@@ -210,7 +215,7 @@ impl<T: ?Sized> RwLock<T> {
         try_read(self)
     }
 
-    /// Write access if the lock is free right now.
+    /// Write access if the lock is free and nobody waits for it.
     ///
     /// # Examples
     /// ```
@@ -224,7 +229,8 @@ impl<T: ?Sized> RwLock<T> {
         try_write(self)
     }
 
-    /// Upgradable read access if no writer or upgradable reader is there.
+    /// Upgradable read access if no writer or upgradable reader holds the
+    /// lock and nobody waits for it.
     ///
     /// # Examples
     /// ```
@@ -252,27 +258,17 @@ impl<T: ?Sized> RwLock<T> {
 }
 
 fn try_read<R: LockRef>(r: R) -> Option<ReadGuard<R>> {
-    r.lock().readers.try_acquire(1).ok()?;
+    r.lock().sem.try_acquire(1).ok()?;
     Some(ReadGuard::new(r))
 }
 
 fn try_write<R: LockRef>(r: R) -> Option<WriteGuard<R>> {
-    let lock = r.lock();
-    lock.slot.try_acquire(1).ok()?;
-    if lock.readers.try_acquire(WRITE).is_err() {
-        lock.slot.release(1);
-        return None;
-    }
+    r.lock().sem.try_acquire(WRITE).ok()?;
     Some(WriteGuard::new(r))
 }
 
 fn try_upgradable<R: LockRef>(r: R) -> Option<UpgradableGuard<R>> {
-    let lock = r.lock();
-    lock.slot.try_acquire(1).ok()?;
-    if lock.readers.try_acquire(1).is_err() {
-        lock.slot.release(1);
-        return None;
-    }
+    r.lock().sem.try_acquire(UPGRADABLE).ok()?;
     Some(UpgradableGuard::new(r))
 }
 

@@ -4,10 +4,10 @@
 //! allocates its waker once per thread, not per call.
 
 use alloc::sync::Arc;
+use alloc::task::Wake;
 use core::future::Future;
 use core::pin::pin;
 use core::task::{Context, Poll, Waker};
-use std::task::Wake;
 use std::thread::{self, Thread};
 
 struct Unparker(Thread);

@@ -43,6 +43,14 @@ impl<O: SemRef> Waiting<O> {
             acquire: Acquire::new(n),
         }
     }
+
+    /// A priority wait (see `Acquire::new_front`).
+    pub(crate) fn new_front(owner: O, n: usize) -> Self {
+        Self {
+            owner: Some(owner),
+            acquire: Acquire::new_front(n),
+        }
+    }
 }
 
 impl<O: SemRef> Future for Waiting<O> {

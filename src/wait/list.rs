@@ -18,6 +18,8 @@ pub(crate) struct Node {
     /// Permits still missing. A waiter that has left the list with
     /// `needed == 0` was granted; with `needed > 0` the semaphore closed.
     pub(crate) needed: usize,
+    /// Permits requested in all; `wanted - needed` are held already.
+    pub(crate) wanted: usize,
     pub(crate) waker: Option<Waker>,
     /// How often the lock was released to everyone (not handed to this
     /// waiter) while it stood at the head; see `RawSemaphore::unlock_one`.
@@ -44,6 +46,7 @@ impl Waiter {
                 next: None,
                 prev: None,
                 needed: 0,
+                wanted: 0,
                 waker: None,
                 bypassed: 0,
             }),
@@ -96,27 +99,39 @@ impl List {
     /// # Safety
     /// The lock is held, `w` is not linked and stays pinned until removed.
     pub(crate) unsafe fn push_back(&mut self, w: NonNull<Waiter>) {
-        // SAFETY (all blocks below): the lock is held, so every linked node
-        // is alive and reached by this thread alone; `with` is never nested
-        // on one node.
-        match self.head {
-            None => unsafe {
+        let Some(head) = self.head else {
+            // SAFETY: the caller owns `w` exclusively (lock held, unlinked).
+            unsafe {
                 Waiter::with(w, |n| {
                     n.next = Some(w);
                     n.prev = Some(w);
                 });
-                self.head = Some(w);
-            },
-            Some(head) => unsafe {
-                let tail = Waiter::with(head, |h| h.prev.expect("linked head has a prev"));
-                Waiter::with(w, |n| {
-                    n.next = Some(head);
-                    n.prev = Some(tail);
-                });
-                Waiter::with(tail, |t| t.next = Some(w));
-                Waiter::with(head, |h| h.prev = Some(w));
-            },
+            }
+            self.head = Some(w);
+            return;
+        };
+        // SAFETY: the lock is held, so every linked node is alive and reached
+        // by this thread alone; `with` is never nested on one node.
+        unsafe {
+            let tail = Waiter::with(head, |h| h.prev.expect("linked head has a prev"));
+            Waiter::with(w, |n| {
+                n.next = Some(head);
+                n.prev = Some(tail);
+            });
+            Waiter::with(tail, |t| t.next = Some(w));
+            Waiter::with(head, |h| h.prev = Some(w));
         }
+    }
+
+    /// Puts `w` at the head (used by the one priority waiter, an upgrade).
+    ///
+    /// # Safety
+    /// As for [`List::push_back`].
+    pub(crate) unsafe fn push_front(&mut self, w: NonNull<Waiter>) {
+        // SAFETY: forwarded; in a circular list the new tail's successor is
+        // the head, so making it the head puts it in front.
+        unsafe { self.push_back(w) };
+        self.head = Some(w);
     }
 
     /// Unlinks `w`, which must be in this list.
@@ -124,7 +139,7 @@ impl List {
     /// # Safety
     /// The lock is held and `w` is linked in `self`.
     pub(crate) unsafe fn remove(&mut self, w: NonNull<Waiter>) {
-        // SAFETY (all blocks below): as in `push_back`.
+        // SAFETY: the lock is held and `w` is linked, so it is alive.
         let (next, prev) = unsafe {
             Waiter::with(w, |n| {
                 let links = (n.next.take(), n.prev.take());
@@ -135,6 +150,7 @@ impl List {
             self.head = None;
             return;
         }
+        // SAFETY: the neighbours are linked (alive) and the lock is held.
         unsafe {
             Waiter::with(prev, |p| p.next = Some(next));
             Waiter::with(next, |n| n.prev = Some(prev));

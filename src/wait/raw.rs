@@ -118,6 +118,37 @@ impl RawSemaphore {
         }
     }
 
+    /// `try_acquire` for a priority request: free permits and those already
+    /// handed to the head waiter both count (see [`Acquire::new_front`]).
+    pub(crate) fn try_acquire_front(&self, n: usize) -> Result<(), TryFail> {
+        let fail = match self.try_acquire(n) {
+            Err(TryFail::NoPermits) => TryFail::NoPermits,
+            done => return done,
+        };
+        let locked = self.lock();
+        let mut out = Err(fail);
+        self.with_list(locked, |list| {
+            let s = locked.0 & !LOCKED;
+            let free = s >> SHIFT;
+            if s & CLOSED != 0 {
+                out = Err(TryFail::Closed);
+                return s;
+            }
+            // SAFETY: lock held.
+            let held = list.front().map_or(0, |h| unsafe {
+                Waiter::with(h, |node| node.wanted - node.needed)
+            });
+            if free.min(n) + held < n {
+                return s;
+            }
+            out = Ok(());
+            // SAFETY: lock held.
+            unsafe { steal_from_head(list, n - free.min(n)) };
+            s - free.min(n) * ONE
+        });
+        out
+    }
+
     /// Returns `n` permits, handing them to waiters in FIFO order first.
     ///
     /// Panics (after unlocking) if the free count would exceed `MAX_PERMITS`.
@@ -175,19 +206,18 @@ impl RawSemaphore {
                 let mut new = locked.0 & !LOCKED;
                 if list.is_empty() {
                     new &= !WAITERS;
-                    // WAITERS ⇒ no free permits, so the free count is 0 here.
-                    if rem > MAX_PERMITS {
-                        overflowed = Some(rem);
-                    } else {
-                        new |= rem << SHIFT;
+                    let free = new >> SHIFT;
+                    match free.checked_add(rem).filter(|&t| t <= MAX_PERMITS) {
+                        Some(total) => new = (new & (ONE - 1)) | total << SHIFT,
+                        None => overflowed = Some((free, rem)),
                     }
                     rem = 0;
                 }
                 new
             });
             wakers.wake_all();
-            if let Some(rem) = overflowed {
-                overflow(0, rem);
+            if let Some((free, rem)) = overflowed {
+                overflow(free, rem);
             }
         }
     }
@@ -316,6 +346,23 @@ impl RawSemaphore {
     }
 }
 
+/// Takes up to `max` of the permits already handed to the head waiter
+/// (which then needs them again) and returns how many it took.
+///
+/// # Safety
+/// The semaphore's lock is held.
+unsafe fn steal_from_head(list: &mut List, max: usize) -> usize {
+    let Some(head) = list.front() else { return 0 };
+    // SAFETY: lock held (caller) and `head` is linked.
+    unsafe {
+        Waiter::with(head, |node| {
+            let take = (node.wanted - node.needed).min(max);
+            node.needed += take;
+            take
+        })
+    }
+}
+
 #[cold]
 #[track_caller]
 fn overflow(free: usize, added: usize) -> usize {
@@ -341,6 +388,7 @@ pub(crate) struct Acquire {
     waiter: Waiter,
     n: usize,
     stage: Stage,
+    front: bool,
 }
 
 impl Acquire {
@@ -353,13 +401,29 @@ impl Acquire {
             waiter: Waiter::new(),
             n,
             stage: Stage::Idle,
+            front: false,
         }
     }
 
-    fn node(self: Pin<&mut Self>) -> (NonNull<Waiter>, &mut Stage, usize) {
+    /// A priority request: it queues at the head and takes over permits
+    /// already handed to the old head. Only for a holder that must not
+    /// wait behind others who in turn wait for it (an `RwLock` upgrade).
+    pub(crate) fn new_front(n: usize) -> Self {
+        Self {
+            front: true,
+            ..Self::new(n)
+        }
+    }
+
+    fn node(self: Pin<&mut Self>) -> (NonNull<Waiter>, &mut Stage, usize, bool) {
         // SAFETY: nothing is moved out; the waiter stays pinned in place.
         let this = unsafe { self.get_unchecked_mut() };
-        (NonNull::from(&this.waiter), &mut this.stage, this.n)
+        (
+            NonNull::from(&this.waiter),
+            &mut this.stage,
+            this.n,
+            this.front,
+        )
     }
 
     /// Polls for the permits. On `Ready(Ok)` they belong to the caller.
@@ -368,7 +432,7 @@ impl Acquire {
         sem: &RawSemaphore,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Closed>> {
-        let (w, stage, n) = self.node();
+        let (w, stage, n, front) = self.node();
         match *stage {
             Stage::Done => panic!("acquire future polled after completion"),
             Stage::Idle => match sem.try_acquire(n) {
@@ -390,23 +454,38 @@ impl Acquire {
                         let flags = s & !LOCKED & (ONE - 1);
                         if s & CLOSED != 0 {
                             out = Poll::Ready(Err(Closed));
-                            flags | free << SHIFT
-                        } else if free >= n {
+                            return flags | free << SHIFT;
+                        }
+                        if free >= n {
                             out = Poll::Ready(Ok(()));
-                            flags | (free - n) << SHIFT
+                            return flags | (free - n) << SHIFT;
+                        }
+                        let stolen = if front {
+                            // SAFETY: lock held.
+                            unsafe { steal_from_head(list, n - free) }
                         } else {
-                            // SAFETY: lock held; `w` is pinned inside `self`,
-                            // not linked, and `cancel` unlinks it before it
-                            // can be dropped.
-                            unsafe {
-                                Waiter::with(w, |node| {
-                                    node.needed = n - free;
-                                    node.waker = waker.take();
-                                });
+                            0
+                        };
+                        if free + stolen == n {
+                            out = Poll::Ready(Ok(()));
+                            return flags;
+                        }
+                        // SAFETY: lock held; `w` is pinned inside `self`, not
+                        // linked, and `cancel` unlinks it before it can be
+                        // dropped.
+                        unsafe {
+                            Waiter::with(w, |node| {
+                                node.needed = n - free - stolen;
+                                node.wanted = n;
+                                node.waker = waker.take();
+                            });
+                            if front {
+                                list.push_front(w);
+                            } else {
                                 list.push_back(w);
                             }
-                            flags | WAITERS
                         }
+                        flags | WAITERS
                     });
                     *stage = if out.is_pending() {
                         Stage::Queued
@@ -426,8 +505,13 @@ impl Acquire {
                     // in `list` if linked at all.
                     unsafe {
                         if !List::is_linked(w) {
-                            let needed = Waiter::with(w, |node| node.needed);
-                            out = Poll::Ready(if needed == 0 { Ok(()) } else { Err(n - needed) });
+                            let (needed, wanted) =
+                                Waiter::with(w, |node| (node.needed, node.wanted));
+                            out = Poll::Ready(if needed == 0 {
+                                Ok(())
+                            } else {
+                                Err(wanted - needed)
+                            });
                             return s;
                         }
                         let needed = Waiter::with(w, |node| node.needed);
@@ -464,7 +548,7 @@ impl Acquire {
     /// Abandons the wait: unlinks the waiter and gives back every permit it
     /// was handed. Idempotent; a no-op unless queued.
     pub(crate) fn cancel(self: Pin<&mut Self>, sem: &RawSemaphore) {
-        let (w, stage, n) = self.node();
+        let (w, stage, _, _) = self.node();
         if *stage != Stage::Queued {
             return;
         }
@@ -476,7 +560,7 @@ impl Acquire {
             // SAFETY: lock held; `w` is ours, and linked in `list` if linked;
             // the new head is linked.
             unsafe {
-                held = n - Waiter::with(w, |node| node.needed);
+                held = Waiter::with(w, |node| node.wanted - node.needed);
                 if List::is_linked(w) {
                     list.remove(w);
                     // Only under `unlock_one`: a permit freed for us is still

@@ -1,0 +1,717 @@
+//! `RwLock` against a sequential model.
+//!
+//! Shared by `tests/prop_rwlock.rs` (proptest) and
+//! `fuzz/fuzz_targets/rwlock.rs` (cargo-fuzz). Single-threaded: futures are
+//! polled by hand with counting wakers (or the no-op waker), so the run is
+//! deterministic.
+//!
+//! The model follows the lock's documented structure: a `slot` (one
+//! permit: the writer or the upgradable reader) and `readers` (`R` permits:
+//! a reader or upgradable reader takes one, a writer all `R`, an upgrade the
+//! other `R - 1`), each a FIFO queue. A writer/upgradable future first waits
+//! for the slot, and only when polled after getting it queues for readers.
+//!
+//! Besides agreeing with the model on every poll and `try_*`, the test
+//! checks the lock's promises directly on the guards it holds: at most one
+//! writer and then nobody else, at most one upgradable reader, the value
+//! written by the last writer is seen, and **write preference**: no read is
+//! granted while a writer started earlier waits for the readers to leave.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
+use weftwork::RwLock;
+use weftwork::sync::{
+    LockRef, ReadFuture, ReadGuard, UpgradableGuard, UpgradableReadFuture, UpgradeFuture,
+    WriteFuture, WriteGuard,
+};
+
+/// One step of a run. Indices are taken modulo the length of the list they
+/// select from; an op on an empty list does nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    TryRead,
+    TryWrite,
+    TryUpgradable,
+    /// `read()` / `write()` / `upgradable_read()`, polled once.
+    StartRead,
+    StartWrite,
+    StartUpgradable,
+    /// `RwLockUpgradableReadGuard::upgrade(g)` on a held upgradable guard,
+    /// polled once.
+    StartUpgrade,
+    /// Polls a started future again with its own waker.
+    Poll(usize),
+    /// Polls a started future with a new counting waker, or with
+    /// `Waker::noop()` (wake-ups are then not checked).
+    PollFresh {
+        idx: usize,
+        noop: bool,
+    },
+    /// Drops a started future (queued, woken, or half-way: a writer holding
+    /// the slot while it waits for readers; an upgrade future drops its
+    /// upgradable guard too).
+    DropFuture(usize),
+    /// Drops a held guard.
+    DropGuard(usize),
+    /// `try_upgrade` on an upgradable guard.
+    TryUpgrade,
+    /// `RwLockWriteGuard::downgrade` (to a read guard).
+    DowngradeWrite,
+    /// `RwLockWriteGuard::downgrade_to_upgradable`.
+    DowngradeWriteToUpgradable,
+    /// `RwLockUpgradableReadGuard::downgrade` (to a read guard).
+    DowngradeUpgradable,
+    /// Increments the value through the write guard.
+    Write,
+}
+
+/// Counts `wake` calls.
+#[derive(Debug, Default)]
+pub struct CountWaker(AtomicUsize);
+
+impl CountWaker {
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Wake for CountWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// How the lock is reached: `&RwLock` or `Arc<RwLock>`; the harness runs
+/// with both.
+pub trait Handle: LockRef<Value = u64> + Clone + Sized {
+    fn read(&self) -> ReadFuture<Self>;
+    fn write(&self) -> WriteFuture<Self>;
+    fn upgradable_read(&self) -> UpgradableReadFuture<Self>;
+    fn try_read(&self) -> Option<ReadGuard<Self>>;
+    fn try_write(&self) -> Option<WriteGuard<Self>>;
+    fn try_upgradable_read(&self) -> Option<UpgradableGuard<Self>>;
+}
+
+impl Handle for &RwLock<u64> {
+    fn read(&self) -> ReadFuture<Self> {
+        RwLock::read(self)
+    }
+    fn write(&self) -> WriteFuture<Self> {
+        RwLock::write(self)
+    }
+    fn upgradable_read(&self) -> UpgradableReadFuture<Self> {
+        RwLock::upgradable_read(self)
+    }
+    fn try_read(&self) -> Option<ReadGuard<Self>> {
+        RwLock::try_read(self)
+    }
+    fn try_write(&self) -> Option<WriteGuard<Self>> {
+        RwLock::try_write(self)
+    }
+    fn try_upgradable_read(&self) -> Option<UpgradableGuard<Self>> {
+        RwLock::try_upgradable_read(self)
+    }
+}
+
+impl Handle for Arc<RwLock<u64>> {
+    fn read(&self) -> ReadFuture<Self> {
+        RwLock::read_arc(self)
+    }
+    fn write(&self) -> WriteFuture<Self> {
+        RwLock::write_arc(self)
+    }
+    fn upgradable_read(&self) -> UpgradableReadFuture<Self> {
+        RwLock::upgradable_read_arc(self)
+    }
+    fn try_read(&self) -> Option<ReadGuard<Self>> {
+        RwLock::try_read_arc(self)
+    }
+    fn try_write(&self) -> Option<WriteGuard<Self>> {
+        RwLock::try_write_arc(self)
+    }
+    fn try_upgradable_read(&self) -> Option<UpgradableGuard<Self>> {
+        RwLock::try_upgradable_read_arc(self)
+    }
+}
+
+/// All reader permits (a writer takes them all).
+const R: usize = weftwork::Semaphore::MAX_PERMITS;
+
+/// A FIFO semaphore in the model.
+#[derive(Debug)]
+struct Sem {
+    free: usize,
+    queue: VecDeque<(u64, usize)>,
+}
+
+impl Sem {
+    fn can(&self, n: usize) -> bool {
+        n == 0 || (self.queue.is_empty() && self.free >= n)
+    }
+
+    fn try_acquire(&mut self, n: usize) -> bool {
+        let ok = self.can(n);
+        if ok {
+            self.free -= n;
+        }
+        ok
+    }
+
+    /// Takes `n` at once or queues `id`; returns whether it got them.
+    fn acquire(&mut self, id: u64, n: usize) -> bool {
+        let ok = self.try_acquire(n);
+        if !ok {
+            self.queue.push_back((id, n));
+        }
+        ok
+    }
+
+    fn serve(&mut self) -> Vec<u64> {
+        let mut granted = Vec::new();
+        while let Some(&(id, n)) = self.queue.front() {
+            if self.free < n {
+                break;
+            }
+            self.free -= n;
+            self.queue.pop_front();
+            granted.push(id);
+        }
+        granted
+    }
+
+    fn release(&mut self, n: usize) -> Vec<u64> {
+        self.free += n;
+        self.serve()
+    }
+
+    fn cancel(&mut self, id: u64) -> Vec<u64> {
+        let pos = self.queue.iter().position(|&(i, _)| i == id);
+        self.queue.remove(pos.expect("cancelled future is queued"));
+        self.serve()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Read,
+    Write,
+    Upgradable,
+    Upgrade,
+}
+
+impl Kind {
+    /// Reader permits it needs.
+    fn need(self) -> usize {
+        match self {
+            Kind::Read | Kind::Upgradable => 1,
+            Kind::Write => R,
+            Kind::Upgrade => R - 1,
+        }
+    }
+}
+
+/// What the model says a started, unfinished future is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Writer/upgradable: queued for the slot.
+    SlotQueued,
+    /// Writer/upgradable: handed the slot, not polled since.
+    SlotGranted,
+    /// Queued for reader permits (a writer/upgradable holds the slot).
+    ReadersQueued,
+    /// Handed everything: the next poll returns the guard.
+    Granted,
+}
+
+enum Fut<H: Handle> {
+    Read(Pin<Box<ReadFuture<H>>>),
+    Write(Pin<Box<WriteFuture<H>>>),
+    Upgradable(Pin<Box<UpgradableReadFuture<H>>>),
+    Upgrade(Pin<Box<UpgradeFuture<H>>>),
+}
+
+enum Guard<H: Handle> {
+    Read(ReadGuard<H>),
+    Write(WriteGuard<H>),
+    Upgradable(UpgradableGuard<H>),
+}
+
+impl<H: Handle> Guard<H> {
+    fn kind(&self) -> Kind {
+        match self {
+            Guard::Read(_) => Kind::Read,
+            Guard::Write(_) => Kind::Write,
+            Guard::Upgradable(_) => Kind::Upgradable,
+        }
+    }
+
+    fn value(&self) -> u64 {
+        match self {
+            Guard::Read(g) => **g,
+            Guard::Write(g) => **g,
+            Guard::Upgradable(g) => **g,
+        }
+    }
+}
+
+fn poll_fut<H: Handle>(fut: &mut Fut<H>, waker: &Waker) -> Poll<Guard<H>> {
+    let mut cx = Context::from_waker(waker);
+    match fut {
+        Fut::Read(f) => f.as_mut().poll(&mut cx).map(Guard::Read),
+        Fut::Write(f) => f.as_mut().poll(&mut cx).map(Guard::Write),
+        Fut::Upgradable(f) => f.as_mut().poll(&mut cx).map(Guard::Upgradable),
+        Fut::Upgrade(f) => f.as_mut().poll(&mut cx).map(Guard::Write),
+    }
+}
+
+struct Pending<H: Handle> {
+    id: u64,
+    kind: Kind,
+    fut: Fut<H>,
+    state: State,
+    waker: Option<Arc<CountWaker>>,
+    expected_wakes: usize,
+    stale: Vec<(Arc<CountWaker>, usize)>,
+    /// When it asked for reader permits (`u64::MAX`: not yet).
+    readers_seq: u64,
+}
+
+struct Harness<H: Handle> {
+    lock: H,
+    slot: Sem,
+    readers: Sem,
+    pending: Vec<Pending<H>>,
+    guards: Vec<Guard<H>>,
+    /// Increments made through write guards.
+    value: u64,
+    next_id: u64,
+    /// Orders requests for reader permits.
+    seq: u64,
+}
+
+impl<H: Handle> Harness<H> {
+    fn granted(&mut self, ids: Vec<u64>, to: State) {
+        for id in ids {
+            let p = self.pending.iter_mut().find(|p| p.id == id).unwrap();
+            p.state = to;
+            p.expected_wakes += 1;
+        }
+    }
+
+    fn release_slot(&mut self) {
+        let ids = self.slot.release(1);
+        self.granted(ids, State::SlotGranted);
+    }
+
+    fn release_readers(&mut self, n: usize) {
+        let ids = self.readers.release(n);
+        self.granted(ids, State::Granted);
+    }
+
+    /// Write preference: a read may not complete while a writer (or an
+    /// upgrade) that was already waiting for the readers to leave when the
+    /// read asked (`read_seq`; `None`: now) still waits.
+    fn check_no_writer_ahead(&self, read_seq: Option<u64>) {
+        for p in &self.pending {
+            let blocks = matches!(p.kind, Kind::Write | Kind::Upgrade)
+                && p.state == State::ReadersQueued
+                && read_seq.is_none_or(|r| p.readers_seq < r);
+            assert!(
+                !blocks,
+                "a read got in while {:?} future {} waits for readers",
+                p.kind, p.id
+            );
+        }
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn got_guard(&mut self, guard: Guard<H>) {
+        assert_eq!(guard.value(), self.value, "a write was lost");
+        self.guards.push(guard);
+    }
+
+    /// The model's answer to polling `self.pending[i]`: `Some` when ready.
+    fn model_poll(&mut self, i: usize) -> bool {
+        let p = &mut self.pending[i];
+        match p.state {
+            State::SlotQueued | State::ReadersQueued => false,
+            State::Granted => true,
+            State::SlotGranted => {
+                self.seq += 1;
+                p.readers_seq = self.seq;
+                if self.readers.acquire(p.id, p.kind.need()) {
+                    true
+                } else {
+                    p.state = State::ReadersQueued;
+                    false
+                }
+            }
+        }
+    }
+
+    fn polled(&mut self, i: usize, res: Poll<Guard<H>>) {
+        let ready = self.model_poll(i);
+        let (id, kind) = (self.pending[i].id, self.pending[i].kind);
+        match (ready, res) {
+            (false, Poll::Pending) => {}
+            (true, Poll::Ready(guard)) => {
+                let want = if kind == Kind::Upgrade {
+                    Kind::Write
+                } else {
+                    kind
+                };
+                assert_eq!(guard.kind(), want);
+                if kind == Kind::Read {
+                    self.check_no_writer_ahead(Some(self.pending[i].readers_seq));
+                }
+                self.pending.swap_remove(i);
+                self.got_guard(guard);
+            }
+            (ready, res) => panic!(
+                "{kind:?} future {id}: model says ready = {ready} ({:?}), poll gave ready = {}",
+                self.pending[i].state,
+                res.is_ready()
+            ),
+        }
+    }
+
+    fn start(&mut self, kind: Kind, fut: Fut<H>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut readers_seq = u64::MAX;
+        let state = match kind {
+            Kind::Read | Kind::Upgrade => {
+                readers_seq = self.next_seq();
+                if self.readers.acquire(id, kind.need()) {
+                    // Got the permits at once: the poll below must be ready.
+                    State::Granted
+                } else {
+                    State::ReadersQueued
+                }
+            }
+            Kind::Write | Kind::Upgradable => {
+                if self.slot.acquire(id, 1) {
+                    // The same poll then asks for reader permits.
+                    State::SlotGranted
+                } else {
+                    State::SlotQueued
+                }
+            }
+        };
+        self.pending.push(Pending {
+            id,
+            kind,
+            fut,
+            state,
+            waker: None,
+            expected_wakes: 0,
+            stale: Vec::new(),
+            readers_seq,
+        });
+        let i = self.pending.len() - 1;
+        let waker = Arc::new(CountWaker::default());
+        self.pending[i].waker = Some(waker.clone());
+        let res = poll_fut(&mut self.pending[i].fut, &Waker::from(waker));
+        self.polled(i, res);
+    }
+
+    /// Index of the `n`-th (mod count) held guard of `kind`.
+    fn guard_of(&self, kind: Kind) -> Option<usize> {
+        self.guards.iter().position(|g| g.kind() == kind)
+    }
+
+    fn step(&mut self, op: Op) {
+        let lock = self.lock.clone();
+        match op {
+            Op::TryRead => {
+                let want = self.readers.try_acquire(1);
+                let got = lock.try_read();
+                assert_eq!(got.is_some(), want, "try_read");
+                if let Some(g) = got {
+                    self.check_no_writer_ahead(None);
+                    self.got_guard(Guard::Read(g));
+                }
+            }
+            Op::TryWrite | Op::TryUpgradable => {
+                let kind = if op == Op::TryWrite {
+                    Kind::Write
+                } else {
+                    Kind::Upgradable
+                };
+                let want = self.slot.can(1) && self.readers.can(kind.need());
+                let got = if kind == Kind::Write {
+                    lock.try_write().map(Guard::Write)
+                } else {
+                    lock.try_upgradable_read().map(Guard::Upgradable)
+                };
+                assert_eq!(got.is_some(), want, "{op:?}");
+                if let Some(g) = got {
+                    self.slot.try_acquire(1);
+                    self.readers.try_acquire(kind.need());
+                    self.got_guard(g);
+                }
+            }
+            Op::StartRead => self.start(Kind::Read, Fut::Read(Box::pin(lock.read()))),
+            Op::StartWrite => self.start(Kind::Write, Fut::Write(Box::pin(lock.write()))),
+            Op::StartUpgradable => self.start(
+                Kind::Upgradable,
+                Fut::Upgradable(Box::pin(lock.upgradable_read())),
+            ),
+            Op::StartUpgrade => {
+                if let Some(i) = self.guard_of(Kind::Upgradable) {
+                    let Guard::Upgradable(g) = self.guards.swap_remove(i) else {
+                        unreachable!()
+                    };
+                    let fut = Box::pin(UpgradableGuard::upgrade(g));
+                    self.start(Kind::Upgrade, Fut::Upgrade(fut));
+                }
+            }
+            Op::Poll(i) | Op::PollFresh { idx: i, .. } => {
+                if self.pending.is_empty() {
+                    return;
+                }
+                let i = i % self.pending.len();
+                let p = &mut self.pending[i];
+                if let Op::PollFresh { noop, .. } = op {
+                    if let Some(old) = p.waker.take() {
+                        let count = old.count();
+                        p.stale.push((old, count));
+                    }
+                    p.expected_wakes = 0;
+                    if !noop {
+                        p.waker = Some(Arc::new(CountWaker::default()));
+                    }
+                }
+                let waker = match &p.waker {
+                    Some(w) => Waker::from(w.clone()),
+                    None => Waker::noop().clone(),
+                };
+                let res = poll_fut(&mut p.fut, &waker);
+                self.polled(i, res);
+            }
+            Op::DropFuture(i) => {
+                if self.pending.is_empty() {
+                    return;
+                }
+                let p = self.pending.swap_remove(i % self.pending.len());
+                drop(p.fut);
+                let need = p.kind.need();
+                match p.state {
+                    State::SlotQueued => {
+                        let ids = self.slot.cancel(p.id);
+                        self.granted(ids, State::SlotGranted);
+                    }
+                    State::SlotGranted => self.release_slot(),
+                    State::ReadersQueued => {
+                        let ids = self.readers.cancel(p.id);
+                        self.granted(ids, State::Granted);
+                    }
+                    State::Granted => self.release_readers(need),
+                }
+                match (p.kind, p.state) {
+                    (Kind::Write | Kind::Upgradable, State::ReadersQueued | State::Granted) => {
+                        self.release_slot()
+                    }
+                    (Kind::Upgrade, _) => {
+                        // The upgradable guard inside is dropped too.
+                        self.release_readers(1);
+                        self.release_slot();
+                    }
+                    _ => {}
+                }
+            }
+            Op::DropGuard(i) => {
+                if self.guards.is_empty() {
+                    return;
+                }
+                let g = self.guards.swap_remove(i % self.guards.len());
+                let kind = g.kind();
+                drop(g);
+                self.release_readers(kind.need());
+                if kind != Kind::Read {
+                    self.release_slot();
+                }
+            }
+            Op::TryUpgrade => {
+                if let Some(i) = self.guard_of(Kind::Upgradable) {
+                    let Guard::Upgradable(g) = self.guards.swap_remove(i) else {
+                        unreachable!()
+                    };
+                    let want = self.readers.try_acquire(R - 1);
+                    match UpgradableGuard::try_upgrade(g) {
+                        Ok(w) => {
+                            assert!(want, "try_upgrade succeeded");
+                            self.guards.push(Guard::Write(w));
+                        }
+                        Err(g) => {
+                            assert!(!want, "try_upgrade failed");
+                            self.guards.push(Guard::Upgradable(g));
+                        }
+                    }
+                }
+            }
+            Op::DowngradeWrite | Op::DowngradeWriteToUpgradable => {
+                if let Some(i) = self.guard_of(Kind::Write) {
+                    let Guard::Write(g) = self.guards.swap_remove(i) else {
+                        unreachable!()
+                    };
+                    if op == Op::DowngradeWrite {
+                        let r = WriteGuard::downgrade(g);
+                        self.release_readers(R - 1);
+                        self.release_slot();
+                        self.got_guard(Guard::Read(r));
+                    } else {
+                        let u = WriteGuard::downgrade_to_upgradable(g);
+                        self.release_readers(R - 1);
+                        self.got_guard(Guard::Upgradable(u));
+                    }
+                }
+            }
+            Op::DowngradeUpgradable => {
+                if let Some(i) = self.guard_of(Kind::Upgradable) {
+                    let Guard::Upgradable(g) = self.guards.swap_remove(i) else {
+                        unreachable!()
+                    };
+                    let r = UpgradableGuard::downgrade(g);
+                    self.release_slot();
+                    self.got_guard(Guard::Read(r));
+                }
+            }
+            Op::Write => {
+                if let Some(Guard::Write(g)) =
+                    self.guards.iter_mut().find(|g| g.kind() == Kind::Write)
+                {
+                    **g += 1;
+                    self.value += 1;
+                }
+            }
+        }
+    }
+
+    fn check(&self) {
+        // Exclusion, from the guards the implementation handed out (plus the
+        // upgradable guards inside pending upgrade futures).
+        let count = |k: Kind| self.guards.iter().filter(|g| g.kind() == k).count();
+        let (reads, writes) = (count(Kind::Read), count(Kind::Write));
+        let upgrading = self.pending.iter().filter(|p| p.kind == Kind::Upgrade);
+        let upgradables = count(Kind::Upgradable) + upgrading.count();
+        assert!(writes <= 1, "{writes} writers");
+        assert!(upgradables <= 1, "{upgradables} upgradable readers");
+        if writes == 1 {
+            assert_eq!((reads, upgradables), (0, 0), "a writer with readers");
+        }
+        // The implementation agrees with the model on what `try_*` would do
+        // (a successful probe is dropped at once and, nobody being queued
+        // where it took permits, changes nothing).
+        let lock = &self.lock;
+        assert_eq!(
+            lock.try_read().is_some(),
+            self.readers.can(1),
+            "try_read probe"
+        );
+        let can_write = self.slot.can(1) && self.readers.can(R);
+        assert_eq!(lock.try_write().is_some(), can_write, "try_write probe");
+        let can_upgradable = self.slot.can(1) && self.readers.can(1);
+        assert_eq!(
+            lock.try_upgradable_read().is_some(),
+            can_upgradable,
+            "try_upgradable_read probe"
+        );
+        if self.pending.iter().any(|p| {
+            matches!(p.kind, Kind::Write | Kind::Upgrade) && p.state == State::ReadersQueued
+        }) {
+            assert!(!self.readers.can(1), "write preference: readers must queue");
+        }
+        for p in &self.pending {
+            if let Some(w) = &p.waker {
+                assert_eq!(
+                    w.count(),
+                    p.expected_wakes,
+                    "{:?} future {} ({:?}): wake-ups",
+                    p.kind,
+                    p.id,
+                    p.state
+                );
+            }
+            for (w, count) in &p.stale {
+                assert_eq!(w.count(), *count, "a replaced waker was woken");
+            }
+        }
+    }
+}
+
+fn run_with<H: Handle>(lock: H, ops: &[Op]) -> u64 {
+    let mut h = Harness {
+        lock,
+        slot: Sem {
+            free: 1,
+            queue: VecDeque::new(),
+        },
+        readers: Sem {
+            free: R,
+            queue: VecDeque::new(),
+        },
+        pending: Vec::new(),
+        guards: Vec::new(),
+        value: 0,
+        next_id: 0,
+        seq: 0,
+    };
+    h.check();
+    for &op in ops {
+        h.step(op);
+        h.check();
+    }
+    // Drain: poll what is granted, else drop the oldest future, else a guard.
+    loop {
+        h.step(Op::Write);
+        let ready = h
+            .pending
+            .iter()
+            .position(|p| matches!(p.state, State::Granted | State::SlotGranted));
+        if let Some(i) = ready {
+            h.step(Op::Poll(i));
+        } else if let Some(i) = (0..h.pending.len()).min_by_key(|&i| h.pending[i].id) {
+            h.step(Op::DropFuture(i));
+        } else if !h.guards.is_empty() {
+            h.step(Op::DropGuard(0));
+        } else {
+            break;
+        }
+        h.check();
+    }
+    assert_eq!(h.slot.free, 1);
+    assert_eq!(h.readers.free, R);
+    h.value
+}
+
+/// Runs `ops` on a fresh lock (through `&RwLock` or, with `arc`, through
+/// `Arc<RwLock>`), checking after every step; then drains everything and
+/// checks that the lock is free again and no write was lost.
+pub fn run(arc: bool, ops: &[Op]) {
+    if arc {
+        let lock = Arc::new(RwLock::new(0));
+        let value = run_with(lock.clone(), ops);
+        assert_eq!(Arc::strong_count(&lock), 1, "an Arc future or guard leaked");
+        let lock = Arc::into_inner(lock).unwrap();
+        assert_eq!(lock.try_write().as_deref(), Some(&value));
+    } else {
+        let lock = RwLock::new(0);
+        let value = run_with(&lock, ops);
+        assert_eq!(lock.try_write().as_deref(), Some(&value));
+        assert_eq!(lock.into_inner(), value);
+    }
+}

@@ -1,0 +1,194 @@
+//! Loom models of `weftwork::Mutex`.
+//!
+//! MUTATION TABLE
+#![cfg(loom)]
+
+use std::pin::pin;
+use std::sync::Arc as StdArc;
+use std::task::Poll;
+
+use loom::future::block_on;
+use loom::sync::Arc;
+use loom::thread;
+use weftwork::{Mutex, MutexGuard};
+use weftwork_loom_tests::{Tracked, counting_waker, model, poll_once};
+
+/// Two threads increment a loom-tracked cell inside the mutex: loom fails
+/// the model with a data race unless unlock → lock is a happens-before
+/// edge, on the fast path and on the hand-off to a queued waiter alike.
+#[test]
+fn mutual_exclusion() {
+    model(|| {
+        let m = Arc::new(Mutex::new(Tracked::new(0)));
+        let other = {
+            let m = m.clone();
+            thread::spawn(move || m.lock_blocking().incr())
+        };
+        m.lock_blocking().incr();
+        other.join().unwrap();
+        assert_eq!(m.try_lock().unwrap().get(), 2);
+    });
+}
+
+/// Three threads: the first holds the lock while the other two queue for
+/// it with `lock().await`; every waiter must be woken (a lost wake-up
+/// parks a `block_on` forever: loom reports a deadlock).
+#[test]
+fn no_lost_wakeup() {
+    model(|| {
+        let m = StdArc::new(Mutex::new(Tracked::new(0)));
+        let guard = m.try_lock_arc().unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let m = m.clone();
+                thread::spawn(move || block_on(m.lock()).incr())
+            })
+            .collect();
+        guard.incr();
+        drop(guard);
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(m.try_lock().unwrap().get(), 3);
+    });
+}
+
+/// A lock future is handed the lock (racing its drop on another thread's
+/// unlock) and dropped without being polled: the lock goes to the next
+/// queued future, which is woken.
+#[test]
+fn lock_future_dropped_after_handoff() {
+    model(|| {
+        let m = StdArc::new(Mutex::new(Tracked::new(0)));
+        let guard = m.try_lock_arc().unwrap();
+        let (w1, _) = counting_waker();
+        let (w2, wakes2) = counting_waker();
+        let mut first = Box::pin(m.lock());
+        let mut second = pin!(m.lock());
+        assert!(poll_once(first.as_mut(), &w1).is_pending());
+        assert!(poll_once(second.as_mut(), &w2).is_pending());
+        let unlocker = thread::spawn(move || drop(guard));
+        drop(first); // before or after it was handed the lock
+        unlocker.join().unwrap();
+        assert_eq!(wakes2.get(), 1, "the next waiter was not woken");
+        match poll_once(second.as_mut(), &w2) {
+            Poll::Ready(g) => g.incr(),
+            Poll::Pending => panic!("the lock was not passed on"),
+        }
+        assert!(m.try_lock().is_some());
+    });
+}
+
+/// `try_lock` on one thread races the holder's writes and unlock on
+/// another: when it succeeds it must see those writes (the fast-path
+/// unlock's `Release` pairs with `try_lock`'s `Acquire`).
+#[test]
+fn try_lock_racing_unlock() {
+    model(|| {
+        let m = Arc::new(Mutex::new(Tracked::new(0)));
+        let guard = m.try_lock().unwrap();
+        let other = {
+            let m = m.clone();
+            thread::spawn(move || {
+                if let Some(g) = m.try_lock() {
+                    assert_eq!(g.get(), 1, "try_lock got the lock before the unlock");
+                    g.incr();
+                }
+            })
+        };
+        guard.incr();
+        drop(guard);
+        other.join().unwrap();
+        let v = m.try_lock().unwrap().get();
+        assert!(v == 1 || v == 2);
+    });
+}
+
+/// `lock_arc` guards are `'static`: one is taken on a thread and dropped on
+/// another (main), whose unlock hands the lock to a third thread waiting in
+/// `lock_arc().await`.
+#[test]
+fn lock_arc_across_threads() {
+    model(|| {
+        let m = StdArc::new(Mutex::new(Tracked::new(0)));
+        let taker = {
+            let m = m.clone();
+            thread::spawn(move || {
+                let g = block_on(m.lock_arc());
+                g.incr();
+                g
+            })
+        };
+        let waiter = {
+            let m = m.clone();
+            thread::spawn(move || block_on(m.lock_arc()).incr())
+        };
+        let g = taker.join().unwrap();
+        assert!(StdArc::ptr_eq(g.source(), &m));
+        drop(g); // unlocks on a thread other than the one that locked
+        waiter.join().unwrap();
+        assert_eq!(m.try_lock().unwrap().get(), 2);
+    });
+}
+
+/// A `MappedMutexGuard` holds the lock until it is dropped, and its drop
+/// unlocks (waking a queued thread) with the right ordering.
+#[test]
+fn mapped_guard_drop() {
+    model(|| {
+        let m = Arc::new(Mutex::new([Tracked::new(0), Tracked::new(0)]));
+        let other = {
+            let m = m.clone();
+            thread::spawn(move || {
+                let g = m.lock_blocking();
+                g[1].incr();
+            })
+        };
+        let mapped = MutexGuard::map(m.lock_blocking(), |pair| &mut pair[1]);
+        mapped.incr();
+        drop(mapped);
+        other.join().unwrap();
+        let g = m.try_lock().expect("the mapped guard leaked the lock");
+        assert_eq!((g[0].get(), g[1].get()), (0, 2));
+    });
+}
+
+/// Barging is bounded: while a waiter is queued, unlocks leave the lock
+/// free for a newcomer at most `Mutex::MAX_BYPASS` times (1 under loom);
+/// the next unlock hands it to the waiter. The first unlock (on another
+/// thread) races the first barging `try_lock`.
+#[test]
+fn barging_is_bounded() {
+    model(|| {
+        let m = StdArc::new(Mutex::new(Tracked::new(0)));
+        let guard = m.try_lock_arc().unwrap();
+        let (waker, wakes) = counting_waker();
+        let mut waiter = pin!(m.lock());
+        assert!(poll_once(waiter.as_mut(), &waker).is_pending());
+        let unlocker = thread::spawn(move || drop(guard));
+        let mut barges = 0;
+        let mut barge = m.try_lock(); // races the unlock
+        unlocker.join().unwrap();
+        loop {
+            match barge {
+                Some(g) => {
+                    barges += 1;
+                    assert!(
+                        barges <= Mutex::<()>::MAX_BYPASS,
+                        "the waiter was bypassed {barges} times"
+                    );
+                    g.incr();
+                }
+                None if barges > 0 => break, // handed to the waiter
+                None => {}                   // tried before the unlock
+            }
+            barge = m.try_lock();
+        }
+        assert!(wakes.get() >= 1);
+        match poll_once(waiter.as_mut(), &waker) {
+            Poll::Ready(g) => g.incr(),
+            Poll::Pending => panic!("the lock was neither free nor handed over"),
+        }
+        assert_eq!(m.try_lock().unwrap().get(), barges + 1);
+    });
+}

@@ -1,0 +1,157 @@
+//! Loom models of `weftwork::RwLock`.
+//!
+//! MUTATION TABLE
+#![cfg(loom)]
+
+use std::pin::pin;
+use std::sync::Arc as StdArc;
+use std::task::Poll;
+
+use loom::future::block_on;
+use loom::sync::Arc;
+use loom::thread;
+use weftwork::RwLock;
+use weftwork::sync::{RwLockUpgradableReadGuard, RwLockWriteGuard};
+use weftwork_loom_tests::{Tracked, counting_waker, model, poll_once};
+
+/// A writer and a reader on two threads, the value in a loom-tracked cell:
+/// the reader sees the value before or after the write, never during it
+/// (loom would report the overlap as a data race).
+#[test]
+fn readers_writer_exclusion() {
+    model(|| {
+        let lock = Arc::new(RwLock::new(Tracked::new(0)));
+        let writer = {
+            let lock = lock.clone();
+            thread::spawn(move || lock.write_blocking().incr())
+        };
+        let seen = lock.read_blocking().get();
+        assert!(seen <= 1);
+        writer.join().unwrap();
+        assert_eq!(lock.try_read().unwrap().get(), 1);
+    });
+}
+
+/// A writer arriving while a reader holds the lock waits for it, then gets
+/// in (and is woken: a lost wake-up deadlocks `write_blocking`).
+#[test]
+fn writer_waits_for_readers() {
+    model(|| {
+        let lock = StdArc::new(RwLock::new(Tracked::new(0)));
+        let read = lock.try_read_arc().unwrap();
+        let writer = {
+            let lock = lock.clone();
+            thread::spawn(move || lock.write_blocking().incr())
+        };
+        assert_eq!(
+            read.get(),
+            0,
+            "the writer got in while a reader held the lock"
+        );
+        drop(read);
+        writer.join().unwrap();
+        assert_eq!(lock.try_read().unwrap().get(), 1);
+    });
+}
+
+/// An upgradable reader upgrades while a plain reader comes and goes on
+/// another thread: the upgrade waits for that reader, and the reader never
+/// overlaps the upgraded write.
+#[test]
+fn upgrade_racing_reader() {
+    model(|| {
+        let lock = Arc::new(RwLock::new(Tracked::new(0)));
+        let up = lock.try_upgradable_read().unwrap();
+        let reader = {
+            let lock = lock.clone();
+            thread::spawn(move || assert!(lock.read_blocking().get() <= 1))
+        };
+        assert_eq!(up.get(), 0);
+        let w = block_on(RwLockUpgradableReadGuard::upgrade(up));
+        w.incr();
+        drop(w);
+        reader.join().unwrap();
+        assert!(lock.try_write().is_some());
+        assert_eq!(lock.try_read().unwrap().get(), 1);
+    });
+}
+
+/// A writer downgrades while a reader future (queued first) and a writer
+/// thread (queued for the slot) wait: the reader is let in at once, the
+/// writer only after every reader is gone.
+#[test]
+fn downgrade_racing_waiters() {
+    model(|| {
+        let lock = Arc::new(RwLock::new(Tracked::new(0)));
+        let w = lock.try_write().unwrap();
+        let (waker, wakes) = counting_waker();
+        let mut read = pin!(lock.read());
+        assert!(poll_once(read.as_mut(), &waker).is_pending());
+        let writer = {
+            let lock = lock.clone();
+            thread::spawn(move || lock.write_blocking().incr())
+        };
+        w.incr();
+        let r = RwLockWriteGuard::downgrade(w);
+        assert_eq!(
+            wakes.get(),
+            1,
+            "the queued reader was not woken by the downgrade"
+        );
+        let r2 = match poll_once(read.as_mut(), &waker) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("a reader waits although the lock is only read-held"),
+        };
+        assert_eq!((r.get(), r2.get()), (1, 1));
+        drop(r);
+        drop(r2);
+        writer.join().unwrap();
+        assert_eq!(lock.try_read().unwrap().get(), 2);
+    });
+}
+
+/// A write future that holds the writer slot and was handed some of the
+/// read permits is dropped while its last reader leaves (on another
+/// thread): nothing leaks, `try_write` succeeds afterwards.
+#[test]
+fn write_future_dropped_holding_slot() {
+    model(|| {
+        let lock = StdArc::new(RwLock::new(Tracked::new(0)));
+        let read = lock.try_read_arc().unwrap();
+        let (waker, _) = counting_waker();
+        let mut write = Box::pin(lock.write());
+        assert!(poll_once(write.as_mut(), &waker).is_pending());
+        assert!(lock.try_upgradable_read().is_none(), "the slot is taken");
+        let reader = thread::spawn(move || drop(read));
+        drop(write); // before or after the reader left
+        reader.join().unwrap();
+        let w = lock.try_write().expect("the dropped write future leaked");
+        w.incr();
+    });
+}
+
+/// A read future is handed its permit by a writer unlocking on another
+/// thread and dropped without being polled: the permit comes back, so a
+/// queued writer behind it is woken and gets in.
+#[test]
+fn read_future_dropped_after_handoff() {
+    model(|| {
+        let lock = StdArc::new(RwLock::new(Tracked::new(0)));
+        let w = lock.try_write_arc().unwrap();
+        let (rw, _) = counting_waker();
+        let (ww, wwakes) = counting_waker();
+        let mut read = Box::pin(lock.read());
+        let mut write = pin!(lock.write());
+        assert!(poll_once(read.as_mut(), &rw).is_pending());
+        assert!(poll_once(write.as_mut(), &ww).is_pending());
+        let unlocker = thread::spawn(move || drop(w));
+        drop(read); // before or after it was handed a read permit
+        unlocker.join().unwrap();
+        assert_eq!(wwakes.get(), 1, "the queued writer was not woken");
+        match poll_once(write.as_mut(), &ww) {
+            Poll::Ready(g) => g.incr(),
+            Poll::Pending => panic!("the dropped read future leaked its permit"),
+        }
+        assert_eq!(lock.try_read().unwrap().get(), 1);
+    });
+}

@@ -1,0 +1,312 @@
+//! Zero heap allocations per wait (DESIGN §4).
+//!
+//! A counting global allocator counts only while the *current thread* has
+//! armed it (a thread-local flag), so the other tests of this binary, which
+//! run on other threads, cannot disturb a measurement. Every wait below
+//! really suspends (`Pending` is asserted), is woken through its own waker
+//! (created, like every future's `Box`, before counting starts), and then
+//! completes; the counted section must allocate nothing. One warm-up round
+//! runs uncounted first.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::task::{Context, Poll, Wake, Waker};
+
+use weftwork::sync::RwLockUpgradableReadGuard;
+use weftwork::{Mutex, RwLock, Semaphore};
+
+struct Counting;
+
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    static BYTES: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(bytes: usize) {
+    // `try_with`: allocations during thread teardown are simply not counted.
+    if ARMED.try_with(Cell::get).unwrap_or(false) {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        let _ = BYTES.try_with(|c| c.set(c.get() + bytes));
+    }
+}
+
+// SAFETY: forwards every call to `System`; the counting touches only
+// const-initialized thread-locals, which never allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded from the caller.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded from the caller.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        // SAFETY: forwarded from the caller.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded from the caller.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations (count, bytes) made by `f` on this thread.
+fn allocs_during(f: impl FnOnce()) -> (usize, usize) {
+    ALLOCS.set(0);
+    BYTES.set(0);
+    ARMED.set(true);
+    f();
+    ARMED.set(false);
+    (ALLOCS.get(), BYTES.get())
+}
+
+/// A waker that counts its wake-ups; cloning it only bumps a refcount.
+#[derive(Default)]
+struct Flag(AtomicUsize);
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+fn flag() -> (Arc<Flag>, Waker) {
+    let f = Arc::new(Flag::default());
+    (f.clone(), Waker::from(f))
+}
+
+/// Polls `fut` once with a no-op waker; it must be ready (taking a lock that
+/// is free).
+fn ready_now<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("expected the lock to be free"),
+    }
+}
+
+const ROUNDS: usize = 4;
+/// More than the wake batch (16) so release loops over several batches.
+const QUEUED: usize = 40;
+const PING_PONG: usize = 200;
+
+/// `QUEUED` waiters made by `make` queue behind the holder from `hold`;
+/// the holder leaves, and each waiter, in order, must have been woken and
+/// completes (its output dropped at once, which lets the next one in).
+/// All but the first of `ROUNDS` rounds must allocate nothing.
+fn queued_waits<H, F: Future>(
+    what: &str,
+    mut hold: impl FnMut() -> H,
+    mut make: impl FnMut() -> F,
+) {
+    let wakers: Vec<_> = (0..QUEUED).map(|_| flag()).collect();
+    for round in 0..ROUNDS {
+        let mut futs: Vec<Pin<Box<F>>> = (0..QUEUED).map(|_| Box::pin(make())).collect();
+        let holder = hold();
+        let before: Vec<usize> = wakers.iter().map(|(f, _)| f.0.load(SeqCst)).collect();
+        let (n, bytes) = allocs_during(|| {
+            for (fut, (_, waker)) in futs.iter_mut().zip(&wakers) {
+                let poll = fut.as_mut().poll(&mut Context::from_waker(waker));
+                assert!(poll.is_pending(), "{what}: the wait did not suspend");
+            }
+            drop(holder);
+            for (i, (fut, (flag, waker))) in futs.iter_mut().zip(&wakers).enumerate() {
+                assert!(
+                    flag.0.load(SeqCst) > before[i],
+                    "{what}: waiter {i} not woken"
+                );
+                match fut.as_mut().poll(&mut Context::from_waker(waker)) {
+                    Poll::Ready(out) => drop(out),
+                    Poll::Pending => panic!("{what}: woken waiter {i} still pending"),
+                }
+            }
+        });
+        drop(futs);
+        if round > 0 {
+            assert_eq!(
+                (n, bytes),
+                (0, 0),
+                "{what}: {n} allocations ({bytes} bytes) for {QUEUED} waits"
+            );
+        }
+    }
+}
+
+/// `PING_PONG` times: take the holder, start one waiter on the stack, see
+/// it suspend, release the holder, see it woken, complete it. Counted as a
+/// whole after one uncounted warm-up pass.
+fn ping_pong<H, F: Future>(what: &str, mut hold: impl FnMut() -> H, mut make: impl FnMut() -> F) {
+    let (flag, waker) = flag();
+    let mut one = || {
+        let holder = hold();
+        let mut fut = pin!(make());
+        let mut cx = Context::from_waker(&waker);
+        assert!(
+            fut.as_mut().poll(&mut cx).is_pending(),
+            "{what}: the wait did not suspend"
+        );
+        let before = flag.0.load(SeqCst);
+        drop(holder);
+        assert!(flag.0.load(SeqCst) > before, "{what}: waiter not woken");
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(out) => drop(out),
+            Poll::Pending => panic!("{what}: woken waiter still pending"),
+        }
+    };
+    one();
+    let (n, bytes) = allocs_during(|| (0..PING_PONG).for_each(|_| one()));
+    assert_eq!(
+        (n, bytes),
+        (0, 0),
+        "{what}: {n} allocations ({bytes} bytes) for {PING_PONG} waits"
+    );
+}
+
+#[test]
+fn counter_sees_allocations_on_this_thread_only() {
+    let (n, bytes) = allocs_during(|| drop(std::hint::black_box(Box::new([0u8; 24]))));
+    assert_eq!((n, bytes), (1, 24));
+    let (n, _) = allocs_during(|| {
+        std::thread::scope(|s| {
+            // The spawn itself allocates here; the thread's own work must not
+            // be counted.
+            s.spawn(|| drop(std::hint::black_box(vec![0u8; 1 << 20])));
+        })
+    });
+    let (baseline, _) = allocs_during(|| std::thread::scope(|s| drop(s.spawn(|| {}))));
+    assert_eq!(n, baseline, "another thread's allocation was counted");
+}
+
+#[test]
+fn mutex_waits_do_not_allocate() {
+    let m = Mutex::new(0u64);
+    queued_waits("Mutex::lock", || ready_now(m.lock()), || m.lock());
+    ping_pong("Mutex::lock", || ready_now(m.lock()), || m.lock());
+
+    let m = Arc::new(Mutex::new(0u64));
+    queued_waits(
+        "Mutex::lock_arc",
+        || ready_now(m.lock_arc()),
+        || m.lock_arc(),
+    );
+    ping_pong(
+        "Mutex::lock_arc",
+        || ready_now(m.lock_arc()),
+        || m.lock_arc(),
+    );
+}
+
+#[test]
+fn semaphore_waits_do_not_allocate() {
+    let s = Semaphore::new(1);
+    queued_waits(
+        "Semaphore::acquire",
+        || ready_now(s.acquire()),
+        || s.acquire(),
+    );
+    ping_pong(
+        "Semaphore::acquire",
+        || ready_now(s.acquire()),
+        || s.acquire(),
+    );
+
+    // Partial hand-offs: 3 permits freed, waiters want 2 each.
+    let s = Semaphore::new(3);
+    queued_waits(
+        "Semaphore::acquire_many",
+        || ready_now(s.acquire_many(3)),
+        || s.acquire_many(2),
+    );
+
+    let s = Arc::new(Semaphore::new(1));
+    queued_waits(
+        "Semaphore::acquire_arc",
+        || ready_now(s.acquire_arc()),
+        || s.acquire_arc(),
+    );
+    ping_pong(
+        "Semaphore::acquire_arc",
+        || ready_now(s.acquire_arc()),
+        || s.acquire_arc(),
+    );
+}
+
+#[test]
+fn rwlock_waits_do_not_allocate() {
+    let l = RwLock::new(0u64);
+    queued_waits("RwLock::read", || ready_now(l.write()), || l.read());
+    queued_waits(
+        "RwLock::write behind a reader",
+        || ready_now(l.read()),
+        || l.write(),
+    );
+    queued_waits(
+        "RwLock::write behind a writer",
+        || ready_now(l.write()),
+        || l.write(),
+    );
+    queued_waits(
+        "RwLock::upgradable_read",
+        || ready_now(l.write()),
+        || l.upgradable_read(),
+    );
+    ping_pong("RwLock::read", || ready_now(l.write()), || l.read());
+    ping_pong("RwLock::write", || ready_now(l.read()), || l.write());
+    // The upgradable guard is taken while a reader holds the lock; the
+    // upgrade waits for that reader.
+    ping_pong(
+        "RwLockUpgradableReadGuard::upgrade",
+        || ready_now(l.read()),
+        || RwLockUpgradableReadGuard::upgrade(ready_now(l.upgradable_read())),
+    );
+
+    let l = Arc::new(RwLock::new(0u64));
+    queued_waits(
+        "RwLock::read_arc",
+        || ready_now(l.write_arc()),
+        || l.read_arc(),
+    );
+    queued_waits(
+        "RwLock::write_arc",
+        || ready_now(l.read_arc()),
+        || l.write_arc(),
+    );
+}
+
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn mutex_is_at_most_16_bytes() {
+    assert!(
+        size_of::<Mutex<()>>() <= 16,
+        "size_of::<Mutex<()>>() = {}",
+        size_of::<Mutex<()>>()
+    );
+}
+
+/// The harness is not vacuous: a peer whose waits allocate (async-lock's
+/// event listener is boxed per wait) fails it.
+#[test]
+#[should_panic(expected = "allocations")]
+fn harness_catches_an_allocating_wait() {
+    let m = async_lock::Mutex::new(0u64);
+    ping_pong(
+        "async_lock::Mutex::lock",
+        || ready_now(m.lock()),
+        || m.lock(),
+    );
+}

@@ -147,14 +147,14 @@ where
 }
 
 fn short(g: &mut BenchmarkGroup<'_, WallTime>) {
-    g.warm_up_time(Duration::from_millis(800));
-    g.measurement_time(Duration::from_secs(3));
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
 }
 
 fn contended(g: &mut BenchmarkGroup<'_, WallTime>, ops_per_round: usize) {
-    g.sample_size(30);
-    g.warm_up_time(Duration::from_millis(800));
-    g.measurement_time(Duration::from_secs(5));
+    g.sample_size(25);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(4));
     g.throughput(Throughput::Elements(ops_per_round as u64));
 }
 
@@ -219,7 +219,7 @@ fn mutex_contended(c: &mut Criterion) {
         // Reference only (not an async peer): a blocking lock held for a
         // few nanoseconds never suspends the task.
         let m = Arc::new(std::sync::Mutex::new(0u64));
-        g.bench_function("std (reference)", |b| {
+        g.bench_function("std_reference", |b| {
             b.iter_custom(|iters| {
                 rounds(&rt, &m, iters, |m, _| async move {
                     for _ in 0..MUTEX_OPS {

@@ -33,6 +33,9 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Ops per case: fewer under Miri, which is ~1000× slower.
+const MAX_OPS: usize = if cfg!(miri) { 24 } else { 40 };
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: if cfg!(miri) { 4 } else { 256 },
@@ -41,7 +44,7 @@ proptest! {
     })]
 
     #[test]
-    fn rwlock_matches_model(arc in any::<bool>(), ops in prop::collection::vec(op(), 0..40)) {
+    fn rwlock_matches_model(arc in any::<bool>(), ops in prop::collection::vec(op(), 0..MAX_OPS)) {
         harness::run(arc, &ops);
     }
 }
@@ -94,13 +97,9 @@ fn upgrade_waits_for_readers_and_cancels_cleanly() {
     );
 }
 
-/// DESIGN.md §2: "once a writer waits, new readers queue behind it". A
-/// writer that waits for the *slot* (held by an upgradable reader) does not
-/// yet wait on the readers' queue, so new readers still get in ahead of it
-/// (async-lock behaves the same). The model above follows the
-/// implementation; this test states the stricter reading of the promise.
+/// DESIGN.md §2: "once a writer waits, new readers queue behind it" — also
+/// a writer that waits behind the upgradable reader.
 #[test]
-#[ignore = "src deviation from DESIGN.md §2, reported: readers overtake a writer queued behind an upgradable reader"]
 fn writer_queued_behind_upgradable_blocks_new_readers() {
     use std::future::Future;
     use std::task::{Context, Waker};

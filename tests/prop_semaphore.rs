@@ -25,6 +25,9 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Ops per case: fewer under Miri, which is ~1000× slower.
+const MAX_OPS: usize = if cfg!(miri) { 24 } else { 40 };
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: if cfg!(miri) { 4 } else { 256 },
@@ -33,7 +36,7 @@ proptest! {
     })]
 
     #[test]
-    fn semaphore_matches_model(initial in 0..=4usize, ops in prop::collection::vec(op(), 0..40)) {
+    fn semaphore_matches_model(initial in 0..=4usize, ops in prop::collection::vec(op(), 0..MAX_OPS)) {
         harness::run(initial, &ops);
     }
 }

@@ -5,17 +5,18 @@
 //! polled by hand with counting wakers (or the no-op waker), so the run is
 //! deterministic.
 //!
-//! The model follows the lock's documented structure: a `slot` (one
-//! permit: the writer or the upgradable reader) and `readers` (`R` permits:
-//! a reader or upgradable reader takes one, a writer all `R`, an upgrade the
-//! other `R - 1`), each a FIFO queue. A writer/upgradable future first waits
-//! for the slot, and only when polled after getting it queues for readers.
+//! The model follows the lock's documented structure: one FIFO semaphore of
+//! `WRITE = 2·HALF` permits; a reader takes 1, the upgradable reader
+//! `HALF + 1` (so there is only one), a writer all of them. An upgrade asks
+//! for the missing `HALF − 1` as a priority request: it counts every permit
+//! not held by a guard (free, or already handed to the head waiter) and
+//! otherwise queues at the head.
 //!
 //! Besides agreeing with the model on every poll and `try_*`, the test
 //! checks the lock's promises directly on the guards it holds: at most one
 //! writer and then nobody else, at most one upgradable reader, the value
 //! written by the last writer is seen, and **write preference**: no read is
-//! granted while a writer started earlier waits for the readers to leave.
+//! granted while a writer that asked before it still waits.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -52,9 +53,8 @@ pub enum Op {
         idx: usize,
         noop: bool,
     },
-    /// Drops a started future (queued, woken, or half-way: a writer holding
-    /// the slot while it waits for readers; an upgrade future drops its
-    /// upgradable guard too).
+    /// Drops a started future (queued, or woken and handed its permits; an
+    /// upgrade future drops its upgradable guard too).
     DropFuture(usize),
     /// Drops a held guard.
     DropGuard(usize),
@@ -143,8 +143,13 @@ impl Handle for Arc<RwLock<u64>> {
     }
 }
 
-/// All reader permits (a writer takes them all).
-const R: usize = weftwork::Semaphore::MAX_PERMITS;
+const HALF: usize = weftwork::Semaphore::MAX_PERMITS / 2;
+/// Every permit: what a writer takes.
+const WRITE: usize = 2 * HALF;
+/// The upgradable reader's permits.
+const UPGRADABLE: usize = HALF + 1;
+/// What an upgrade adds.
+const UPGRADE: usize = WRITE - UPGRADABLE;
 
 /// A FIFO semaphore in the model.
 #[derive(Debug)]
@@ -171,6 +176,23 @@ impl Sem {
         let ok = self.try_acquire(n);
         if !ok {
             self.queue.push_back((id, n));
+        }
+        ok
+    }
+
+    /// A priority request: every permit not held by a guard counts (the
+    /// model hands no partial permits, so that is `free`).
+    fn can_front(&self, n: usize) -> bool {
+        self.free >= n
+    }
+
+    /// Priority acquire: takes `n` at once or queues `id` at the head.
+    fn acquire_front(&mut self, id: u64, n: usize) -> bool {
+        let ok = self.can_front(n);
+        if ok {
+            self.free -= n;
+        } else {
+            self.queue.push_front((id, n));
         }
         ok
     }
@@ -212,9 +234,10 @@ impl Kind {
     /// Reader permits it needs.
     fn need(self) -> usize {
         match self {
-            Kind::Read | Kind::Upgradable => 1,
-            Kind::Write => R,
-            Kind::Upgrade => R - 1,
+            Kind::Read => 1,
+            Kind::Upgradable => UPGRADABLE,
+            Kind::Write => WRITE,
+            Kind::Upgrade => UPGRADE,
         }
     }
 }
@@ -222,13 +245,9 @@ impl Kind {
 /// What the model says a started, unfinished future is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// Writer/upgradable: queued for the slot.
-    SlotQueued,
-    /// Writer/upgradable: handed the slot, not polled since.
-    SlotGranted,
-    /// Queued for reader permits (a writer/upgradable holds the slot).
-    ReadersQueued,
-    /// Handed everything: the next poll returns the guard.
+    /// In the queue.
+    Queued,
+    /// Handed its permits: the next poll returns the guard.
     Granted,
 }
 
@@ -281,14 +300,13 @@ struct Pending<H: Handle> {
     waker: Option<Arc<CountWaker>>,
     expected_wakes: usize,
     stale: Vec<(Arc<CountWaker>, usize)>,
-    /// When it asked for reader permits (`u64::MAX`: not yet).
-    readers_seq: u64,
+    /// When it asked for permits.
+    seq: u64,
 }
 
 struct Harness<H: Handle> {
     lock: H,
-    slot: Sem,
-    readers: Sem,
+    sem: Sem,
     pending: Vec<Pending<H>>,
     guards: Vec<Guard<H>>,
     /// Increments made through write guards.
@@ -299,32 +317,27 @@ struct Harness<H: Handle> {
 }
 
 impl<H: Handle> Harness<H> {
-    fn granted(&mut self, ids: Vec<u64>, to: State) {
+    fn granted(&mut self, ids: Vec<u64>) {
         for id in ids {
             let p = self.pending.iter_mut().find(|p| p.id == id).unwrap();
-            p.state = to;
+            p.state = State::Granted;
             p.expected_wakes += 1;
         }
     }
 
-    fn release_slot(&mut self) {
-        let ids = self.slot.release(1);
-        self.granted(ids, State::SlotGranted);
-    }
-
-    fn release_readers(&mut self, n: usize) {
-        let ids = self.readers.release(n);
-        self.granted(ids, State::Granted);
+    fn release(&mut self, n: usize) {
+        let ids = self.sem.release(n);
+        self.granted(ids);
     }
 
     /// Write preference: a read may not complete while a writer (or an
-    /// upgrade) that was already waiting for the readers to leave when the
-    /// read asked (`read_seq`; `None`: now) still waits.
+    /// upgrade) that was already waiting when the read asked (`read_seq`;
+    /// `None`: now) still waits.
     fn check_no_writer_ahead(&self, read_seq: Option<u64>) {
         for p in &self.pending {
             let blocks = matches!(p.kind, Kind::Write | Kind::Upgrade)
-                && p.state == State::ReadersQueued
-                && read_seq.is_none_or(|r| p.readers_seq < r);
+                && p.state == State::Queued
+                && read_seq.is_none_or(|r| p.seq < r);
             assert!(
                 !blocks,
                 "a read got in while {:?} future {} waits for readers",
@@ -333,37 +346,13 @@ impl<H: Handle> Harness<H> {
         }
     }
 
-    fn next_seq(&mut self) -> u64 {
-        self.seq += 1;
-        self.seq
-    }
-
     fn got_guard(&mut self, guard: Guard<H>) {
         assert_eq!(guard.value(), self.value, "a write was lost");
         self.guards.push(guard);
     }
 
-    /// The model's answer to polling `self.pending[i]`: `Some` when ready.
-    fn model_poll(&mut self, i: usize) -> bool {
-        let p = &mut self.pending[i];
-        match p.state {
-            State::SlotQueued | State::ReadersQueued => false,
-            State::Granted => true,
-            State::SlotGranted => {
-                self.seq += 1;
-                p.readers_seq = self.seq;
-                if self.readers.acquire(p.id, p.kind.need()) {
-                    true
-                } else {
-                    p.state = State::ReadersQueued;
-                    false
-                }
-            }
-        }
-    }
-
     fn polled(&mut self, i: usize, res: Poll<Guard<H>>) {
-        let ready = self.model_poll(i);
+        let ready = self.pending[i].state == State::Granted;
         let (id, kind) = (self.pending[i].id, self.pending[i].kind);
         match (ready, res) {
             (false, Poll::Pending) => {}
@@ -375,7 +364,7 @@ impl<H: Handle> Harness<H> {
                 };
                 assert_eq!(guard.kind(), want);
                 if kind == Kind::Read {
-                    self.check_no_writer_ahead(Some(self.pending[i].readers_seq));
+                    self.check_no_writer_ahead(Some(self.pending[i].seq));
                 }
                 self.pending.swap_remove(i);
                 self.got_guard(guard);
@@ -391,26 +380,13 @@ impl<H: Handle> Harness<H> {
     fn start(&mut self, kind: Kind, fut: Fut<H>) {
         let id = self.next_id;
         self.next_id += 1;
-        let mut readers_seq = u64::MAX;
-        let state = match kind {
-            Kind::Read | Kind::Upgrade => {
-                readers_seq = self.next_seq();
-                if self.readers.acquire(id, kind.need()) {
-                    // Got the permits at once: the poll below must be ready.
-                    State::Granted
-                } else {
-                    State::ReadersQueued
-                }
-            }
-            Kind::Write | Kind::Upgradable => {
-                if self.slot.acquire(id, 1) {
-                    // The same poll then asks for reader permits.
-                    State::SlotGranted
-                } else {
-                    State::SlotQueued
-                }
-            }
+        self.seq += 1;
+        let got = if kind == Kind::Upgrade {
+            self.sem.acquire_front(id, kind.need())
+        } else {
+            self.sem.acquire(id, kind.need())
         };
+        let state = if got { State::Granted } else { State::Queued };
         self.pending.push(Pending {
             id,
             kind,
@@ -419,7 +395,7 @@ impl<H: Handle> Harness<H> {
             waker: None,
             expected_wakes: 0,
             stale: Vec::new(),
-            readers_seq,
+            seq: self.seq,
         });
         let i = self.pending.len() - 1;
         let waker = Arc::new(CountWaker::default());
@@ -437,7 +413,7 @@ impl<H: Handle> Harness<H> {
         let lock = self.lock.clone();
         match op {
             Op::TryRead => {
-                let want = self.readers.try_acquire(1);
+                let want = self.sem.try_acquire(1);
                 let got = lock.try_read();
                 assert_eq!(got.is_some(), want, "try_read");
                 if let Some(g) = got {
@@ -451,7 +427,7 @@ impl<H: Handle> Harness<H> {
                 } else {
                     Kind::Upgradable
                 };
-                let want = self.slot.can(1) && self.readers.can(kind.need());
+                let want = self.sem.can(kind.need());
                 let got = if kind == Kind::Write {
                     lock.try_write().map(Guard::Write)
                 } else {
@@ -459,8 +435,7 @@ impl<H: Handle> Harness<H> {
                 };
                 assert_eq!(got.is_some(), want, "{op:?}");
                 if let Some(g) = got {
-                    self.slot.try_acquire(1);
-                    self.readers.try_acquire(kind.need());
+                    self.sem.try_acquire(kind.need());
                     self.got_guard(g);
                 }
             }
@@ -508,29 +483,16 @@ impl<H: Handle> Harness<H> {
                 }
                 let p = self.pending.swap_remove(i % self.pending.len());
                 drop(p.fut);
-                let need = p.kind.need();
                 match p.state {
-                    State::SlotQueued => {
-                        let ids = self.slot.cancel(p.id);
-                        self.granted(ids, State::SlotGranted);
+                    State::Queued => {
+                        let ids = self.sem.cancel(p.id);
+                        self.granted(ids);
                     }
-                    State::SlotGranted => self.release_slot(),
-                    State::ReadersQueued => {
-                        let ids = self.readers.cancel(p.id);
-                        self.granted(ids, State::Granted);
-                    }
-                    State::Granted => self.release_readers(need),
+                    State::Granted => self.release(p.kind.need()),
                 }
-                match (p.kind, p.state) {
-                    (Kind::Write | Kind::Upgradable, State::ReadersQueued | State::Granted) => {
-                        self.release_slot()
-                    }
-                    (Kind::Upgrade, _) => {
-                        // The upgradable guard inside is dropped too.
-                        self.release_readers(1);
-                        self.release_slot();
-                    }
-                    _ => {}
+                if p.kind == Kind::Upgrade {
+                    // The upgradable guard inside is dropped too.
+                    self.release(UPGRADABLE);
                 }
             }
             Op::DropGuard(i) => {
@@ -540,17 +502,17 @@ impl<H: Handle> Harness<H> {
                 let g = self.guards.swap_remove(i % self.guards.len());
                 let kind = g.kind();
                 drop(g);
-                self.release_readers(kind.need());
-                if kind != Kind::Read {
-                    self.release_slot();
-                }
+                self.release(kind.need());
             }
             Op::TryUpgrade => {
                 if let Some(i) = self.guard_of(Kind::Upgradable) {
                     let Guard::Upgradable(g) = self.guards.swap_remove(i) else {
                         unreachable!()
                     };
-                    let want = self.readers.try_acquire(R - 1);
+                    let want = self.sem.can_front(UPGRADE);
+                    if want {
+                        self.sem.free -= UPGRADE;
+                    }
                     match UpgradableGuard::try_upgrade(g) {
                         Ok(w) => {
                             assert!(want, "try_upgrade succeeded");
@@ -570,12 +532,11 @@ impl<H: Handle> Harness<H> {
                     };
                     if op == Op::DowngradeWrite {
                         let r = WriteGuard::downgrade(g);
-                        self.release_readers(R - 1);
-                        self.release_slot();
+                        self.release(WRITE - 1);
                         self.got_guard(Guard::Read(r));
                     } else {
                         let u = WriteGuard::downgrade_to_upgradable(g);
-                        self.release_readers(R - 1);
+                        self.release(UPGRADE);
                         self.got_guard(Guard::Upgradable(u));
                     }
                 }
@@ -586,7 +547,7 @@ impl<H: Handle> Harness<H> {
                         unreachable!()
                     };
                     let r = UpgradableGuard::downgrade(g);
-                    self.release_slot();
+                    self.release(UPGRADABLE - 1);
                     self.got_guard(Guard::Read(r));
                 }
             }
@@ -617,23 +578,21 @@ impl<H: Handle> Harness<H> {
         // (a successful probe is dropped at once and, nobody being queued
         // where it took permits, changes nothing).
         let lock = &self.lock;
-        assert_eq!(
-            lock.try_read().is_some(),
-            self.readers.can(1),
-            "try_read probe"
-        );
-        let can_write = self.slot.can(1) && self.readers.can(R);
+        assert_eq!(lock.try_read().is_some(), self.sem.can(1), "try_read probe");
+        let can_write = self.sem.can(WRITE);
         assert_eq!(lock.try_write().is_some(), can_write, "try_write probe");
-        let can_upgradable = self.slot.can(1) && self.readers.can(1);
+        let can_upgradable = self.sem.can(UPGRADABLE);
         assert_eq!(
             lock.try_upgradable_read().is_some(),
             can_upgradable,
             "try_upgradable_read probe"
         );
-        if self.pending.iter().any(|p| {
-            matches!(p.kind, Kind::Write | Kind::Upgrade) && p.state == State::ReadersQueued
-        }) {
-            assert!(!self.readers.can(1), "write preference: readers must queue");
+        if self
+            .pending
+            .iter()
+            .any(|p| matches!(p.kind, Kind::Write | Kind::Upgrade) && p.state == State::Queued)
+        {
+            assert!(!self.sem.can(1), "write preference: readers must queue");
         }
         for p in &self.pending {
             if let Some(w) = &p.waker {
@@ -656,12 +615,8 @@ impl<H: Handle> Harness<H> {
 fn run_with<H: Handle>(lock: H, ops: &[Op]) -> u64 {
     let mut h = Harness {
         lock,
-        slot: Sem {
-            free: 1,
-            queue: VecDeque::new(),
-        },
-        readers: Sem {
-            free: R,
+        sem: Sem {
+            free: WRITE,
             queue: VecDeque::new(),
         },
         pending: Vec::new(),
@@ -678,10 +633,7 @@ fn run_with<H: Handle>(lock: H, ops: &[Op]) -> u64 {
     // Drain: poll what is granted, else drop the oldest future, else a guard.
     loop {
         h.step(Op::Write);
-        let ready = h
-            .pending
-            .iter()
-            .position(|p| matches!(p.state, State::Granted | State::SlotGranted));
+        let ready = h.pending.iter().position(|p| p.state == State::Granted);
         if let Some(i) = ready {
             h.step(Op::Poll(i));
         } else if let Some(i) = (0..h.pending.len()).min_by_key(|&i| h.pending[i].id) {
@@ -693,8 +645,7 @@ fn run_with<H: Handle>(lock: H, ops: &[Op]) -> u64 {
         }
         h.check();
     }
-    assert_eq!(h.slot.free, 1);
-    assert_eq!(h.readers.free, R);
+    assert_eq!(h.sem.free, WRITE);
     h.value
 }
 

@@ -53,11 +53,11 @@ fn no_lost_wakeup() {
     });
 }
 
-/// A lock future is handed the lock (racing its drop on another thread's
-/// unlock) and dropped without being polled: the lock goes to the next
-/// queued future, which is woken.
+/// A lock future is woken by an unlock that leaves the lock free for it
+/// (a bypass) and is dropped without being polled, racing that unlock on
+/// another thread: the next queued future must hear that the lock is free.
 #[test]
-fn lock_future_dropped_after_handoff() {
+fn lock_future_dropped_after_wakeup() {
     model(|| {
         let m = StdArc::new(Mutex::new(Tracked::new(0)));
         let guard = m.try_lock_arc().unwrap();
@@ -68,9 +68,42 @@ fn lock_future_dropped_after_handoff() {
         assert!(poll_once(first.as_mut(), &w1).is_pending());
         assert!(poll_once(second.as_mut(), &w2).is_pending());
         let unlocker = thread::spawn(move || drop(guard));
-        drop(first); // before or after it was handed the lock
+        drop(first); // before or after it was woken
         unlocker.join().unwrap();
         assert_eq!(wakes2.get(), 1, "the next waiter was not woken");
+        match poll_once(second.as_mut(), &w2) {
+            Poll::Ready(g) => g.incr(),
+            Poll::Pending => panic!("the lock was not passed on"),
+        }
+        assert!(m.try_lock().is_some());
+    });
+}
+
+/// A lock future that was already bypassed once is *handed* the lock by
+/// an unlock on another thread, racing its own drop: the lock it may hold
+/// goes to the next queued future.
+#[test]
+fn lock_future_dropped_after_handoff() {
+    model(|| {
+        let m = StdArc::new(Mutex::new(Tracked::new(0)));
+        let (w1, _) = counting_waker();
+        let (w2, wakes2) = counting_waker();
+        let mut first = Box::pin(m.lock());
+        let mut second = pin!(m.lock());
+        let mut guard = m.try_lock_arc().unwrap();
+        assert!(poll_once(first.as_mut(), &w1).is_pending());
+        assert!(poll_once(second.as_mut(), &w2).is_pending());
+        // Barge until the next unlock must hand the lock to `first`.
+        for _ in 0..Mutex::<()>::MAX_BYPASS {
+            drop(guard);
+            guard = m
+                .try_lock_arc()
+                .expect("a bypassing unlock leaves the lock free");
+        }
+        let unlocker = thread::spawn(move || drop(guard)); // hands it to `first`
+        drop(first); // before or after it was handed the lock
+        unlocker.join().unwrap();
+        assert!(wakes2.get() >= 1, "the next waiter was not woken");
         match poll_once(second.as_mut(), &w2) {
             Poll::Ready(g) => g.incr(),
             Poll::Pending => panic!("the lock was not passed on"),

@@ -562,12 +562,17 @@ impl Acquire {
             unsafe {
                 held = Waiter::with(w, |node| node.wanted - node.needed);
                 if List::is_linked(w) {
+                    let was_head = list.front() == Some(w);
                     list.remove(w);
                     // Only under `unlock_one`: a permit freed for us is still
-                    // free; the new head must hear of it.
+                    // free; the new head must hear of it. Inheriting a free
+                    // lock counts as one bypass, which keeps the bound exact.
                     if locked.0 >> SHIFT > 0 {
                         if let Some(head) = list.front() {
-                            pass_on = Waiter::with(head, |node| node.waker.take());
+                            pass_on = Waiter::with(head, |node| {
+                                node.bypassed += usize::from(was_head);
+                                node.waker.take()
+                            });
                         }
                     }
                 }

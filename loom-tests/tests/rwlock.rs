@@ -155,3 +155,27 @@ fn read_future_dropped_after_handoff() {
         assert_eq!(lock.try_read().unwrap().get(), 1);
     });
 }
+
+/// An upgradable reader downgrades to a plain reader while a writer waits
+/// on another thread: the downgrade frees the upgradable slot, so the
+/// writer gets in once the read guard is gone, and never before.
+#[test]
+fn upgradable_downgrade_racing_writer() {
+    model(|| {
+        let lock = Arc::new(RwLock::new(Tracked::new(0)));
+        let up = lock.try_upgradable_read().unwrap();
+        let writer = {
+            let lock = lock.clone();
+            thread::spawn(move || lock.write_blocking().incr())
+        };
+        let read = RwLockUpgradableReadGuard::downgrade(up);
+        assert_eq!(
+            read.get(),
+            0,
+            "the writer got in while a reader held the lock"
+        );
+        drop(read);
+        writer.join().unwrap();
+        assert_eq!(lock.try_read().unwrap().get(), 1);
+    });
+}

@@ -18,7 +18,7 @@ use crate::loom::ValueCell;
 
 /// See [`Mutex::MAX_BYPASS`].
 const MAX_BYPASS: usize = if cfg!(loom) { 1 } else { 8 };
-use crate::wait::{RawSemaphore, SemRef, Waiting};
+use crate::wait::{Acquire, RawSemaphore, SemRef, Waiting};
 
 /// An async mutual-exclusion lock.
 ///
@@ -123,9 +123,10 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock().await, [1, 2]);
     /// # });
     /// ```
+    #[inline]
     pub fn lock(&self) -> Lock<'_, T> {
         Lock {
-            inner: Waiting::new(self, 1),
+            inner: Waiting::new(self, Acquire::exact(1)),
         }
     }
 
@@ -141,7 +142,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[inline]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        match self.raw.try_acquire(1) {
+        match self.raw.try_acquire_exact(1) {
             Ok(()) => Some(MutexGuard::new(self)),
             Err(_) => None,
         }
@@ -181,7 +182,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     pub fn lock_arc(self: &Arc<Self>) -> LockArc<T> {
         LockArc {
-            inner: Waiting::new(self.clone(), 1),
+            inner: Waiting::new(self.clone(), Acquire::exact(1)),
         }
     }
 
@@ -196,7 +197,7 @@ impl<T: ?Sized> Mutex<T> {
     /// # drop(g);
     /// ```
     pub fn try_lock_arc(self: &Arc<Self>) -> Option<MutexGuardArc<T>> {
-        match self.raw.try_acquire(1) {
+        match self.raw.try_acquire_exact(1) {
             Ok(()) => Some(MutexGuardArc::new(self.clone())),
             Err(_) => None,
         }
@@ -273,6 +274,7 @@ pin_project! {
 impl<'a, T: ?Sized> Future for Lock<'a, T> {
     type Output = MutexGuard<'a, T>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mutex = ready!(self.project().inner.poll(cx)).expect("a mutex is never closed");
         Poll::Ready(MutexGuard::new(mutex))

@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 
 use super::guards::{ReadGuard, UpgradableGuard, WriteGuard};
 use super::{LockRef, RwLock, UPGRADABLE, UPGRADE, WRITE};
-use crate::wait::{RawSemaphore, SemRef, Waiting};
+use crate::wait::{Acquire, RawSemaphore, SemRef, Waiting};
 
 /// The semaphore of whatever `R` leads to.
 #[derive(Debug)]
@@ -135,7 +135,7 @@ lock_future!(
 impl<R: LockRef> ReadFuture<R> {
     pub(super) fn new(r: R) -> Self {
         Self {
-            inner: Waiting::new(Sem(r), 1),
+            inner: Waiting::new(Sem(r), Acquire::fifo(1)),
         }
     }
 }
@@ -143,7 +143,7 @@ impl<R: LockRef> ReadFuture<R> {
 impl<R: LockRef> WriteFuture<R> {
     pub(super) fn new(r: R) -> Self {
         Self {
-            inner: Waiting::new(Sem(r), WRITE),
+            inner: Waiting::new(Sem(r), Acquire::exact(WRITE)),
         }
     }
 }
@@ -151,7 +151,7 @@ impl<R: LockRef> WriteFuture<R> {
 impl<R: LockRef> UpgradableReadFuture<R> {
     pub(super) fn new(r: R) -> Self {
         Self {
-            inner: Waiting::new(Sem(r), UPGRADABLE),
+            inner: Waiting::new(Sem(r), Acquire::fifo(UPGRADABLE)),
         }
     }
 }
@@ -159,7 +159,7 @@ impl<R: LockRef> UpgradableReadFuture<R> {
 impl<R: LockRef> UpgradeFuture<R> {
     pub(super) fn new(guard: UpgradableGuard<R>) -> Self {
         Self {
-            inner: Waiting::new_front(guard, UPGRADE),
+            inner: Waiting::new(guard, Acquire::front(UPGRADE)),
         }
     }
 }

@@ -263,7 +263,7 @@ fn try_read<R: LockRef>(r: R) -> Option<ReadGuard<R>> {
 }
 
 fn try_write<R: LockRef>(r: R) -> Option<WriteGuard<R>> {
-    r.lock().sem.try_acquire(WRITE).ok()?;
+    r.lock().sem.try_acquire_exact(WRITE).ok()?;
     Some(WriteGuard::new(r))
 }
 

@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 use super::SemaphorePermitArc;
 use super::{AcquireError, Semaphore, SemaphorePermit};
-use crate::wait::Waiting;
+use crate::wait::{self, Waiting};
 
 pin_project! {
     /// The future of [`Semaphore::acquire`] and
@@ -38,7 +38,7 @@ pin_project! {
 impl<'a> Acquire<'a> {
     pub(super) fn new(sem: &'a Semaphore, n: usize) -> Self {
         Self {
-            inner: Waiting::new(sem, n),
+            inner: Waiting::new(sem, wait::Acquire::fifo(n)),
             n,
         }
     }
@@ -94,7 +94,7 @@ pin_project! {
 impl AcquireArc {
     pub(super) fn new(sem: Arc<Semaphore>, n: usize) -> Self {
         Self {
-            inner: Waiting::new(sem, n),
+            inner: Waiting::new(sem, wait::Acquire::fifo(n)),
             n,
         }
     }

@@ -27,6 +27,7 @@ pin_project! {
     }
 
     impl<O: SemRef> PinnedDrop for Waiting<O> {
+        #[inline]
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(owner) = this.owner {
@@ -37,18 +38,11 @@ pin_project! {
 }
 
 impl<O: SemRef> Waiting<O> {
-    pub(crate) fn new(owner: O, n: usize) -> Self {
+    #[inline]
+    pub(crate) fn new(owner: O, acquire: Acquire) -> Self {
         Self {
             owner: Some(owner),
-            acquire: Acquire::new(n),
-        }
-    }
-
-    /// A priority wait (see `Acquire::new_front`).
-    pub(crate) fn new_front(owner: O, n: usize) -> Self {
-        Self {
-            owner: Some(owner),
-            acquire: Acquire::new_front(n),
+            acquire,
         }
     }
 }
@@ -56,6 +50,7 @@ impl<O: SemRef> Waiting<O> {
 impl<O: SemRef> Future for Waiting<O> {
     type Output = Result<O, Closed>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let owner = this.owner.as_ref().expect("future polled after completion");

@@ -5,6 +5,7 @@
 //! owning [`RawSemaphore`](super::RawSemaphore)'s lock bit held.
 
 use core::marker::PhantomPinned;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::task::Waker;
 
@@ -27,9 +28,12 @@ pub(crate) struct Node {
 }
 
 /// One waiter: pinned inside a future for as long as it is linked.
+///
+/// The node is written only when the future first queues, so building a
+/// future that completes on the fast path costs no stores for it.
 #[derive(Debug)]
 pub(crate) struct Waiter {
-    node: UnsafeCell<Node>,
+    node: UnsafeCell<MaybeUninit<Node>>,
     _pin: PhantomPinned,
 }
 
@@ -40,29 +44,58 @@ unsafe impl Send for Waiter {}
 unsafe impl Sync for Waiter {}
 
 impl Waiter {
+    #[inline]
     pub(crate) fn new() -> Self {
         Self {
-            node: UnsafeCell::new(Node {
-                next: None,
-                prev: None,
-                needed: 0,
-                wanted: 0,
-                waker: None,
-                bypassed: 0,
-            }),
+            node: UnsafeCell::new(MaybeUninit::uninit()),
             _pin: PhantomPinned,
         }
+    }
+
+    /// Writes the node before the waiter is linked for the first time.
+    ///
+    /// # Safety
+    /// The caller owns `this` exclusively, it was never initialized (or its
+    /// node was dropped), and it is not linked.
+    pub(crate) unsafe fn init(
+        this: NonNull<Waiter>,
+        needed: usize,
+        wanted: usize,
+        waker: Option<Waker>,
+    ) {
+        let node = Node {
+            next: None,
+            prev: None,
+            needed,
+            wanted,
+            waker,
+            bypassed: 0,
+        };
+        // SAFETY: exclusive access (caller); writing never reads the old
+        // (uninitialized) contents.
+        unsafe { this.as_ref().node.with_mut(|p| (*p).write(node)) };
+    }
+
+    /// Drops the node (its waker).
+    ///
+    /// # Safety
+    /// The node was initialized, is not linked, and nobody else can reach
+    /// it; it is not used again unless re-initialized.
+    pub(crate) unsafe fn drop_node(this: NonNull<Waiter>) {
+        // SAFETY: forwarded to the caller.
+        unsafe { this.as_ref().node.with_mut(|p| (*p).assume_init_drop()) };
     }
 
     /// Runs `f` on the node.
     ///
     /// # Safety
-    /// The caller holds the list's lock (or is the only thread that can
-    /// reach the waiter), and does not nest `with` on the same waiter.
+    /// The node was initialized with [`Waiter::init`]; the caller holds the
+    /// list's lock (or is the only thread that can reach the waiter), and
+    /// does not nest `with` on the same waiter.
     pub(crate) unsafe fn with<R>(this: NonNull<Waiter>, f: impl FnOnce(&mut Node) -> R) -> R {
-        // SAFETY: the caller guarantees the waiter is alive (it is linked or
-        // owned) and that access is exclusive (lock held, no nesting).
-        unsafe { this.as_ref().node.with_mut(|p| f(&mut *p)) }
+        // SAFETY: the caller guarantees the waiter is alive and initialized
+        // (it is linked or owned) and that access is exclusive.
+        unsafe { this.as_ref().node.with_mut(|p| f((*p).assume_init_mut())) }
     }
 }
 

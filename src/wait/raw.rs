@@ -94,8 +94,24 @@ impl RawSemaphore {
     /// Takes `n` permits without waiting.
     #[inline]
     pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryFail> {
+        self.try_acquire_from(n, self.state.load(Relaxed))
+    }
+
+    /// `try_acquire` for a request that usually takes *every* permit (a
+    /// mutex lock, an `RwLock` write): guess that state, so the uncontended
+    /// case is a single CAS with no load before it. (A wrong guess costs a
+    /// failed CAS, which is why other requests load first.)
+    #[inline]
+    pub(crate) fn try_acquire_exact(&self, n: usize) -> Result<(), TryFail> {
+        match self.state.compare_exchange(n * ONE, 0, Acquire, Relaxed) {
+            Ok(_) => Ok(()),
+            Err(actual) => self.try_acquire_from(n, actual),
+        }
+    }
+
+    #[inline]
+    fn try_acquire_from(&self, n: usize, mut s: usize) -> Result<(), TryFail> {
         let mut spins = 0;
-        let mut s = self.state.load(Relaxed);
         loop {
             if s & CLOSED != 0 {
                 return Err(TryFail::Closed);
@@ -119,7 +135,7 @@ impl RawSemaphore {
     }
 
     /// `try_acquire` for a priority request: free permits and those already
-    /// handed to the head waiter both count (see [`Acquire::new_front`]).
+    /// handed to the head waiter both count (see [`Acquire::front`]).
     pub(crate) fn try_acquire_front(&self, n: usize) -> Result<(), TryFail> {
         let fail = match self.try_acquire(n) {
             Err(TryFail::NoPermits) => TryFail::NoPermits,
@@ -229,7 +245,20 @@ impl RawSemaphore {
     /// head, or a barging fast path), unless the head has already been
     /// bypassed `max_bypass` times: then the permit is handed to it. Must
     /// only be used on semaphores whose permits are all taken one at a time.
+    #[inline]
     pub(crate) fn unlock_one(&self, max_bypass: usize) {
+        // Locked, no waiters, no flags: the common case, one CAS.
+        if self
+            .state
+            .compare_exchange(0, ONE, Release, Relaxed)
+            .is_err()
+        {
+            self.unlock_one_slow(max_bypass);
+        }
+    }
+
+    #[inline(never)]
+    fn unlock_one_slow(&self, max_bypass: usize) {
         let mut spins = 0;
         let mut s = self.state.load(Relaxed);
         let locked = loop {
@@ -346,6 +375,20 @@ impl RawSemaphore {
     }
 }
 
+impl Drop for Acquire {
+    fn drop(&mut self) {
+        debug_assert!(
+            self.stage != Stage::Queued,
+            "the owner must cancel a queued waiter"
+        );
+        if self.stage == Stage::Left {
+            // SAFETY: `Left` means the node was initialized and is unlinked;
+            // nobody else can reach it any more.
+            unsafe { Waiter::drop_node(NonNull::from(&self.waiter)) };
+        }
+    }
+}
+
 /// Takes up to `max` of the permits already handed to the head waiter
 /// (which then needs them again) and returns how many it took.
 ///
@@ -374,9 +417,14 @@ fn overflow(free: usize, added: usize) -> usize {
 /// Where an [`Acquire`] stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
+    /// Not queued yet: the node is uninitialized.
     Idle,
+    /// Linked (or handed its permits / closed but not yet polled).
     Queued,
+    /// Finished without ever queueing.
     Done,
+    /// Finished after queueing: the node is initialized and unlinked.
+    Left,
 }
 
 /// The waiting half of an acquire, pinned inside a public future.
@@ -388,11 +436,17 @@ pub(crate) struct Acquire {
     waiter: Waiter,
     n: usize,
     stage: Stage,
+    /// Queue at the head (see [`Acquire::front`]).
     front: bool,
+    /// Fast path guesses that all permits are free (see
+    /// [`RawSemaphore::try_acquire_exact`]).
+    exact: bool,
 }
 
 impl Acquire {
-    pub(crate) fn new(n: usize) -> Self {
+    /// A FIFO request for `n` permits.
+    #[inline]
+    pub(crate) fn fifo(n: usize) -> Self {
         assert!(
             n <= MAX_PERMITS,
             "cannot acquire {n} permits: the maximum is {MAX_PERMITS}"
@@ -402,17 +456,25 @@ impl Acquire {
             n,
             stage: Stage::Idle,
             front: false,
+            exact: false,
         }
+    }
+
+    /// A FIFO request that usually takes every permit (a lock).
+    #[inline]
+    pub(crate) fn exact(n: usize) -> Self {
+        let mut this = Self::fifo(n);
+        this.exact = true;
+        this
     }
 
     /// A priority request: it queues at the head and takes over permits
     /// already handed to the old head. Only for a holder that must not
     /// wait behind others who in turn wait for it (an `RwLock` upgrade).
-    pub(crate) fn new_front(n: usize) -> Self {
-        Self {
-            front: true,
-            ..Self::new(n)
-        }
+    pub(crate) fn front(n: usize) -> Self {
+        let mut this = Self::fifo(n);
+        this.front = true;
+        this
     }
 
     fn node(self: Pin<&mut Self>) -> (NonNull<Waiter>, &mut Stage, usize, bool) {
@@ -427,14 +489,37 @@ impl Acquire {
     }
 
     /// Polls for the permits. On `Ready(Ok)` they belong to the caller.
+    #[inline]
     pub(crate) fn poll_acquire(
+        mut self: Pin<&mut Self>,
+        sem: &RawSemaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Closed>> {
+        // The fast path, kept small enough to inline: one CAS, no waiter.
+        if self.stage == Stage::Idle {
+            let res = if self.exact {
+                sem.try_acquire_exact(self.n)
+            } else {
+                sem.try_acquire(self.n)
+            };
+            if let res @ (Ok(()) | Err(TryFail::Closed)) = res {
+                // SAFETY: only a plain field is written; nothing moves.
+                unsafe { self.as_mut().get_unchecked_mut().stage = Stage::Done };
+                return Poll::Ready(res.map_err(|_| Closed));
+            }
+        }
+        self.poll_slow(sem, cx)
+    }
+
+    #[inline(never)]
+    fn poll_slow(
         self: Pin<&mut Self>,
         sem: &RawSemaphore,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Closed>> {
         let (w, stage, n, front) = self.node();
         match *stage {
-            Stage::Done => panic!("acquire future polled after completion"),
+            Stage::Done | Stage::Left => panic!("acquire future polled after completion"),
             Stage::Idle => match sem.try_acquire(n) {
                 Ok(()) => {
                     *stage = Stage::Done;
@@ -474,11 +559,7 @@ impl Acquire {
                         // linked, and `cancel` unlinks it before it can be
                         // dropped.
                         unsafe {
-                            Waiter::with(w, |node| {
-                                node.needed = n - free - stolen;
-                                node.wanted = n;
-                                node.waker = waker.take();
-                            });
+                            Waiter::init(w, n - free - stolen, n, waker.take());
                             if front {
                                 list.push_front(w);
                             } else {
@@ -534,7 +615,7 @@ impl Acquire {
                 match out {
                     Poll::Pending => Poll::Pending,
                     Poll::Ready(res) => {
-                        *stage = Stage::Done;
+                        *stage = Stage::Left;
                         Poll::Ready(res.map_err(|partial| {
                             sem.release(partial);
                             Closed
@@ -547,12 +628,17 @@ impl Acquire {
 
     /// Abandons the wait: unlinks the waiter and gives back every permit it
     /// was handed. Idempotent; a no-op unless queued.
+    #[inline]
     pub(crate) fn cancel(self: Pin<&mut Self>, sem: &RawSemaphore) {
-        let (w, stage, _, _) = self.node();
-        if *stage != Stage::Queued {
-            return;
+        if self.stage == Stage::Queued {
+            self.cancel_slow(sem);
         }
-        *stage = Stage::Done;
+    }
+
+    #[inline(never)]
+    fn cancel_slow(self: Pin<&mut Self>, sem: &RawSemaphore) {
+        let (w, stage, _, _) = self.node();
+        *stage = Stage::Left;
         let locked = sem.lock();
         let mut held = 0;
         let mut pass_on = None;

@@ -77,15 +77,21 @@ pub fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F:
     fut.poll(&mut Context::from_waker(waker))
 }
 
-/// Runs a model with loom's defaults (`LOOM_MAX_PREEMPTIONS` etc. from the
-/// environment) and reports how many executions it explored (visible with
-/// `--nocapture`).
+/// The preemption bound used when `LOOM_MAX_PREEMPTIONS` is not set, so a
+/// plain `cargo test` under `--cfg loom` stays fast.
+pub const DEFAULT_PREEMPTIONS: usize = 2;
+
+/// Runs a model with loom's settings from the environment
+/// (`LOOM_MAX_PREEMPTIONS` etc.; [`DEFAULT_PREEMPTIONS`] when unset) and
+/// reports how many executions it explored (visible with `--nocapture`).
 pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-    run(loom::model::Builder::new(), f);
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = builder.preemption_bound.or(Some(DEFAULT_PREEMPTIONS));
+    run(builder, f);
 }
 
-/// Runs a model whose full exploration is too large: at most `bound`
-/// preemptions, or fewer if `LOOM_MAX_PREEMPTIONS` asks for fewer.
+/// Runs a model that is too large to explore deeper than `bound`
+/// preemptions: `LOOM_MAX_PREEMPTIONS` may lower the bound, never raise it.
 pub fn model_bounded<F: Fn() + Sync + Send + 'static>(bound: usize, f: F) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(builder.preemption_bound.map_or(bound, |b| b.min(bound)));

@@ -1,4 +1,26 @@
-//! MUTATION TABLE
+//! Mutations used to prove the models can fail (applied to a copy of
+//! `src/`, never to the real one; `*` = caught only by a hang/timeout):
+//! M1 `with_list` store `Release`→`Relaxed` · M2 `Acquire::cancel` keeps
+//! handed permits · M3 `release` does not wake granted waiters · M4 `release`
+//! grants without unlinking · M5 write-guard drop keeps the slot · M6
+//! `try_acquire` CAS `Acquire`→`Relaxed` · M7 `release` fast-path CAS
+//! `Release`→`Relaxed` · M8 `close` does not wake · M9 enqueue does not set
+//! `WAITERS` · M11 LIFO queue · M13 write `downgrade` keeps the slot · M14
+//! `upgrade` waits for all read permits · M15 write-future drop keeps a held
+//! slot · M18 `release` adds `n`, not the remainder · M19 closed waiter's
+//! partial permits lost · M20 writer leaves one read permit · M21 shim uses
+//! `core` atomics/cells under `cfg(loom)` · M22 mapped-guard drop does not
+//! unlock · M26 read-guard drop does not release · M27 internal `lock()` CAS
+//! `Acquire`→`Relaxed` · M28 upgradable `downgrade` keeps the slot · M29
+//! `unlock_one` does not wake · M30 `cancel` does not pass a freed lock on ·
+//! M31 `unlock_one` fast-path CAS `Release`→`Relaxed` · M32 `unlock_one`
+//! never hands off.
+//!
+//! | model                                 | mutations it catches |
+//! |---------------------------------------|----------------------|
+//! | two_threads_increment_through_a_mutex | M1, M9, M29, M27* |
+//! | loom_finds_a_lost_update_in_user_code | M21 (only this one: loom must see weftwork's atomics), M1, M9, M29, M27* |
+//!
 //
 // ---------------------------------------------------------------------------
 // README: "Model-check your own code with loom" (paste-ready)

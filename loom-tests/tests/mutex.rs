@@ -1,6 +1,33 @@
 //! Loom models of `weftwork::Mutex`.
 //!
-//! MUTATION TABLE
+//! Mutations used to prove the models can fail (applied to a copy of
+//! `src/`, never to the real one; `*` = caught only by a hang/timeout):
+//! M1 `with_list` store `Release`→`Relaxed` · M2 `Acquire::cancel` keeps
+//! handed permits · M3 `release` does not wake granted waiters · M4 `release`
+//! grants without unlinking · M5 write-guard drop keeps the slot · M6
+//! `try_acquire` CAS `Acquire`→`Relaxed` · M7 `release` fast-path CAS
+//! `Release`→`Relaxed` · M8 `close` does not wake · M9 enqueue does not set
+//! `WAITERS` · M11 LIFO queue · M13 write `downgrade` keeps the slot · M14
+//! `upgrade` waits for all read permits · M15 write-future drop keeps a held
+//! slot · M18 `release` adds `n`, not the remainder · M19 closed waiter's
+//! partial permits lost · M20 writer leaves one read permit · M21 shim uses
+//! `core` atomics/cells under `cfg(loom)` · M22 mapped-guard drop does not
+//! unlock · M26 read-guard drop does not release · M27 internal `lock()` CAS
+//! `Acquire`→`Relaxed` · M28 upgradable `downgrade` keeps the slot · M29
+//! `unlock_one` does not wake · M30 `cancel` does not pass a freed lock on ·
+//! M31 `unlock_one` fast-path CAS `Release`→`Relaxed` · M32 `unlock_one`
+//! never hands off.
+//!
+//! | model                             | mutations it catches |
+//! |-----------------------------------|----------------------|
+//! | mutual_exclusion                  | M1, M6, M9, M21, M27, M29, M31 |
+//! | no_lost_wakeup                    | M1, M6, M9, M21, M27, M29, M31 |
+//! | lock_future_dropped_after_wakeup  | M1, M9, M29, M30, M27* |
+//! | lock_future_dropped_after_handoff | M1, M2, M3, M9, M29, M27* |
+//! | try_lock_racing_unlock            | M6, M21, M31 |
+//! | lock_arc_across_threads           | M1, M6, M9, M21, M27, M29, M31 |
+//! | mapped_guard_drop                 | M1, M6, M9, M21, M22, M27, M29, M31 |
+//! | barging_is_bounded                | M9, M29, M32 |
 #![cfg(loom)]
 
 use std::pin::pin;
@@ -11,7 +38,7 @@ use loom::future::block_on;
 use loom::sync::Arc;
 use loom::thread;
 use weftwork::{Mutex, MutexGuard};
-use weftwork_loom_tests::{Tracked, counting_waker, model, poll_once};
+use weftwork_loom_tests::{Tracked, counting_waker, model, model_bounded, poll_once};
 
 /// Two threads increment a loom-tracked cell inside the mutex: loom fails
 /// the model with a data race unless unlock → lock is a happens-before
@@ -35,7 +62,7 @@ fn mutual_exclusion() {
 /// parks a `block_on` forever: loom reports a deadlock).
 #[test]
 fn no_lost_wakeup() {
-    model(|| {
+    model_bounded(2, || {
         let m = StdArc::new(Mutex::new(Tracked::new(0)));
         let guard = m.try_lock_arc().unwrap();
         let waiters: Vec<_> = (0..2)

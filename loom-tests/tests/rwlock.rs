@@ -1,6 +1,32 @@
 //! Loom models of `weftwork::RwLock`.
 //!
-//! MUTATION TABLE
+//! Mutations used to prove the models can fail (applied to a copy of
+//! `src/`, never to the real one; `*` = caught only by a hang/timeout):
+//! M1 `with_list` store `Release`→`Relaxed` · M2 `Acquire::cancel` keeps
+//! handed permits · M3 `release` does not wake granted waiters · M4 `release`
+//! grants without unlinking · M5 write-guard drop keeps the slot · M6
+//! `try_acquire` CAS `Acquire`→`Relaxed` · M7 `release` fast-path CAS
+//! `Release`→`Relaxed` · M8 `close` does not wake · M9 enqueue does not set
+//! `WAITERS` · M11 LIFO queue · M13 write `downgrade` keeps the slot · M14
+//! `upgrade` waits for all read permits · M15 write-future drop keeps a held
+//! slot · M18 `release` adds `n`, not the remainder · M19 closed waiter's
+//! partial permits lost · M20 writer leaves one read permit · M21 shim uses
+//! `core` atomics/cells under `cfg(loom)` · M22 mapped-guard drop does not
+//! unlock · M26 read-guard drop does not release · M27 internal `lock()` CAS
+//! `Acquire`→`Relaxed` · M28 upgradable `downgrade` keeps the slot · M29
+//! `unlock_one` does not wake · M30 `cancel` does not pass a freed lock on ·
+//! M31 `unlock_one` fast-path CAS `Release`→`Relaxed` · M32 `unlock_one`
+//! never hands off.
+//!
+//! | model                              | mutations it catches |
+//! |------------------------------------|----------------------|
+//! | readers_writer_exclusion           | M1, M3, M4, M6, M7, M9, M18, M20, M21, M26, M27 |
+//! | writer_waits_for_readers           | M1, M3, M6, M7, M9, M18, M20, M21, M26, M27 |
+//! | upgrade_racing_reader              | M1, M3, M4, M5, M6, M7, M9, M14, M18, M21, M26, M27 |
+//! | downgrade_racing_waiters           | M1, M3, M6, M7, M9, M13, M18, M20, M21, M26, M27, M4* |
+//! | write_future_dropped_holding_slot  | M1, M2, M15, M18, M20, M26, M27 |
+//! | read_future_dropped_after_handoff  | M1, M2, M3, M4, M5, M9, M18, M20, M27 |
+//! | upgradable_downgrade_racing_writer | M1, M3, M6, M7, M9, M18, M20, M21, M26, M27, M28 |
 #![cfg(loom)]
 
 use std::pin::pin;
@@ -12,7 +38,7 @@ use loom::sync::Arc;
 use loom::thread;
 use weftwork::RwLock;
 use weftwork::sync::{RwLockUpgradableReadGuard, RwLockWriteGuard};
-use weftwork_loom_tests::{Tracked, counting_waker, model, poll_once};
+use weftwork_loom_tests::{Tracked, counting_waker, model, model_bounded, poll_once};
 
 /// A writer and a reader on two threads, the value in a loom-tracked cell:
 /// the reader sees the value before or after the write, never during it
@@ -81,7 +107,7 @@ fn upgrade_racing_reader() {
 /// writer only after every reader is gone.
 #[test]
 fn downgrade_racing_waiters() {
-    model(|| {
+    model_bounded(2, || {
         let lock = Arc::new(RwLock::new(Tracked::new(0)));
         let w = lock.try_write().unwrap();
         let (waker, wakes) = counting_waker();

@@ -1,6 +1,32 @@
 //! Loom models of `weftwork::Semaphore`.
 //!
-//! MUTATION TABLE
+//! Mutations used to prove the models can fail (applied to a copy of
+//! `src/`, never to the real one; `*` = caught only by a hang/timeout):
+//! M1 `with_list` store `Release`→`Relaxed` · M2 `Acquire::cancel` keeps
+//! handed permits · M3 `release` does not wake granted waiters · M4 `release`
+//! grants without unlinking · M5 write-guard drop keeps the slot · M6
+//! `try_acquire` CAS `Acquire`→`Relaxed` · M7 `release` fast-path CAS
+//! `Release`→`Relaxed` · M8 `close` does not wake · M9 enqueue does not set
+//! `WAITERS` · M11 LIFO queue · M13 write `downgrade` keeps the slot · M14
+//! `upgrade` waits for all read permits · M15 write-future drop keeps a held
+//! slot · M18 `release` adds `n`, not the remainder · M19 closed waiter's
+//! partial permits lost · M20 writer leaves one read permit · M21 shim uses
+//! `core` atomics/cells under `cfg(loom)` · M22 mapped-guard drop does not
+//! unlock · M26 read-guard drop does not release · M27 internal `lock()` CAS
+//! `Acquire`→`Relaxed` · M28 upgradable `downgrade` keeps the slot · M29
+//! `unlock_one` does not wake · M30 `cancel` does not pass a freed lock on ·
+//! M31 `unlock_one` fast-path CAS `Release`→`Relaxed` · M32 `unlock_one`
+//! never hands off.
+//!
+//! | model                               | mutations it catches |
+//! |-------------------------------------|----------------------|
+//! | permits_never_over_granted          | M1, M3, M9, M18 |
+//! | no_lost_wakeup                      | M1, M3, M9, M18, M27* |
+//! | woken_then_dropped_passes_permit_on | M1, M2, M3, M9, M11, M18 |
+//! | dropped_with_partial_permits        | M2, M1*, M27* |
+//! | close_racing_waiters                | M1, M3, M8, M11, M19, M27 |
+//! | add_permits_racing_acquire          | M1, M3, M9, M18, M27* |
+//! | fifo_between_two_waiters            | M1, M3, M9, M11, M18, M27 |
 #![cfg(loom)]
 
 use std::pin::pin;
@@ -12,14 +38,14 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use weftwork::{AcquireError, Semaphore};
-use weftwork_loom_tests::{counting_waker, model, poll_once};
+use weftwork_loom_tests::{counting_waker, model, model_bounded, poll_once};
 
 /// One permit, two contenders (one takes it twice, so that it can race a
 /// waiter that was just handed the permit): never more than one holder, and
 /// the permit comes back.
 #[test]
 fn permits_never_over_granted() {
-    model(|| {
+    model_bounded(2, || {
         let sem = Arc::new(Semaphore::new(1));
         let held = Arc::new(AtomicUsize::new(0));
         let work = |sem: &Semaphore, held: &AtomicUsize, rounds: usize| {

@@ -14,8 +14,11 @@ mod imp {
 
     pub(crate) use loom::cell::UnsafeCell;
 
-    /// Called in every spin loop; under loom it yields so the model can
-    /// schedule the thread the spinner waits for.
+    /// Called in spin loops; under loom it yields so the model can schedule
+    /// the thread the spinner waits for. (Loom cannot tell a yielding spin
+    /// loop from a livelock once three threads contend: the wait core
+    /// blocks on a loom mutex instead, see `RawSemaphore::spin_wait`.)
+    #[allow(dead_code)]
     pub(crate) fn spin_wait(_spins: &mut u32) {
         loom::thread::yield_now();
     }

@@ -58,6 +58,8 @@ pub(crate) struct Closed;
 pub(crate) struct RawSemaphore {
     state: AtomicUsize,
     waiters: UnsafeCell<List>,
+    #[cfg(loom)]
+    gate: loom::sync::Mutex<()>,
 }
 
 // SAFETY: the list (raw pointers to pinned waiters) is only touched with
@@ -67,9 +69,15 @@ unsafe impl Send for RawSemaphore {}
 // SAFETY: as above.
 unsafe impl Sync for RawSemaphore {}
 
-/// The state word observed when the lock was taken (LOCKED set).
-#[derive(Clone, Copy)]
-struct Locked(usize);
+/// Proof that the lock bit is held, with the state word observed when it
+/// was taken (without `LOCKED`).
+struct Locked<'a> {
+    state: usize,
+    #[cfg(loom)]
+    _gate: loom::sync::MutexGuard<'a, ()>,
+    #[cfg(not(loom))]
+    _gate: core::marker::PhantomData<&'a ()>,
+}
 
 impl RawSemaphore {
     pub(crate) fn new(permits: usize) -> Self {
@@ -80,6 +88,8 @@ impl RawSemaphore {
         Self {
             state: AtomicUsize::new(permits << SHIFT),
             waiters: UnsafeCell::new(List::new()),
+            #[cfg(loom)]
+            gate: loom::sync::Mutex::new(()),
         }
     }
 
@@ -120,7 +130,7 @@ impl RawSemaphore {
                 return Err(TryFail::NoPermits);
             }
             if s & LOCKED != 0 {
-                crate::loom::spin_wait(&mut spins);
+                self.spin_wait(&mut spins);
                 s = self.state.load(Relaxed);
                 continue;
             }
@@ -143,8 +153,8 @@ impl RawSemaphore {
         };
         let locked = self.lock();
         let mut out = Err(fail);
-        self.with_list(locked, |list| {
-            let s = locked.0 & !LOCKED;
+        self.with_list(locked, |list, cur| {
+            let s = cur;
             let free = s >> SHIFT;
             if s & CLOSED != 0 {
                 out = Err(TryFail::Closed);
@@ -176,7 +186,7 @@ impl RawSemaphore {
             let mut s = self.state.load(Relaxed);
             let locked = loop {
                 if s & LOCKED != 0 {
-                    crate::loom::spin_wait(&mut spins);
+                    self.spin_wait(&mut spins);
                     s = self.state.load(Relaxed);
                     continue;
                 }
@@ -189,17 +199,14 @@ impl RawSemaphore {
                         Err(actual) => s = actual,
                     }
                 } else {
-                    match self
-                        .state
-                        .compare_exchange_weak(s, s | LOCKED, Acquire, Relaxed)
-                    {
-                        Ok(_) => break Locked(s | LOCKED),
+                    match self.lock_from(s) {
+                        Ok(locked) => break locked,
                         Err(actual) => s = actual,
                     }
                 }
             };
             let mut overflowed = None;
-            self.with_list(locked, |list| {
+            self.with_list(locked, |list, cur| {
                 while rem > 0 && !wakers.is_full() {
                     let Some(head) = list.front() else { break };
                     // SAFETY: the lock is held and `head` is linked.
@@ -219,7 +226,7 @@ impl RawSemaphore {
                         unsafe { list.remove(head) };
                     }
                 }
-                let mut new = locked.0 & !LOCKED;
+                let mut new = cur;
                 if list.is_empty() {
                     new &= !WAITERS;
                     let free = new >> SHIFT;
@@ -263,7 +270,7 @@ impl RawSemaphore {
         let mut s = self.state.load(Relaxed);
         let locked = loop {
             if s & LOCKED != 0 {
-                crate::loom::spin_wait(&mut spins);
+                self.spin_wait(&mut spins);
                 s = self.state.load(Relaxed);
             } else if s & WAITERS == 0 {
                 match self
@@ -274,17 +281,14 @@ impl RawSemaphore {
                     Err(actual) => s = actual,
                 }
             } else {
-                match self
-                    .state
-                    .compare_exchange_weak(s, s | LOCKED, Acquire, Relaxed)
-                {
-                    Ok(_) => break Locked(s | LOCKED),
+                match self.lock_from(s) {
+                    Ok(locked) => break locked,
                     Err(actual) => s = actual,
                 }
             }
         };
         let mut waker = None;
-        self.with_list(locked, |list| {
+        self.with_list(locked, |list, cur| {
             let head = list
                 .front()
                 .expect("WAITERS is set, so the list is not empty");
@@ -301,7 +305,7 @@ impl RawSemaphore {
                     }
                 })
             };
-            let new = locked.0 & !LOCKED;
+            let new = cur;
             if hand_off {
                 // SAFETY: lock held, `head` linked in `list`.
                 unsafe { list.remove(head) };
@@ -321,7 +325,7 @@ impl RawSemaphore {
         loop {
             let locked = self.lock();
             let mut more = false;
-            self.with_list(locked, |list| {
+            self.with_list(locked, |list, cur| {
                 while let Some(head) = list.front() {
                     if wakers.is_full() {
                         more = true;
@@ -334,7 +338,7 @@ impl RawSemaphore {
                         list.remove(head);
                     }
                 }
-                let new = (locked.0 & !LOCKED) | CLOSED;
+                let new = (cur) | CLOSED;
                 if list.is_empty() { new & !WAITERS } else { new }
             });
             wakers.wake_all();
@@ -345,33 +349,70 @@ impl RawSemaphore {
     }
 
     /// Spins until the lock bit is ours.
-    fn lock(&self) -> Locked {
+    fn lock(&self) -> Locked<'_> {
         let mut spins = 0;
         let mut s = self.state.load(Relaxed);
         loop {
             if s & LOCKED != 0 {
-                crate::loom::spin_wait(&mut spins);
+                self.spin_wait(&mut spins);
                 s = self.state.load(Relaxed);
                 continue;
             }
-            match self
-                .state
-                .compare_exchange_weak(s, s | LOCKED, Acquire, Relaxed)
-            {
-                Ok(_) => return Locked(s | LOCKED),
+            match self.lock_from(s) {
+                Ok(locked) => return locked,
                 Err(actual) => s = actual,
             }
         }
     }
 
-    /// Runs `f` on the list with the lock held; `f` returns the new state
-    /// word (without `LOCKED`), which is published with `Release`.
-    fn with_list(&self, _proof: Locked, f: impl FnOnce(&mut List) -> usize) {
+    /// Sets the lock bit if the state is still `s`.
+    ///
+    /// Under loom the holder also holds `gate` (taken before the bit), so a
+    /// spinner can block on the gate instead of yielding: loom cannot tell
+    /// a yielding spin loop from a livelock once three threads contend.
+    #[inline]
+    fn lock_from(&self, s: usize) -> Result<Locked<'_>, usize> {
+        #[cfg(loom)]
+        let gate = self.gate.lock().expect("gate never poisoned");
+        match self
+            .state
+            .compare_exchange_weak(s, s | LOCKED, Acquire, Relaxed)
+        {
+            Ok(_) => Ok(Locked {
+                state: s,
+                #[cfg(loom)]
+                _gate: gate,
+                #[cfg(not(loom))]
+                _gate: core::marker::PhantomData,
+            }),
+            Err(actual) => Err(actual),
+        }
+    }
+
+    /// Waits while someone else holds the lock bit.
+    #[inline]
+    fn spin_wait(&self, spins: &mut u32) {
+        // The bit's holder holds the gate until it has cleared the bit.
+        #[cfg(loom)]
+        drop((spins, self.gate.lock()));
+        #[cfg(not(loom))]
+        crate::loom::spin_wait(spins);
+    }
+
+    /// Runs `f` on the list with the lock held; `f` gets the state word as
+    /// it was when the lock was taken (without `LOCKED`) and returns the
+    /// new one, which is published with `Release`.
+    fn with_list(&self, locked: Locked<'_>, f: impl FnOnce(&mut List, usize) -> usize) {
         // SAFETY: `Locked` is only made by taking the LOCKED bit, which
         // gives this thread exclusive access to the list until the store.
-        let new = self.waiters.with_mut(|list| f(unsafe { &mut *list }));
+        let new = self
+            .waiters
+            .with_mut(|list| f(unsafe { &mut *list }, locked.state));
         debug_assert_eq!(new & LOCKED, 0);
         self.state.store(new, Release);
+        // Under loom, `locked` holds the gate until here, after the store.
+        #[cfg(loom)]
+        drop(locked);
     }
 }
 
@@ -532,9 +573,8 @@ impl Acquire {
                 Err(TryFail::NoPermits) => {
                     let mut waker = Some(cx.waker().clone());
                     let locked = sem.lock();
-                    let s = locked.0;
                     let mut out = Poll::Pending;
-                    sem.with_list(locked, |list| {
+                    sem.with_list(locked, |list, s| {
                         let free = s >> SHIFT;
                         let flags = s & !LOCKED & (ONE - 1);
                         if s & CLOSED != 0 {
@@ -580,8 +620,8 @@ impl Acquire {
                 let locked = sem.lock();
                 let mut out = Poll::Pending;
                 let mut stale = None;
-                sem.with_list(locked, |list| {
-                    let s = locked.0 & !LOCKED;
+                sem.with_list(locked, |list, cur| {
+                    let s = cur;
                     // SAFETY: lock held; `w` is ours and alive, and linked
                     // in `list` if linked at all.
                     unsafe {
@@ -642,7 +682,7 @@ impl Acquire {
         let locked = sem.lock();
         let mut held = 0;
         let mut pass_on = None;
-        sem.with_list(locked, |list| {
+        sem.with_list(locked, |list, cur| {
             // SAFETY: lock held; `w` is ours, and linked in `list` if linked;
             // the new head is linked.
             unsafe {
@@ -653,7 +693,7 @@ impl Acquire {
                     // Only under `unlock_one`: a permit freed for us is still
                     // free; the new head must hear of it. Inheriting a free
                     // lock counts as one bypass, which keeps the bound exact.
-                    if locked.0 >> SHIFT > 0 {
+                    if cur >> SHIFT > 0 {
                         if let Some(head) = list.front() {
                             pass_on = Waiter::with(head, |node| {
                                 node.bypassed += usize::from(was_head);
@@ -663,7 +703,7 @@ impl Acquire {
                     }
                 }
             }
-            let new = locked.0 & !LOCKED;
+            let new = cur;
             if list.is_empty() { new & !WAITERS } else { new }
         });
         if let Some(waker) = pass_on {

@@ -178,33 +178,47 @@ impl RawSemaphore {
     /// Returns `n` permits, handing them to waiters in FIFO order first.
     ///
     /// Panics (after unlocking) if the free count would exceed `MAX_PERMITS`.
+    #[inline]
     pub(crate) fn release(&self, n: usize) {
+        if n > 0 {
+            if let Some(locked) = self.add_or_lock(n) {
+                self.release_slow(locked, n);
+            }
+        }
+    }
+
+    /// Without waiters, adds `n` free permits (one CAS) and returns `None`;
+    /// with waiters, takes the lock bit instead.
+    #[inline]
+    fn add_or_lock(&self, n: usize) -> Option<Locked<'_>> {
+        let mut spins = 0;
+        let mut s = self.state.load(Relaxed);
+        loop {
+            if s & LOCKED != 0 {
+                self.spin_wait(&mut spins);
+                s = self.state.load(Relaxed);
+            } else if s & WAITERS == 0 {
+                let total = (s >> SHIFT).checked_add(n).filter(|&t| t <= MAX_PERMITS);
+                let total = total.unwrap_or_else(|| overflow(s >> SHIFT, n));
+                let new = (s & (ONE - 1)) | total << SHIFT;
+                match self.state.compare_exchange_weak(s, new, Release, Relaxed) {
+                    Ok(_) => return None,
+                    Err(actual) => s = actual,
+                }
+            } else {
+                match self.lock_from(s) {
+                    Ok(locked) => return Some(locked),
+                    Err(actual) => s = actual,
+                }
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn release_slow<'a>(&'a self, mut locked: Locked<'a>, n: usize) {
         let mut rem = n;
         let mut wakers = WakeBatch::new();
-        while rem > 0 {
-            let mut spins = 0;
-            let mut s = self.state.load(Relaxed);
-            let locked = loop {
-                if s & LOCKED != 0 {
-                    self.spin_wait(&mut spins);
-                    s = self.state.load(Relaxed);
-                    continue;
-                }
-                if s & WAITERS == 0 {
-                    let total = (s >> SHIFT).checked_add(rem).filter(|&t| t <= MAX_PERMITS);
-                    let total = total.unwrap_or_else(|| overflow(s >> SHIFT, rem));
-                    let new = (s & (ONE - 1)) | total << SHIFT;
-                    match self.state.compare_exchange_weak(s, new, Release, Relaxed) {
-                        Ok(_) => return,
-                        Err(actual) => s = actual,
-                    }
-                } else {
-                    match self.lock_from(s) {
-                        Ok(locked) => break locked,
-                        Err(actual) => s = actual,
-                    }
-                }
-            };
+        loop {
             let mut overflowed = None;
             self.with_list(locked, |list, cur| {
                 while rem > 0 && !wakers.is_full() {
@@ -242,6 +256,13 @@ impl RawSemaphore {
             if let Some((free, rem)) = overflowed {
                 overflow(free, rem);
             }
+            if rem == 0 {
+                return;
+            }
+            match self.add_or_lock(rem) {
+                Some(next) => locked = next,
+                None => return,
+            }
         }
     }
 
@@ -266,26 +287,8 @@ impl RawSemaphore {
 
     #[inline(never)]
     fn unlock_one_slow(&self, max_bypass: usize) {
-        let mut spins = 0;
-        let mut s = self.state.load(Relaxed);
-        let locked = loop {
-            if s & LOCKED != 0 {
-                self.spin_wait(&mut spins);
-                s = self.state.load(Relaxed);
-            } else if s & WAITERS == 0 {
-                match self
-                    .state
-                    .compare_exchange_weak(s, s + ONE, Release, Relaxed)
-                {
-                    Ok(_) => return,
-                    Err(actual) => s = actual,
-                }
-            } else {
-                match self.lock_from(s) {
-                    Ok(locked) => break locked,
-                    Err(actual) => s = actual,
-                }
-            }
+        let Some(locked) = self.add_or_lock(1) else {
+            return;
         };
         let mut waker = None;
         self.with_list(locked, |list, cur| {

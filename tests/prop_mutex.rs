@@ -28,11 +28,7 @@ fn op() -> impl Strategy<Value = Op> {
 const MAX_OPS: usize = if cfg!(miri) { 24 } else { 64 };
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 4 } else { 256 },
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(harness::common::proptest_config())]
 
     #[test]
     fn mutex_matches_model(ops in prop::collection::vec(op(), 0..MAX_OPS)) {

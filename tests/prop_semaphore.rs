@@ -29,11 +29,7 @@ fn op() -> impl Strategy<Value = Op> {
 const MAX_OPS: usize = if cfg!(miri) { 24 } else { 40 };
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 4 } else { 256 },
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(harness::common::proptest_config())]
 
     #[test]
     fn semaphore_matches_model(initial in 0..=4usize, ops in prop::collection::vec(op(), 0..MAX_OPS)) {

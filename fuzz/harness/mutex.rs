@@ -11,12 +11,16 @@
 //! test checks the bound itself: a head waiter is overtaken at most
 //! `MAX_BYPASS` times (a free lock inherited from a dropped head counts).
 
+#[path = "common.rs"]
+pub mod common;
+
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
+
+use common::Wakers;
 
 use weftwork::Mutex;
 use weftwork::sync::{Lock, LockArc, MappedMutexGuard, MutexGuard, MutexGuardArc};
@@ -43,26 +47,6 @@ pub enum Op {
     /// `MutexGuard::map` / `MappedMutexGuard::map` on the guard (a no-op
     /// for an `Arc` guard).
     Map,
-}
-
-/// Counts `wake` calls.
-#[derive(Debug, Default)]
-pub struct CountWaker(AtomicUsize);
-
-impl CountWaker {
-    pub fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Wake for CountWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 type Value = (u64, u64);
@@ -101,9 +85,7 @@ struct Pending<'a> {
     fut: Fut<'a>,
     /// Model: the lock was handed to this future; the next poll returns it.
     granted: bool,
-    waker: Option<Arc<CountWaker>>,
-    expected_wakes: usize,
-    stale: Vec<(Arc<CountWaker>, usize)>,
+    wakers: Wakers,
     /// Locks taken by others while this future was the head waiter.
     overtaken: usize,
 }
@@ -155,7 +137,7 @@ impl<'a> Harness<'a> {
         if let Some(head) = self.queue.front_mut().filter(|h| h.has_waker) {
             head.has_waker = false;
             let id = head.id;
-            self.pending_mut(id).expected_wakes += 1;
+            self.pending_mut(id).wakers.expect_wake();
         }
     }
 
@@ -258,8 +240,8 @@ impl<'a> Harness<'a> {
                 } else {
                     Fut::Ref(Box::pin(mutex.lock()))
                 };
-                let waker = Arc::new(CountWaker::default());
-                let res = poll_fut(&mut fut, &Waker::from(waker.clone()));
+                let wakers = Wakers::new();
+                let res = poll_fut(&mut fut, &wakers.waker());
                 let id = self.next_id;
                 self.next_id += 1;
                 if self.free {
@@ -280,9 +262,7 @@ impl<'a> Harness<'a> {
                     id,
                     fut,
                     granted: false,
-                    waker: Some(waker),
-                    expected_wakes: 0,
-                    stale: Vec::new(),
+                    wakers,
                     overtaken: 0,
                 });
                 assert!(res.is_pending(), "lock() ready on a locked mutex");
@@ -294,20 +274,9 @@ impl<'a> Harness<'a> {
                 let i = i % self.pending.len();
                 let p = &mut self.pending[i];
                 if let Op::PollFresh { noop, .. } = op {
-                    if let Some(old) = p.waker.take() {
-                        let count = old.count();
-                        p.stale.push((old, count));
-                    }
-                    p.expected_wakes = 0;
-                    if !noop {
-                        p.waker = Some(Arc::new(CountWaker::default()));
-                    }
+                    p.wakers.replace(noop);
                 }
-                let waker = match &p.waker {
-                    Some(w) => Waker::from(w.clone()),
-                    None => Waker::noop().clone(),
-                };
-                let res = poll_fut(&mut p.fut, &waker);
+                let res = poll_fut(&mut p.fut, &p.wakers.waker());
                 self.polled(i, res);
             }
             Op::DropFuture(i) => {
@@ -374,12 +343,7 @@ impl<'a> Harness<'a> {
         for p in &self.pending {
             let queued = self.queue.iter().filter(|w| w.id == p.id).count();
             assert_eq!(usize::from(p.granted) + queued, 1, "queued or granted");
-            if let Some(w) = &p.waker {
-                assert_eq!(w.count(), p.expected_wakes, "future {}: wake-ups", p.id);
-            }
-            for (w, count) in &p.stale {
-                assert_eq!(w.count(), *count, "a replaced waker was woken");
-            }
+            p.wakers.check(format_args!("future {}", p.id));
         }
     }
 }

@@ -18,12 +18,15 @@
 //! written by the last writer is seen, and **write preference**: no read is
 //! granted while a writer that asked before it still waits.
 
-use std::collections::VecDeque;
+#[path = "common.rs"]
+pub mod common;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
+
+use common::{FifoSem, Wakers};
 
 use weftwork::RwLock;
 use weftwork::sync::{
@@ -68,26 +71,6 @@ pub enum Op {
     DowngradeUpgradable,
     /// Increments the value through the write guard.
     Write,
-}
-
-/// Counts `wake` calls.
-#[derive(Debug, Default)]
-pub struct CountWaker(AtomicUsize);
-
-impl CountWaker {
-    pub fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Wake for CountWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 /// How the lock is reached: `&RwLock` or `Arc<RwLock>`; the harness runs
@@ -151,26 +134,9 @@ const UPGRADABLE: usize = HALF + 1;
 /// What an upgrade adds.
 const UPGRADE: usize = WRITE - UPGRADABLE;
 
-/// A FIFO semaphore in the model.
-#[derive(Debug)]
-struct Sem {
-    free: usize,
-    queue: VecDeque<(u64, usize)>,
-}
-
-impl Sem {
-    fn can(&self, n: usize) -> bool {
-        n == 0 || (self.queue.is_empty() && self.free >= n)
-    }
-
-    fn try_acquire(&mut self, n: usize) -> bool {
-        let ok = self.can(n);
-        if ok {
-            self.free -= n;
-        }
-        ok
-    }
-
+/// The lock's semaphore in the model: the shared FIFO semaphore plus the
+/// priority requests an upgrade makes.
+impl FifoSem {
     /// Takes `n` at once or queues `id`; returns whether it got them.
     fn acquire(&mut self, id: u64, n: usize) -> bool {
         let ok = self.try_acquire(n);
@@ -195,30 +161,6 @@ impl Sem {
             self.queue.push_front((id, n));
         }
         ok
-    }
-
-    fn serve(&mut self) -> Vec<u64> {
-        let mut granted = Vec::new();
-        while let Some(&(id, n)) = self.queue.front() {
-            if self.free < n {
-                break;
-            }
-            self.free -= n;
-            self.queue.pop_front();
-            granted.push(id);
-        }
-        granted
-    }
-
-    fn release(&mut self, n: usize) -> Vec<u64> {
-        self.free += n;
-        self.serve()
-    }
-
-    fn cancel(&mut self, id: u64) -> Vec<u64> {
-        let pos = self.queue.iter().position(|&(i, _)| i == id);
-        self.queue.remove(pos.expect("cancelled future is queued"));
-        self.serve()
     }
 }
 
@@ -297,16 +239,14 @@ struct Pending<H: Handle> {
     kind: Kind,
     fut: Fut<H>,
     state: State,
-    waker: Option<Arc<CountWaker>>,
-    expected_wakes: usize,
-    stale: Vec<(Arc<CountWaker>, usize)>,
+    wakers: Wakers,
     /// When it asked for permits.
     seq: u64,
 }
 
 struct Harness<H: Handle> {
     lock: H,
-    sem: Sem,
+    sem: FifoSem,
     pending: Vec<Pending<H>>,
     guards: Vec<Guard<H>>,
     /// Increments made through write guards.
@@ -321,7 +261,7 @@ impl<H: Handle> Harness<H> {
         for id in ids {
             let p = self.pending.iter_mut().find(|p| p.id == id).unwrap();
             p.state = State::Granted;
-            p.expected_wakes += 1;
+            p.wakers.expect_wake();
         }
     }
 
@@ -392,15 +332,12 @@ impl<H: Handle> Harness<H> {
             kind,
             fut,
             state,
-            waker: None,
-            expected_wakes: 0,
-            stale: Vec::new(),
+            wakers: Wakers::new(),
             seq: self.seq,
         });
         let i = self.pending.len() - 1;
-        let waker = Arc::new(CountWaker::default());
-        self.pending[i].waker = Some(waker.clone());
-        let res = poll_fut(&mut self.pending[i].fut, &Waker::from(waker));
+        let p = &mut self.pending[i];
+        let res = poll_fut(&mut p.fut, &p.wakers.waker());
         self.polled(i, res);
     }
 
@@ -461,20 +398,9 @@ impl<H: Handle> Harness<H> {
                 let i = i % self.pending.len();
                 let p = &mut self.pending[i];
                 if let Op::PollFresh { noop, .. } = op {
-                    if let Some(old) = p.waker.take() {
-                        let count = old.count();
-                        p.stale.push((old, count));
-                    }
-                    p.expected_wakes = 0;
-                    if !noop {
-                        p.waker = Some(Arc::new(CountWaker::default()));
-                    }
+                    p.wakers.replace(noop);
                 }
-                let waker = match &p.waker {
-                    Some(w) => Waker::from(w.clone()),
-                    None => Waker::noop().clone(),
-                };
-                let res = poll_fut(&mut p.fut, &waker);
+                let res = poll_fut(&mut p.fut, &p.wakers.waker());
                 self.polled(i, res);
             }
             Op::DropFuture(i) => {
@@ -595,19 +521,8 @@ impl<H: Handle> Harness<H> {
             assert!(!self.sem.can(1), "write preference: readers must queue");
         }
         for p in &self.pending {
-            if let Some(w) = &p.waker {
-                assert_eq!(
-                    w.count(),
-                    p.expected_wakes,
-                    "{:?} future {} ({:?}): wake-ups",
-                    p.kind,
-                    p.id,
-                    p.state
-                );
-            }
-            for (w, count) in &p.stale {
-                assert_eq!(w.count(), *count, "a replaced waker was woken");
-            }
+            p.wakers
+                .check(format_args!("{:?} future {} ({:?})", p.kind, p.id, p.state));
         }
     }
 }
@@ -615,10 +530,7 @@ impl<H: Handle> Harness<H> {
 fn run_with<H: Handle>(lock: H, ops: &[Op]) -> u64 {
     let mut h = Harness {
         lock,
-        sem: Sem {
-            free: WRITE,
-            queue: VecDeque::new(),
-        },
+        sem: FifoSem::new(WRITE),
         pending: Vec::new(),
         guards: Vec::new(),
         value: 0,

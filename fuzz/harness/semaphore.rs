@@ -11,12 +11,15 @@
 //! `0` otherwise, and at `close()` the head waiter keeps the model's free
 //! count until it is polled or dropped (it then gives it back).
 
-use std::collections::VecDeque;
+#[path = "common.rs"]
+pub mod common;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
+
+use common::{FifoSem, Wakers};
 
 use weftwork::sync::{Acquire, AcquireArc, SemaphorePermitArc};
 use weftwork::{AcquireError, Semaphore, SemaphorePermit, TryAcquireError};
@@ -47,26 +50,6 @@ pub enum Op {
     Close,
 }
 
-/// Counts `wake` calls.
-#[derive(Debug, Default)]
-pub struct CountWaker(AtomicUsize);
-
-impl CountWaker {
-    pub fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Wake for CountWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 /// What the model says a started, unfinished future is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -81,9 +64,8 @@ enum State {
 
 #[derive(Debug, Default)]
 struct Model {
-    free: usize,
-    /// `(future id, permits)` in arrival order.
-    queue: VecDeque<(u64, usize)>,
+    /// Free permits and the FIFO queue of requests.
+    sem: FifoSem,
     closed: bool,
     /// Initial permits plus every `add_permits`.
     total: usize,
@@ -92,43 +74,21 @@ struct Model {
 
 impl Model {
     fn available(&self) -> usize {
-        if self.queue.is_empty() { self.free } else { 0 }
+        if self.sem.queue.is_empty() {
+            self.sem.free
+        } else {
+            0
+        }
     }
 
     fn try_acquire(&mut self, n: usize) -> Result<(), TryAcquireError> {
         if self.closed {
             Err(TryAcquireError::Closed)
-        } else if n == 0 || (self.queue.is_empty() && self.free >= n) {
-            self.free -= n;
+        } else if self.sem.try_acquire(n) {
             Ok(())
         } else {
             Err(TryAcquireError::NoPermits)
         }
-    }
-
-    /// Serves the queue head while it fits; returns who got permits.
-    fn serve(&mut self) -> Vec<u64> {
-        let mut granted = Vec::new();
-        while let Some(&(id, n)) = self.queue.front() {
-            if self.free < n {
-                break;
-            }
-            self.free -= n;
-            self.queue.pop_front();
-            granted.push(id);
-        }
-        granted
-    }
-
-    fn release(&mut self, n: usize) -> Vec<u64> {
-        self.free += n;
-        self.serve()
-    }
-
-    fn cancel(&mut self, id: u64) -> Vec<u64> {
-        let pos = self.queue.iter().position(|&(i, _)| i == id);
-        self.queue.remove(pos.expect("cancelled future is queued"));
-        self.serve()
     }
 }
 
@@ -163,12 +123,7 @@ struct Pending<'a> {
     n: usize,
     fut: Fut<'a>,
     state: State,
-    /// The waker the future was last polled with (`None`: the no-op waker).
-    waker: Option<Arc<CountWaker>>,
-    /// Wake-ups the model expects on `waker`.
-    expected_wakes: usize,
-    /// Replaced wakers and their counts when replaced: must not change.
-    stale: Vec<(Arc<CountWaker>, usize)>,
+    wakers: Wakers,
 }
 
 type Polled<'a> = Poll<Result<Permit<'a>, AcquireError>>;
@@ -196,7 +151,7 @@ impl<'a> Harness<'a> {
             let p = p.expect("granted future is pending");
             assert_eq!(p.state, State::Queued);
             p.state = State::Granted;
-            p.expected_wakes += 1;
+            p.wakers.expect_wake();
         }
     }
 
@@ -211,8 +166,8 @@ impl<'a> Harness<'a> {
                 self.pending.swap_remove(i);
             }
             (State::Closed { orphan }, Poll::Ready(Err(AcquireError::Closed))) => {
-                self.model.free += orphan;
-                assert!(self.model.queue.is_empty());
+                self.model.sem.free += orphan;
+                assert!(self.model.sem.queue.is_empty());
                 self.pending.swap_remove(i);
             }
             (state, res) => panic!(
@@ -249,15 +204,15 @@ impl<'a> Harness<'a> {
                 } else {
                     Fut::Ref(Box::pin(sem.acquire_many(n)))
                 };
-                let waker = Arc::new(CountWaker::default());
-                let res = poll_fut(&mut fut, &Waker::from(waker.clone()));
+                let wakers = Wakers::new();
+                let res = poll_fut(&mut fut, &wakers.waker());
                 let id = self.next_id;
                 self.next_id += 1;
                 let state = match self.model.try_acquire(n) {
                     Ok(()) => State::Granted,
                     Err(TryAcquireError::Closed) => State::Closed { orphan: 0 },
                     Err(TryAcquireError::NoPermits) => {
-                        self.model.queue.push_back((id, n));
+                        self.model.sem.queue.push_back((id, n));
                         State::Queued
                     }
                 };
@@ -266,9 +221,7 @@ impl<'a> Harness<'a> {
                     n,
                     fut,
                     state,
-                    waker: Some(waker),
-                    expected_wakes: 0,
-                    stale: Vec::new(),
+                    wakers,
                 });
                 let last = self.pending.len() - 1;
                 self.polled(last, res);
@@ -280,20 +233,9 @@ impl<'a> Harness<'a> {
                 let i = i % self.pending.len();
                 let p = &mut self.pending[i];
                 if let Op::PollFresh { noop, .. } = op {
-                    if let Some(old) = p.waker.take() {
-                        let count = old.count();
-                        p.stale.push((old, count));
-                    }
-                    p.expected_wakes = 0;
-                    if !noop {
-                        p.waker = Some(Arc::new(CountWaker::default()));
-                    }
+                    p.wakers.replace(noop);
                 }
-                let waker = match &p.waker {
-                    Some(w) => Waker::from(w.clone()),
-                    None => Waker::noop().clone(),
-                };
-                let res = poll_fut(&mut p.fut, &waker);
+                let res = poll_fut(&mut p.fut, &p.wakers.waker());
                 self.polled(i, res);
             }
             Op::DropFuture(i) => {
@@ -303,9 +245,9 @@ impl<'a> Harness<'a> {
                 let p = self.pending.swap_remove(i % self.pending.len());
                 drop(p.fut);
                 let granted = match p.state {
-                    State::Queued => self.model.cancel(p.id),
-                    State::Granted => self.model.release(p.n),
-                    State::Closed { orphan } => self.model.release(orphan),
+                    State::Queued => self.model.sem.cancel(p.id),
+                    State::Granted => self.model.sem.release(p.n),
+                    State::Closed { orphan } => self.model.sem.release(orphan),
                 };
                 self.mark_granted(granted);
             }
@@ -316,7 +258,7 @@ impl<'a> Harness<'a> {
                 let permit = self.permits.swap_remove(i % self.permits.len());
                 let n = permit.num_permits();
                 drop(permit);
-                let granted = self.model.release(n);
+                let granted = self.model.sem.release(n);
                 self.mark_granted(granted);
             }
             Op::Forget(i) => {
@@ -330,7 +272,7 @@ impl<'a> Harness<'a> {
             Op::Add(n) => {
                 sem.add_permits(n);
                 self.model.total += n;
-                let granted = self.model.release(n);
+                let granted = self.model.sem.release(n);
                 self.mark_granted(granted);
             }
             Op::Close => {
@@ -338,16 +280,16 @@ impl<'a> Harness<'a> {
                 let model = &mut self.model;
                 model.closed = true;
                 // The head waiter holds the free permits as a partial share.
-                let mut orphan = if model.queue.is_empty() {
+                let mut orphan = if model.sem.queue.is_empty() {
                     0
                 } else {
-                    model.free
+                    model.sem.free
                 };
-                model.free -= orphan;
-                for (id, _) in model.queue.drain(..) {
+                model.sem.free -= orphan;
+                for (id, _) in model.sem.queue.drain(..) {
                     let p = self.pending.iter_mut().find(|p| p.id == id).unwrap();
                     p.state = State::Closed { orphan };
-                    p.expected_wakes += 1;
+                    p.wakers.expect_wake();
                     orphan = 0;
                 }
             }
@@ -361,20 +303,10 @@ impl<'a> Harness<'a> {
         for p in &self.pending {
             // The queue holds exactly the futures the model calls queued, in
             // start order (FIFO).
-            if let Some(w) = &p.waker {
-                assert_eq!(
-                    w.count(),
-                    p.expected_wakes,
-                    "future {} ({:?}): wrong number of wake-ups",
-                    p.id,
-                    p.state
-                );
-            }
-            for (w, count) in &p.stale {
-                assert_eq!(w.count(), *count, "a replaced waker was woken");
-            }
+            p.wakers
+                .check(format_args!("future {} ({:?})", p.id, p.state));
         }
-        let queued: Vec<u64> = self.model.queue.iter().map(|&(id, _)| id).collect();
+        let queued: Vec<u64> = self.model.sem.queue.iter().map(|&(id, _)| id).collect();
         assert!(queued.windows(2).all(|w| w[0] < w[1]), "queue is FIFO");
         // No duplication: the implementation never shows more permits than
         // exist. (Exact conservation is checked after the final drain.)
@@ -390,7 +322,7 @@ impl<'a> Harness<'a> {
             .sum();
         assert!(held + sem.available_permits() <= self.model.total - self.model.forgotten);
         assert_eq!(
-            held + self.model.free + reserved,
+            held + self.model.sem.free + reserved,
             self.model.total - self.model.forgotten,
             "model lost permits"
         );
@@ -404,7 +336,7 @@ pub fn run(initial: usize, ops: &[Op]) {
     let mut h = Harness {
         sem: &sem,
         model: Model {
-            free: initial,
+            sem: FifoSem::new(initial),
             total: initial,
             ..Model::default()
         },

@@ -20,6 +20,9 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+/// Bounded MPMC channels (back-pressure, rendezvous, oneshot); needs `alloc`.
+#[cfg(feature = "alloc")]
+pub mod channel;
 mod loom;
 mod mutex;
 mod rwlock;

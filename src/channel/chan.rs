@@ -1,0 +1,374 @@
+//! The algorithm core shared by every bounded channel.
+//!
+//! A channel is three parts:
+//!
+//! * `space`: a fair FIFO [`RawSemaphore`] holding one permit per free slot.
+//!   A sender takes a permit before it writes (back-pressure, FIFO among
+//!   waiting senders, cancel-safe: all inherited from the wait core); the
+//!   receiver that takes a value gives its slot's permit back.
+//! * `items`: a second [`RawSemaphore`] holding one permit per value a
+//!   receiver may take. A sender releases one after writing; a receiver
+//!   takes one before reading. It is never closed: closing releases
+//!   [`CLOSE_PERMITS`] so every receiver wakes, drains what is left and
+//!   then finds the ring empty *and* closed.
+//! * `ring`: the preallocated slots behind a small spin lock. The ring is
+//!   the truth: a receiver holding an `items` permit that finds it empty
+//!   was outrun by a retracted rendezvous offer (a "phantom" permit, which
+//!   it consumes and waits again) or the channel is closed.
+//!
+//! A rendezvous channel (`cap == 0`) is the same machine with one slot and
+//! one `space` permit, plus one rule: a `send` completes only once the ring's
+//! pop counter has moved past its value. A send dropped (or closed) before
+//! that takes its value back out of the ring — under the ring lock, so a
+//! value is either taken by exactly one receiver or retracted, never both.
+
+use alloc::boxed::Box;
+use core::mem::MaybeUninit;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker, ready};
+
+use crate::loom::UnsafeCell;
+use crate::loom::atomic::{AtomicUsize, Ordering::*};
+use crate::wait::{Acquire, MAX_PERMITS, RawSemaphore};
+
+/// Released to `items` on close: enough for every receiver that will ever
+/// poll (a receiver that finds the channel closed and empty returns its
+/// permit, so they are never used up).
+const CLOSE_PERMITS: usize = MAX_PERMITS / 2;
+
+/// A minimal spin lock for the ring: critical sections are a few loads and
+/// stores, never a user callback, a waker or a value's destructor.
+#[derive(Debug)]
+pub(crate) struct SpinLock<T> {
+    locked: AtomicUsize,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the value is only reached through `with`, which holds the lock
+// (exclusive access), so sharing the lock shares no `&T`; sending it moves T.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for SpinLock<T> {}
+
+impl<T> SpinLock<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self {
+            locked: AtomicUsize::new(0),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Runs `f` with the lock held. `f` must not panic (it only moves bits).
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        if self
+            .locked
+            .compare_exchange_weak(0, 1, Acquire, Relaxed)
+            .is_err()
+        {
+            self.lock_slow();
+        }
+        // SAFETY: the lock bit is ours, so nobody else touches the value
+        // until the `Release` store below.
+        let out = self.value.with_mut(|p| f(unsafe { &mut *p }));
+        self.locked.store(0, Release);
+        out
+    }
+
+    #[cold]
+    fn lock_slow(&self) {
+        let mut spins = 0;
+        loop {
+            while self.locked.load(Relaxed) != 0 {
+                crate::loom::spin_wait(&mut spins);
+            }
+            if self
+                .locked
+                .compare_exchange_weak(0, 1, Acquire, Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// The slots and their bookkeeping; reached only under the spin lock.
+#[derive(Debug)]
+struct Ring<T> {
+    buf: Box<[MaybeUninit<T>]>,
+    /// Index of the oldest value.
+    head: usize,
+    /// Values stored (`head .. head + len`, wrapping).
+    len: usize,
+    /// Values ever taken (wrapping): a rendezvous send is complete once
+    /// this moved past the position it was written at.
+    pops: usize,
+    closed: bool,
+    /// The waker of the rendezvous send whose offer is in the ring.
+    offer: Option<Waker>,
+}
+
+impl<T> Ring<T> {
+    fn push(&mut self, value: T) -> usize {
+        debug_assert!(
+            self.len < self.buf.len(),
+            "a space permit guarantees a slot"
+        );
+        let mut i = self.head + self.len;
+        if i >= self.buf.len() {
+            i -= self.buf.len();
+        }
+        self.buf[i].write(value);
+        self.len += 1;
+        self.pops.wrapping_add(self.len - 1)
+    }
+
+    fn pop(&mut self) -> Option<T> {
+        if self.len == 0 {
+            return None;
+        }
+        // SAFETY: `head` is below `head + len`, so the slot holds a value;
+        // moving the head on makes the slot uninitialized again.
+        let value = unsafe { self.buf[self.head].assume_init_read() };
+        self.head += 1;
+        if self.head == self.buf.len() {
+            self.head = 0;
+        }
+        self.len -= 1;
+        self.pops = self.pops.wrapping_add(1);
+        Some(value)
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        while self.pop().is_some() {}
+    }
+}
+
+/// What a receiver holding an `items` permit found.
+pub(crate) enum Popped<T> {
+    Value(T),
+    /// A phantom permit: the value it announced was retracted.
+    Empty,
+    /// Closed and drained.
+    Closed,
+}
+
+/// The shared state behind every `Sender`/`Receiver` of one channel.
+#[derive(Debug)]
+pub(crate) struct Chan<T> {
+    ring: SpinLock<Ring<T>>,
+    pub(crate) space: RawSemaphore,
+    pub(crate) items: RawSemaphore,
+    cap: usize,
+    pub(crate) senders: AtomicUsize,
+    pub(crate) receivers: AtomicUsize,
+}
+
+impl<T> Chan<T> {
+    pub(crate) fn new(cap: usize) -> Self {
+        assert!(
+            cap <= MAX_PERMITS,
+            "a channel holds at most {MAX_PERMITS} values, {cap} were requested"
+        );
+        let slots = cap.max(1);
+        Self {
+            ring: SpinLock::new(Ring {
+                buf: Box::new_uninit_slice(slots),
+                head: 0,
+                len: 0,
+                pops: 0,
+                closed: false,
+                offer: None,
+            }),
+            space: RawSemaphore::new(slots),
+            items: RawSemaphore::new(0),
+            cap,
+            senders: AtomicUsize::new(1),
+            receivers: AtomicUsize::new(1),
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    pub(crate) fn is_rendezvous(&self) -> bool {
+        self.cap == 0
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ring.with(|r| r.len)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.space.is_closed()
+    }
+
+    /// Writes `value` into the slot the caller's `space` permit pays for
+    /// and announces it to receivers. Returns the value's position (see
+    /// [`Chan::poll_offer`]); `offer` registers a rendezvous sender's waker.
+    ///
+    /// On `Err` the channel is closed and the permit has been returned.
+    pub(crate) fn push(&self, value: T, offer: Option<&Waker>) -> Result<usize, T> {
+        // Wakers are cloned (and dropped) outside the lock: user code.
+        let mut offer = offer.cloned();
+        let res = self.ring.with(|r| {
+            if r.closed {
+                return Err(value);
+            }
+            if offer.is_some() {
+                core::mem::swap(&mut r.offer, &mut offer);
+            }
+            Ok(r.push(value))
+        });
+        drop(offer);
+        match res {
+            Ok(_) => self.items.release(1),
+            Err(_) => self.space.release(1),
+        }
+        res
+    }
+
+    /// Takes the oldest value; the caller holds one `items` permit (which
+    /// this consumes, or returns if the channel is closed and drained).
+    pub(crate) fn pop(&self) -> Popped<T> {
+        let (value, offer, closed) = self.ring.with(|r| {
+            let v = r.pop();
+            let offer = if v.is_some() { r.offer.take() } else { None };
+            (v, offer, r.closed)
+        });
+        match value {
+            Some(v) => {
+                self.space.release(1);
+                if let Some(w) = offer {
+                    w.wake();
+                }
+                Popped::Value(v)
+            }
+            None if closed => {
+                self.items.release(1);
+                Popped::Closed
+            }
+            None => Popped::Empty,
+        }
+    }
+
+    /// Polls `acquire` (an `items` request, idle or queued) for a value.
+    /// Leaves `acquire` idle again when it returns `Ready`.
+    pub(crate) fn poll_recv(
+        &self,
+        mut acquire: Pin<&mut Acquire>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        loop {
+            let res = ready!(acquire.as_mut().poll_acquire(&self.items, cx));
+            acquire.set(Acquire::fifo(1));
+            debug_assert!(res.is_ok(), "`items` is never closed");
+            match self.pop() {
+                Popped::Value(v) => return Poll::Ready(Some(v)),
+                Popped::Closed => return Poll::Ready(None),
+                Popped::Empty => {}
+            }
+        }
+    }
+
+    /// A non-waiting receive: `Ok(None)` when empty, `Err(())` when closed
+    /// and drained.
+    pub(crate) fn try_recv(&self) -> Result<Option<T>, ()> {
+        if self.items.try_acquire(1).is_err() {
+            return Ok(None);
+        }
+        match self.pop() {
+            Popped::Value(v) => Ok(Some(v)),
+            Popped::Empty => Ok(None),
+            Popped::Closed => Err(()),
+        }
+    }
+
+    /// A rendezvous send waits here after [`Chan::push`]: `Ok` once a
+    /// receiver took the value at `pos`; on close before that, the value
+    /// is retracted and handed back.
+    pub(crate) fn poll_offer(&self, pos: usize, cx: &mut Context<'_>) -> Poll<Result<(), T>> {
+        // Wakers are cloned (and dropped) outside the lock: user code.
+        let mut waker = Some(cx.waker().clone());
+        let res = self.ring.with(|r| {
+            if r.pops != pos {
+                return Some(Ok(()));
+            }
+            if r.closed {
+                let (value, stale) = Self::retract_locked(r);
+                waker = stale;
+                return Some(Err(value));
+            }
+            match &r.offer {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => core::mem::swap(&mut r.offer, &mut waker),
+            }
+            None
+        });
+        drop(waker);
+        match res {
+            None => Poll::Pending,
+            Some(Ok(())) => Poll::Ready(Ok(())),
+            Some(Err(v)) => {
+                self.after_retract();
+                Poll::Ready(Err(v))
+            }
+        }
+    }
+
+    /// A rendezvous send dropped while its value at `pos` is offered: takes
+    /// the value back unless a receiver already took it.
+    pub(crate) fn retract(&self, pos: usize) -> Option<T> {
+        let (v, stale) = self.ring.with(|r| {
+            if r.pops != pos {
+                return None;
+            }
+            Some(Self::retract_locked(r))
+        })?;
+        drop(stale);
+        self.after_retract();
+        Some(v)
+    }
+
+    /// Takes the offered value back out; also returns the offer's waker,
+    /// to be dropped after the lock is released.
+    fn retract_locked(r: &mut Ring<T>) -> (T, Option<Waker>) {
+        debug_assert_eq!(r.len, 1, "a rendezvous ring holds one offer");
+        // Undo the push: the value is the only one, at `head`.
+        r.len = 0;
+        // SAFETY: `len` was 1, so `head` held the value; it is now empty.
+        let value = unsafe { r.buf[r.head].assume_init_read() };
+        (value, r.offer.take())
+    }
+
+    fn after_retract(&self) {
+        self.space.release(1);
+        // Take back the `items` permit announcing the value, if no receiver
+        // was handed it yet; otherwise that receiver meets a phantom.
+        let _ = self.items.try_acquire(1);
+    }
+
+    /// Closes the channel: later sends fail, waiting senders get their
+    /// values back, receivers drain what is left and then see the close.
+    /// Returns whether this call closed it.
+    pub(crate) fn close(&self) -> bool {
+        let (first, offer) = self.ring.with(|r| {
+            let first = !r.closed;
+            r.closed = true;
+            (first, r.offer.take())
+        });
+        if !first {
+            return false;
+        }
+        if let Some(w) = offer {
+            w.wake();
+        }
+        self.space.close();
+        self.items.release(CLOSE_PERMITS);
+        true
+    }
+}

@@ -1,0 +1,95 @@
+//! Bounded MPMC channels with back-pressure, a true rendezvous for
+//! `cap == 0`, and [`oneshot()`][oneshot()].
+//!
+//! * **Back-pressure**: [`Sender::send`][send] waits while the channel is
+//!   full; waiting senders are served **FIFO**. [`Sender::try_send`][try]
+//!   never waits and always hands the value back (`Full` / `Closed`): the
+//!   way a server says "busy, retry later". [`Sender::reserve`][reserve]
+//!   waits for room without giving up the value.
+//! * **Rendezvous**: with `cap == 0`, `send` completes only once a receiver
+//!   has taken the value (CSP's unbuffered channel).
+//! * **Close**: `close()` on either side, or dropping every sender or every
+//!   receiver. Sends then fail with the value; receivers still drain every
+//!   value already sent, then get [`RecvError`][RecvError].
+//! * **Nothing lost**: a value whose send reported success is received
+//!   exactly once or is still in the channel (dropped with it). A dropped
+//!   `recv` future never swallows a value; a dropped `send` future leaks no
+//!   capacity.
+//! * Storage is allocated once, by [`bounded`][bounded]; no allocation per
+//!   message or per wait (waiters live inside the futures).
+//!
+//! | future              | cancel-safe? | dropped before completion means        |
+//! |---------------------|--------------|----------------------------------------|
+//! | [`Send`][Send]      | yes          | the value was not sent (it is dropped) |
+//! | [`Reserve`][Reserve]| yes          | no slot was taken                      |
+//! | [`Recv`][Recv]      | yes          | no value was taken                     |
+//!
+//! Needs pointer-sized atomics (for `Arc`): on targets without them only
+//! the error types exist.
+//!
+//! [oneshot()]: crate::channel::oneshot()
+//! [send]: crate::channel::Sender::send
+//! [try]: crate::channel::Sender::try_send
+//! [reserve]: crate::channel::Sender::reserve
+//! [RecvError]: crate::channel::RecvError
+//! [bounded]: crate::channel::bounded
+//! [Send]: crate::channel::Send
+//! [Reserve]: crate::channel::Reserve
+//! [Recv]: crate::channel::Recv
+//!
+//! # Examples
+//! ```
+//! use weftwork::channel::{bounded, TrySendError};
+//! # pollster::block_on(async {
+//! let (tx, rx) = bounded(2);
+//! tx.send(1).await.unwrap();
+//! tx.send(2).await.unwrap();
+//! assert_eq!(tx.try_send(3), Err(TrySendError::Full(3))); // busy: retry later
+//! assert_eq!(rx.recv().await, Ok(1));
+//! # });
+//! ```
+
+#[cfg(target_has_atomic = "ptr")]
+mod chan;
+mod error;
+#[cfg(target_has_atomic = "ptr")]
+mod future;
+#[cfg(target_has_atomic = "ptr")]
+pub mod oneshot;
+#[cfg(target_has_atomic = "ptr")]
+mod receiver;
+#[cfg(target_has_atomic = "ptr")]
+mod sender;
+
+pub use error::{RecvError, SendError, TryRecvError, TrySendError};
+#[cfg(target_has_atomic = "ptr")]
+pub use future::{Recv, Reserve, Send};
+#[cfg(target_has_atomic = "ptr")]
+pub use oneshot::oneshot;
+#[cfg(target_has_atomic = "ptr")]
+pub use receiver::Receiver;
+#[cfg(target_has_atomic = "ptr")]
+pub use sender::{Permit, Sender, WeakSender};
+
+/// A bounded multi-producer multi-consumer channel holding up to `cap`
+/// values; `cap == 0` makes a rendezvous channel. The storage is allocated
+/// here, once.
+///
+/// # Panics
+/// If `cap` exceeds `usize::MAX >> 3`.
+///
+/// # Examples
+/// ```
+/// # pollster::block_on(async {
+/// let (tx, rx) = weftwork::channel::bounded::<String>(16);
+/// let rx2 = rx.clone();
+/// tx.send("job".to_owned()).await.unwrap();
+/// assert_eq!(rx2.recv().await.as_deref(), Ok("job"));
+/// # drop(rx);
+/// # });
+/// ```
+#[cfg(target_has_atomic = "ptr")]
+pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    let chan = alloc::sync::Arc::new(chan::Chan::new(cap));
+    (Sender { chan: chan.clone() }, Receiver::new(chan))
+}

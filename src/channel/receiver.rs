@@ -1,0 +1,298 @@
+//! The receiving half: [`Receiver`].
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_core::stream::FusedStream;
+
+#[cfg(feature = "std")]
+use super::RecvError;
+use super::chan::Chan;
+use super::{Recv, TryRecvError};
+use crate::loom::atomic::Ordering::{AcqRel, Relaxed};
+use crate::wait::Acquire;
+
+/// The receiving half of a [`bounded`](super::bounded) channel. Clone it
+/// for more consumers (each value goes to exactly one of them); the channel
+/// closes when the last one is dropped.
+///
+/// It is a [`Stream`] and `Unpin`, so `rx.next().await` works directly.
+///
+/// # Examples
+/// ```
+/// use futures::StreamExt;
+/// # pollster::block_on(async {
+/// let (tx, mut rx) = weftwork::channel::bounded(2);
+/// tx.send(1).await.unwrap();
+/// tx.send(2).await.unwrap();
+/// drop(tx);
+/// assert_eq!(rx.next().await, Some(1));
+/// assert_eq!(rx.next().await, Some(2));
+/// assert_eq!(rx.next().await, None);
+/// # });
+/// ```
+pub struct Receiver<T> {
+    pub(super) chan: Arc<Chan<T>>,
+    /// The wait of [`Stream::poll_next`], boxed once per receiver (only if
+    /// it is used as a stream) so that `Receiver` stays `Unpin`.
+    stream: Option<Pin<Box<Acquire>>>,
+}
+
+impl<T> Receiver<T> {
+    pub(super) fn new(chan: Arc<Chan<T>>) -> Self {
+        Self { chan, stream: None }
+    }
+
+    /// Receives a value, waiting while the channel is empty. Fails once
+    /// the channel is closed **and** every value sent has been received.
+    ///
+    /// # Cancel safety
+    /// See [`Recv`]: a dropped `recv` never swallows a value.
+    ///
+    /// # Examples
+    /// ```
+    /// # pollster::block_on(async {
+    /// let (tx, rx) = weftwork::channel::bounded(1);
+    /// tx.send(3).await.unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.recv().await, Ok(3)); // drained after close
+    /// assert!(rx.recv().await.is_err());
+    /// # });
+    /// ```
+    pub fn recv(&self) -> Recv<'_, T> {
+        Recv::new(&self.chan)
+    }
+
+    /// Receives without waiting: `Empty` if no value is there now, `Closed`
+    /// once the channel is closed and drained.
+    ///
+    /// # Examples
+    /// ```
+    /// use weftwork::channel::{bounded, TryRecvError};
+    /// let (tx, rx) = bounded(1);
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        match self.chan.try_recv() {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Err(TryRecvError::Empty),
+            Err(()) => Err(TryRecvError::Closed),
+        }
+    }
+
+    /// Receives a value, blocking the thread while the channel is empty.
+    ///
+    /// Never panics inside an async runtime, but blocks its worker thread
+    /// there: prefer [`recv`](Self::recv) in async code.
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, rx) = weftwork::channel::bounded(0); // rendezvous
+    /// let t = std::thread::spawn(move || tx.send_blocking(1));
+    /// assert_eq!(rx.recv_blocking(), Ok(1));
+    /// t.join().unwrap().unwrap();
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn recv_blocking(&self) -> Result<T, RecvError> {
+        crate::loom::block_on(self.recv())
+    }
+
+    /// Waits for at least one value, then moves up to `limit` values
+    /// (those available without waiting) into `buf`. Returns how many were
+    /// added; `0` only when the channel is closed and drained (or `limit`
+    /// is 0).
+    ///
+    /// # Cancel safety
+    /// Dropping the future before it completes takes no value.
+    ///
+    /// # Examples
+    /// ```
+    /// # pollster::block_on(async {
+    /// let (tx, rx) = weftwork::channel::bounded(8);
+    /// for i in 0..5 {
+    ///     tx.send(i).await.unwrap();
+    /// }
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.recv_many(&mut buf, 3).await, 3);
+    /// assert_eq!(buf, [0, 1, 2]);
+    /// # });
+    /// ```
+    pub async fn recv_many(&self, buf: &mut Vec<T>, limit: usize) -> usize {
+        if limit == 0 {
+            return 0;
+        }
+        let Ok(first) = self.recv().await else {
+            return 0;
+        };
+        buf.push(first);
+        let mut n = 1;
+        while n < limit {
+            match self.try_recv() {
+                Ok(v) => buf.push(v),
+                Err(_) => break,
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Closes the channel: sends fail from now on (waiting senders get
+    /// their values back); receivers still drain every value already sent.
+    /// Returns `true` if this call closed it.
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, rx) = weftwork::channel::bounded(2);
+    /// tx.try_send(1).unwrap();
+    /// rx.close();
+    /// assert!(tx.try_send(2).is_err());
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert!(rx.try_recv().unwrap_err().is_closed());
+    /// ```
+    pub fn close(&self) -> bool {
+        self.chan.close()
+    }
+
+    /// Whether the channel is closed (values may still be left to drain).
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, rx) = weftwork::channel::bounded::<u8>(1);
+    /// drop(tx);
+    /// assert!(rx.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// Values in the channel now.
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, rx) = weftwork::channel::bounded(2);
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// Whether the channel holds no value now.
+    ///
+    /// # Examples
+    /// ```
+    /// let (_tx, rx) = weftwork::channel::bounded::<u8>(2);
+    /// assert!(rx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The capacity given to [`bounded`](super::bounded) (`0`: rendezvous).
+    ///
+    /// # Examples
+    /// ```
+    /// let (_tx, rx) = weftwork::channel::bounded::<u8>(0);
+    /// assert_eq!(rx.capacity(), 0);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.chan.capacity()
+    }
+
+    /// Live senders of this channel (weak ones not counted).
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, rx) = weftwork::channel::bounded::<u8>(1);
+    /// drop(tx);
+    /// assert_eq!(rx.sender_count(), 0);
+    /// ```
+    pub fn sender_count(&self) -> usize {
+        self.chan.senders.load(Relaxed)
+    }
+
+    /// Live receivers of this channel.
+    ///
+    /// # Examples
+    /// ```
+    /// let (_tx, rx) = weftwork::channel::bounded::<u8>(1);
+    /// assert_eq!(rx.receiver_count(), 1);
+    /// ```
+    pub fn receiver_count(&self) -> usize {
+        self.chan.receivers.load(Relaxed)
+    }
+
+    /// Whether both receivers belong to the same channel.
+    ///
+    /// # Examples
+    /// ```
+    /// let (_tx, rx) = weftwork::channel::bounded::<u8>(1);
+    /// assert!(rx.same_channel(&rx.clone()));
+    /// ```
+    pub fn same_channel(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+/// `rx.next().await` receives like [`Receiver::recv`] and ends (`None`)
+/// once the channel is closed and drained.
+///
+/// # Cancel safety
+/// Dropping a `next()` future loses no value: the wait it started is kept
+/// inside the receiver and resumed by the next `poll_next`. Keep using the
+/// stream after that (or drop the receiver) rather than switching to
+/// [`recv`](Receiver::recv) on the same receiver: the kept wait holds its
+/// place in the receiver queue, and a value handed to it is only taken by
+/// a later `poll_next` (or passed on when the receiver is dropped).
+impl<T> Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        let acquire = this
+            .stream
+            .get_or_insert_with(|| Box::pin(Acquire::fifo(1)));
+        this.chan.poll_recv(acquire.as_mut(), cx)
+    }
+}
+
+impl<T> FusedStream for Receiver<T> {
+    fn is_terminated(&self) -> bool {
+        self.chan.is_closed() && self.chan.len() == 0
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.chan.receivers.fetch_add(1, Relaxed);
+        Self::new(self.chan.clone())
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if let Some(acquire) = &mut self.stream {
+            acquire.as_mut().cancel(&self.chan.items);
+        }
+        if self.chan.receivers.fetch_sub(1, AcqRel) == 1 {
+            self.chan.close();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("capacity", &self.capacity())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,408 @@
+//! The sending half: [`Sender`], [`WeakSender`] and [`Permit`].
+
+use alloc::sync::Arc;
+use core::fmt;
+use core::mem::ManuallyDrop;
+
+use super::chan::Chan;
+use super::{Reserve, Send, SendError, TrySendError};
+use crate::loom::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+
+/// The sending half of a [`bounded`](super::bounded) channel. Clone it for
+/// more producers; the channel closes when the last one is dropped.
+///
+/// # Examples
+/// ```
+/// # pollster::block_on(async {
+/// let (tx, rx) = weftwork::channel::bounded(4);
+/// let tx2 = tx.clone();
+/// tx.send(1).await.unwrap();
+/// tx2.send(2).await.unwrap();
+/// drop((tx, tx2));
+/// assert_eq!(rx.recv().await, Ok(1));
+/// assert_eq!(rx.recv().await, Ok(2));
+/// assert!(rx.recv().await.is_err());
+/// # });
+/// ```
+pub struct Sender<T> {
+    pub(super) chan: Arc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`, waiting while the channel is full. Waiting senders
+    /// are served in FIFO order. On a rendezvous channel (`cap == 0`) it
+    /// completes only once a receiver has taken the value.
+    ///
+    /// Fails (handing the value back) if the channel is or gets closed
+    /// before the value is sent.
+    ///
+    /// # Cancel safety
+    /// See [`Send`]: a dropped send did not send (the value is dropped with
+    /// it); no capacity leaks.
+    ///
+    /// # Examples
+    /// ```
+    /// # pollster::block_on(async {
+    /// let (tx, rx) = weftwork::channel::bounded(1);
+    /// tx.send(1).await.unwrap();
+    /// rx.close();
+    /// assert_eq!(tx.send(2).await.unwrap_err().0, 2);
+    /// # });
+    /// ```
+    pub fn send(&self, value: T) -> Send<'_, T> {
+        Send::new(&self.chan, value)
+    }
+
+    /// Sends without waiting: `Full(value)` if no slot is free (always on a
+    /// rendezvous channel, where a send must wait for a receiver to take
+    /// the value), `Closed(value)` if the channel is closed.
+    ///
+    /// # Examples
+    /// ```
+    /// use weftwork::channel::{bounded, TrySendError};
+    /// let (tx, _rx) = bounded(1);
+    /// assert_eq!(tx.try_send(1), Ok(()));
+    /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+    /// ```
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        if self.chan.is_rendezvous() {
+            return Err(if self.chan.is_closed() {
+                TrySendError::Closed(value)
+            } else {
+                TrySendError::Full(value)
+            });
+        }
+        match self.chan.space.try_acquire(1) {
+            Ok(()) => self
+                .chan
+                .push(value, None)
+                .map(drop)
+                .map_err(TrySendError::Closed),
+            Err(crate::wait::TryFail::NoPermits) => Err(TrySendError::Full(value)),
+            Err(crate::wait::TryFail::Closed) => Err(TrySendError::Closed(value)),
+        }
+    }
+
+    /// Waits (FIFO among senders) for a free slot and reserves it, so the
+    /// value need not be given up while waiting. Fails if the channel is
+    /// or gets closed.
+    ///
+    /// # Cancel safety
+    /// See [`Reserve`]: dropping it loses no slot.
+    ///
+    /// # Examples
+    /// ```
+    /// # pollster::block_on(async {
+    /// let (tx, rx) = weftwork::channel::bounded(1);
+    /// let permit = tx.reserve().await.unwrap();
+    /// assert!(tx.try_send(9).is_err()); // the slot is reserved
+    /// permit.send(1).unwrap();
+    /// assert_eq!(rx.recv().await, Ok(1));
+    /// # });
+    /// ```
+    pub fn reserve(&self) -> Reserve<'_, T> {
+        Reserve::new(&self.chan)
+    }
+
+    /// Reserves a free slot without waiting.
+    ///
+    /// # Examples
+    /// ```
+    /// use weftwork::channel::{bounded, TrySendError};
+    /// let (tx, _rx) = bounded::<u8>(1);
+    /// let p = tx.try_reserve().unwrap();
+    /// assert!(matches!(tx.try_reserve(), Err(TrySendError::Full(()))));
+    /// drop(p);
+    /// assert!(tx.try_reserve().is_ok());
+    /// ```
+    pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
+        match self.chan.space.try_acquire(1) {
+            Ok(()) => Ok(Permit::new(&self.chan)),
+            Err(crate::wait::TryFail::NoPermits) => Err(TrySendError::Full(())),
+            Err(crate::wait::TryFail::Closed) => Err(TrySendError::Closed(())),
+        }
+    }
+
+    /// Sends `value`, blocking the thread while the channel is full.
+    ///
+    /// Never panics inside an async runtime, but blocks its worker thread
+    /// there: prefer [`send`](Self::send) in async code.
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, rx) = weftwork::channel::bounded(1);
+    /// let t = std::thread::spawn(move || {
+    ///     for i in 0..3 {
+    ///         tx.send_blocking(i).unwrap();
+    ///     }
+    /// });
+    /// for i in 0..3 {
+    ///     assert_eq!(rx.recv_blocking(), Ok(i));
+    /// }
+    /// t.join().unwrap();
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
+        crate::loom::block_on(self.send(value))
+    }
+
+    /// Closes the channel: sends fail from now on (waiting senders get
+    /// their values back); receivers still drain every value already sent.
+    /// Returns `true` if this call closed it.
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, rx) = weftwork::channel::bounded(2);
+    /// tx.try_send(1).unwrap();
+    /// assert!(tx.close());
+    /// assert!(tx.try_send(2).is_err());
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn close(&self) -> bool {
+        self.chan.close()
+    }
+
+    /// Whether the channel is closed.
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, rx) = weftwork::channel::bounded::<u8>(1);
+    /// assert!(!tx.is_closed());
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// Values in the channel now (for a rendezvous channel: 1 while a
+    /// value is offered and not yet taken).
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, _rx) = weftwork::channel::bounded(3);
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(tx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// Whether the channel holds no value now.
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, _rx) = weftwork::channel::bounded::<u8>(3);
+    /// assert!(tx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The capacity given to [`bounded`](super::bounded) (`0`: rendezvous).
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, _rx) = weftwork::channel::bounded::<u8>(3);
+    /// assert_eq!(tx.capacity(), 3);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.chan.capacity()
+    }
+
+    /// A handle that does not keep the channel open; see [`WeakSender`].
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, rx) = weftwork::channel::bounded::<u8>(1);
+    /// let weak = tx.downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// drop(tx);
+    /// assert!(weak.upgrade().is_none());
+    /// assert!(rx.is_closed());
+    /// ```
+    pub fn downgrade(&self) -> WeakSender<T> {
+        WeakSender {
+            chan: self.chan.clone(),
+        }
+    }
+
+    /// Live senders of this channel (weak ones not counted).
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, _rx) = weftwork::channel::bounded::<u8>(1);
+    /// let _tx2 = tx.clone();
+    /// assert_eq!(tx.sender_count(), 2);
+    /// ```
+    pub fn sender_count(&self) -> usize {
+        self.chan.senders.load(Relaxed)
+    }
+
+    /// Live receivers of this channel.
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, rx) = weftwork::channel::bounded::<u8>(1);
+    /// let _rx2 = rx.clone();
+    /// assert_eq!(tx.receiver_count(), 2);
+    /// ```
+    pub fn receiver_count(&self) -> usize {
+        self.chan.receivers.load(Relaxed)
+    }
+
+    /// Whether both senders belong to the same channel.
+    ///
+    /// # Examples
+    /// ```
+    /// let (a, _) = weftwork::channel::bounded::<u8>(1);
+    /// let (b, _) = weftwork::channel::bounded::<u8>(1);
+    /// assert!(a.same_channel(&a.clone()));
+    /// assert!(!a.same_channel(&b));
+    /// ```
+    pub fn same_channel(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.senders.fetch_add(1, Relaxed);
+        Self {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.chan.senders.fetch_sub(1, AcqRel) == 1 {
+            self.chan.close();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("capacity", &self.capacity())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sender that does not keep the channel open: once every [`Sender`] is
+/// gone the channel closes, and [`upgrade`](Self::upgrade) returns `None`.
+///
+/// # Examples
+/// ```
+/// let (tx, _rx) = weftwork::channel::bounded::<u8>(1);
+/// let weak = tx.downgrade();
+/// let tx2 = weak.upgrade().unwrap();
+/// tx2.try_send(1).unwrap();
+/// ```
+pub struct WeakSender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> WeakSender<T> {
+    /// A [`Sender`], if one is still alive.
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, _rx) = weftwork::channel::bounded::<u8>(1);
+    /// let weak = tx.downgrade();
+    /// drop(tx);
+    /// assert!(weak.upgrade().is_none());
+    /// ```
+    pub fn upgrade(&self) -> Option<Sender<T>> {
+        let mut n = self.chan.senders.load(Relaxed);
+        loop {
+            if n == 0 {
+                return None;
+            }
+            match self
+                .chan
+                .senders
+                .compare_exchange_weak(n, n + 1, Acquire, Relaxed)
+            {
+                Ok(_) => {
+                    return Some(Sender {
+                        chan: self.chan.clone(),
+                    });
+                }
+                Err(actual) => n = actual,
+            }
+        }
+    }
+}
+
+impl<T> Clone for WeakSender<T> {
+    fn clone(&self) -> Self {
+        Self {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for WeakSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakSender").finish_non_exhaustive()
+    }
+}
+
+/// A reserved slot, from [`Sender::reserve`]: [`send`](Self::send) fills it
+/// without waiting; dropping the permit frees the slot.
+///
+/// On a rendezvous channel the permit is the right to make the one offer
+/// at a time; `send` places the value for a receiver and returns at once.
+///
+/// # Examples
+/// ```
+/// # pollster::block_on(async {
+/// let (tx, rx) = weftwork::channel::bounded(1);
+/// let permit = tx.reserve().await.unwrap();
+/// drop(permit); // the slot is free again
+/// tx.try_send(1).unwrap();
+/// # drop(rx);
+/// # });
+/// ```
+#[must_use = "dropping a permit frees its slot"]
+pub struct Permit<'a, T> {
+    chan: &'a Chan<T>,
+}
+
+impl<'a, T> Permit<'a, T> {
+    pub(super) fn new(chan: &'a Chan<T>) -> Self {
+        Self { chan }
+    }
+
+    /// Sends `value` into the reserved slot. Fails only if the channel was
+    /// closed after the slot was reserved; the value then comes back.
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, rx) = weftwork::channel::bounded(1);
+    /// let permit = tx.try_reserve().unwrap();
+    /// permit.send("x").unwrap();
+    /// assert_eq!(rx.try_recv(), Ok("x"));
+    /// ```
+    pub fn send(self, value: T) -> Result<(), SendError<T>> {
+        let this = ManuallyDrop::new(self);
+        // The permit's slot passes into `push` (which returns it on error).
+        this.chan.push(value, None).map(drop).map_err(SendError)
+    }
+}
+
+impl<T> Drop for Permit<'_, T> {
+    fn drop(&mut self) {
+        self.chan.space.release(1);
+    }
+}
+
+impl<T> fmt::Debug for Permit<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,637 @@
+//! Public-API tests of `weftwork::channel`: semantics, close, rendezvous,
+//! FIFO among waiting senders, and the "nothing lost" stress with random
+//! cancellation on every executor.
+
+mod common;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::task::{Context, Poll};
+
+use common::*;
+use futures::StreamExt;
+use weftwork::channel::{self, RecvError, SendError, TryRecvError, TrySendError, bounded, oneshot};
+
+// ---------------------------------------------------------------- basics
+
+#[test]
+fn send_recv_on_all_executors() {
+    on_all_executors(|_| async {
+        let (tx, rx) = bounded(2);
+        assert_eq!(tx.capacity(), 2);
+        tx.send(1).await.unwrap();
+        tx.send(2).await.unwrap();
+        assert_eq!(tx.len(), 2);
+        assert_eq!(tx.try_send(3), Err(TrySendError::Full(3)));
+        assert_eq!(rx.recv().await, Ok(1));
+        assert_eq!(rx.try_recv(), Ok(2));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        assert!(rx.is_empty());
+    });
+}
+
+#[test]
+fn futures_and_handles_are_send_sync_unpin() {
+    fn unpin<T: Unpin>() {}
+    assert_send_sync::<channel::Sender<u8>>();
+    assert_send_sync::<channel::Receiver<u8>>();
+    assert_send_sync::<channel::WeakSender<u8>>();
+    assert_send::<channel::Send<'_, u8>>();
+    assert_send::<channel::Recv<'_, u8>>();
+    assert_send::<channel::Reserve<'_, u8>>();
+    assert_send_sync::<channel::Permit<'_, u8>>();
+    assert_send_sync::<oneshot::Sender<u8>>();
+    assert_send_sync::<oneshot::Receiver<u8>>();
+    unpin::<channel::Receiver<u8>>();
+    unpin::<oneshot::Receiver<u8>>();
+}
+
+#[test]
+fn errors_display_and_are_errors() {
+    fn is_error<E: std::error::Error>(_: &E) {}
+    is_error(&SendError(1));
+    is_error(&TrySendError::Full(1));
+    is_error(&RecvError);
+    is_error(&TryRecvError::Empty);
+    assert_eq!(format!("{:?}", SendError(1)), "SendError(..)");
+    assert!(!format!("{}", TrySendError::Closed(1)).is_empty());
+}
+
+#[test]
+fn ring_wraps_around_many_times() {
+    let (tx, rx) = bounded(3);
+    for i in 0..100u32 {
+        tx.try_send(i).unwrap();
+        if i % 2 == 1 {
+            assert_eq!(rx.try_recv(), Ok(i - 1));
+            assert_eq!(rx.try_recv(), Ok(i));
+        }
+        assert!(tx.len() <= 3);
+    }
+}
+
+#[test]
+fn stream_next_works_and_ends() {
+    on_all_executors(|ex| async move {
+        let (tx, mut rx) = bounded(1);
+        let prod = ex.spawn(async move {
+            for i in 0..50 {
+                tx.send(i).await.unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        while let Some(v) = rx.next().await {
+            got.push(v);
+        }
+        prod.await;
+        assert_eq!(got, (0..50).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn recv_many_takes_what_is_there() {
+    pollster::block_on(async {
+        let (tx, rx) = bounded(8);
+        for i in 0..5 {
+            tx.send(i).await.unwrap();
+        }
+        let mut buf = Vec::new();
+        assert_eq!(rx.recv_many(&mut buf, 10).await, 5);
+        drop(tx);
+        assert_eq!(rx.recv_many(&mut buf, 10).await, 0);
+        assert_eq!(buf, [0, 1, 2, 3, 4]);
+    });
+}
+
+#[test]
+fn weak_sender_does_not_keep_channel_open() {
+    let (tx, rx) = bounded::<u8>(1);
+    let weak = tx.downgrade();
+    let tx2 = weak.upgrade().unwrap();
+    assert_eq!(rx.sender_count(), 2);
+    drop(tx);
+    assert!(!rx.is_closed());
+    drop(tx2);
+    assert!(rx.is_closed());
+    assert!(weak.upgrade().is_none());
+}
+
+#[test]
+fn blocking_variants_across_threads() {
+    let (tx, rx) = bounded(2);
+    let t = std::thread::spawn(move || {
+        for i in 0..200 {
+            tx.send_blocking(i).unwrap();
+        }
+    });
+    for i in 0..200 {
+        assert_eq!(rx.recv_blocking(), Ok(i));
+    }
+    t.join().unwrap();
+    assert_eq!(rx.recv_blocking(), Err(RecvError));
+}
+
+#[test]
+fn blocking_inside_runtime_does_not_panic() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (tx, rx) = bounded(1);
+        tx.send_blocking(1).unwrap();
+        assert_eq!(rx.recv_blocking(), Ok(1));
+    });
+}
+
+// ---------------------------------------------------------------- close
+
+#[test]
+fn drain_after_close_then_error() {
+    on_all_executors(|_| async {
+        let (tx, rx) = bounded(4);
+        for i in 0..3 {
+            tx.send(i).await.unwrap();
+        }
+        assert!(rx.close());
+        assert!(!tx.close(), "already closed");
+        assert!(tx.is_closed());
+        assert_eq!(tx.send(9).await, Err(SendError(9)));
+        assert_eq!(tx.try_send(9), Err(TrySendError::Closed(9)));
+        assert!(tx.reserve().await.is_err());
+        for i in 0..3 {
+            assert_eq!(rx.recv().await, Ok(i));
+        }
+        assert_eq!(rx.recv().await, Err(RecvError));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+        // Polling a closed receiver again and again never blocks.
+        for _ in 0..100 {
+            assert_eq!(rx.recv().await, Err(RecvError));
+        }
+    });
+}
+
+#[test]
+fn waiting_senders_get_their_values_back_on_close() {
+    let (tx, rx) = bounded(1);
+    tx.try_send(0).unwrap();
+    let w = CountingWaker::new();
+    let mut a = Box::pin(tx.send(1));
+    let mut b = Box::pin(tx.send(2));
+    assert!(w.poll_box(&mut a).is_pending());
+    assert!(w.poll_box(&mut b).is_pending());
+    drop(rx);
+    assert!(w.count() >= 2, "close wakes waiting senders");
+    assert_eq!(w.poll_box(&mut a), Poll::Ready(Err(SendError(1))));
+    assert_eq!(w.poll_box(&mut b), Poll::Ready(Err(SendError(2))));
+}
+
+#[test]
+fn last_sender_drop_wakes_receivers() {
+    on_all_executors(|ex| async move {
+        let (tx, rx) = bounded::<u32>(2);
+        let mut hs = Vec::new();
+        for _ in 0..3 {
+            let rx = rx.clone();
+            hs.push(ex.spawn(async move { assert_eq!(rx.recv().await, Err(RecvError)) }));
+        }
+        yield_now().await;
+        let tx2 = tx.clone();
+        drop(tx);
+        yield_now().await;
+        drop(tx2);
+        join_all(hs).await;
+    });
+}
+
+#[test]
+fn permit_send_after_close_returns_value() {
+    let (tx, rx) = bounded(1);
+    let p = tx.try_reserve().unwrap();
+    rx.close();
+    assert_eq!(p.send(5), Err(SendError(5)));
+    // The slot went back: nothing leaked.
+    assert_eq!(tx.try_send(6), Err(TrySendError::Closed(6)));
+}
+
+// ---------------------------------------------------------------- FIFO
+
+#[test]
+fn waiting_senders_are_served_fifo() {
+    let (tx, rx) = bounded(1);
+    tx.try_send(0).unwrap();
+    let w = CountingWaker::new();
+    let mut futs: Vec<_> = (1..=4).map(|i| Some(Box::pin(tx.send(i)))).collect();
+    for f in futs.iter_mut().flatten() {
+        assert!(w.poll_box(f).is_pending());
+    }
+    for expect in 0..=4 {
+        // Poll the later senders first: they must not overtake.
+        for slot in futs.iter_mut().rev() {
+            if let Some(f) = slot {
+                if w.poll_box(f).is_ready() {
+                    *slot = None;
+                }
+            }
+        }
+        assert_eq!(rx.try_recv(), Ok(expect));
+        // A newcomer's try_send never overtakes a waiting sender.
+        if expect < 3 {
+            assert!(matches!(tx.try_send(99), Err(TrySendError::Full(99))));
+        }
+    }
+}
+
+#[test]
+fn reserve_waits_and_is_cancel_safe() {
+    let (tx, rx) = bounded(1);
+    tx.try_send(0).unwrap();
+    let w = CountingWaker::new();
+    let mut r1 = Box::pin(tx.reserve());
+    let mut s2 = Box::pin(tx.send(2));
+    assert!(w.poll_box(&mut r1).is_pending());
+    assert!(w.poll_box(&mut s2).is_pending());
+    assert_eq!(rx.try_recv(), Ok(0)); // the slot goes to r1
+    drop(r1); // ...which passes it on
+    assert_eq!(w.poll_box(&mut s2), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+// ---------------------------------------------------------------- rendezvous
+
+#[test]
+fn rendezvous_send_completes_only_after_take() {
+    let (tx, rx) = bounded(0);
+    assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)));
+    let w = CountingWaker::new();
+    let mut s = Box::pin(tx.send(7));
+    for _ in 0..3 {
+        assert!(w.poll_box(&mut s).is_pending(), "no receiver took it yet");
+    }
+    assert_eq!(rx.try_recv(), Ok(7));
+    assert!(w.count() >= 1, "the taker wakes the sender");
+    assert_eq!(w.poll_box(&mut s), Poll::Ready(Ok(())));
+}
+
+#[test]
+fn rendezvous_dropped_recv_never_swallows() {
+    let (tx, rx) = bounded(0);
+    let w = CountingWaker::new();
+    let mut r1 = Box::pin(rx.recv());
+    let mut r2 = Box::pin(rx.recv());
+    assert!(w.poll_box(&mut r1).is_pending());
+    assert!(w.poll_box(&mut r2).is_pending());
+    let mut s = Box::pin(tx.send(3));
+    assert!(w.poll_box(&mut s).is_pending());
+    drop(r1); // was woken for the value: the wake-up passes to r2
+    assert!(w.poll_box(&mut s).is_pending());
+    assert_eq!(w.poll_box(&mut r2), Poll::Ready(Ok(3)));
+    assert_eq!(w.poll_box(&mut s), Poll::Ready(Ok(())));
+}
+
+#[test]
+fn rendezvous_dropped_send_retracts_its_value() {
+    let (tx, rx) = bounded(0);
+    let w = CountingWaker::new();
+    let mut r = Box::pin(rx.recv());
+    assert!(w.poll_box(&mut r).is_pending());
+    let mut s = Box::pin(tx.send(3));
+    assert!(w.poll_box(&mut s).is_pending());
+    drop(s); // not taken yet: the send did not happen
+    assert!(
+        w.poll_box(&mut r).is_pending(),
+        "no value: a phantom is absorbed"
+    );
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    // The channel still works.
+    let mut s = Box::pin(tx.send(4));
+    assert!(w.poll_box(&mut s).is_pending());
+    assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(4)));
+    assert_eq!(w.poll_box(&mut s), Poll::Ready(Ok(())));
+}
+
+#[test]
+fn rendezvous_close_hands_offered_value_back() {
+    let (tx, rx) = bounded(0);
+    let w = CountingWaker::new();
+    let mut s = Box::pin(tx.send(3));
+    assert!(w.poll_box(&mut s).is_pending());
+    rx.close();
+    assert_eq!(w.poll_box(&mut s), Poll::Ready(Err(SendError(3))));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+}
+
+#[test]
+fn rendezvous_ping_pong_on_all_executors() {
+    on_all_executors(|ex| async move {
+        let (tx, rx) = bounded(0);
+        let (back_tx, back_rx) = bounded(0);
+        let n = ITERS / 4;
+        let echo = ex.spawn(async move {
+            while let Ok(v) = rx.recv().await {
+                back_tx.send(v + 1).await.unwrap();
+            }
+        });
+        for i in 0..n {
+            tx.send(i).await.unwrap();
+            assert_eq!(back_rx.recv().await, Ok(i + 1));
+        }
+        drop(tx);
+        echo.await;
+    });
+}
+
+// ---------------------------------------------------------------- oneshot
+
+#[test]
+fn oneshot_on_all_executors() {
+    on_all_executors(|ex| async move {
+        let (tx, rx) = oneshot();
+        let h = ex.spawn(async move {
+            yield_now().await;
+            tx.send(5u32).unwrap();
+        });
+        assert_eq!(rx.await, Ok(5));
+        h.await;
+        let (tx, rx) = oneshot::<u8>();
+        drop(tx);
+        assert_eq!(rx.await, Err(RecvError));
+        let (tx, rx) = oneshot::<u8>();
+        drop(rx);
+        assert!(tx.is_closed());
+        assert_eq!(tx.send(1), Err(1));
+    });
+}
+
+// ---------------------------------------------------------------- nothing lost
+
+const OK: usize = 1;
+const RETURNED: usize = 2;
+const CANCELLED: usize = 4;
+
+/// Per value: how it ended, how often it was received and dropped.
+struct Ledger {
+    flags: Vec<AtomicUsize>,
+    received: Vec<AtomicUsize>,
+    drops: Vec<AtomicUsize>,
+    dropped_with_channel: Vec<AtomicBool>,
+    final_phase: AtomicBool,
+}
+
+impl Ledger {
+    fn new(n: usize) -> Arc<Self> {
+        let v = || (0..n).map(|_| AtomicUsize::new(0)).collect();
+        Arc::new(Self {
+            flags: v(),
+            received: v(),
+            drops: v(),
+            dropped_with_channel: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            final_phase: AtomicBool::new(false),
+        })
+    }
+}
+
+/// A value that reports its drop to the ledger.
+struct Counted {
+    id: usize,
+    ledger: Arc<Ledger>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.ledger.drops[self.id].fetch_add(1, SeqCst);
+        if self.ledger.final_phase.load(SeqCst) {
+            self.ledger.dropped_with_channel[self.id].store(true, SeqCst);
+        }
+    }
+}
+
+/// Polls a future at most `budget` times that return `Pending`, then
+/// gives up (and drops it): `None`.
+struct Budget<F> {
+    fut: Pin<Box<F>>,
+    budget: u32,
+}
+
+impl<F: Future> Future for Budget<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(v) = self.fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if self.budget == 0 {
+            return Poll::Ready(None);
+        }
+        self.budget -= 1;
+        Poll::Pending
+    }
+}
+
+fn budget<F: Future>(fut: F, budget: u32) -> Budget<F> {
+    Budget {
+        fut: Box::pin(fut),
+        budget,
+    }
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 32) as u32
+    }
+}
+
+/// `producers` × `per` values through a channel of `cap`, with random
+/// cancellation of sends and receives; consumers stop early if
+/// `consumers_quit`, and one producer closes the channel half-way if
+/// `close_early`. Every value ends exactly one way.
+async fn nothing_lost(
+    ex: Executor,
+    cap: usize,
+    producers: usize,
+    consumers: usize,
+    per: usize,
+    consumers_quit: bool,
+    close_early: bool,
+) {
+    let n = producers * per;
+    let ledger = Ledger::new(n);
+    let (tx, rx) = bounded::<Counted>(cap);
+    let keep_alive = tx.downgrade();
+    let mut hs = Vec::new();
+    for p in 0..producers {
+        let tx = tx.clone();
+        let ledger = ledger.clone();
+        hs.push(ex.spawn(async move {
+            let mut rng = Rng(0x9E37_79B9 + p as u64 * 7919);
+            for k in 0..per {
+                let id = p * per + k;
+                let v = Counted {
+                    id,
+                    ledger: ledger.clone(),
+                };
+                let flag = match rng.next() % 8 {
+                    0 => match tx.try_send(v) {
+                        Ok(()) => OK,
+                        Err(e) => {
+                            drop(e.into_inner());
+                            RETURNED
+                        }
+                    },
+                    1 => match tx.reserve().await {
+                        Ok(permit) => match permit.send(v) {
+                            Ok(()) => OK,
+                            Err(_) => RETURNED,
+                        },
+                        Err(_) => RETURNED,
+                    },
+                    r => {
+                        let b = if r < 5 { rng.next() % 3 } else { 1000 };
+                        match budget(tx.send(v), b).await {
+                            Some(Ok(())) => OK,
+                            Some(Err(_)) => RETURNED,
+                            None => CANCELLED,
+                        }
+                    }
+                };
+                ledger.flags[id].fetch_or(flag, SeqCst);
+                if close_early && p == 0 && k == per / 2 {
+                    tx.close();
+                }
+                if rng.next() % 4 == 0 {
+                    yield_now().await;
+                }
+            }
+        }));
+    }
+    drop(tx);
+    for c in 0..consumers {
+        let rx = rx.clone();
+        let ledger = ledger.clone();
+        hs.push(ex.spawn(async move {
+            let mut rng = Rng(0xDEAD_BEEF + c as u64 * 104_729);
+            let quit_after = if consumers_quit { per / 2 } else { usize::MAX };
+            let mut got = 0;
+            while got < quit_after {
+                let v = match rng.next() % 4 {
+                    0 => match rx.try_recv() {
+                        Ok(v) => v,
+                        Err(TryRecvError::Empty) => {
+                            yield_now().await;
+                            continue;
+                        }
+                        Err(TryRecvError::Closed) => break,
+                    },
+                    1 => match budget(rx.recv(), rng.next() % 3).await {
+                        None => continue,
+                        Some(Ok(v)) => v,
+                        Some(Err(_)) => break,
+                    },
+                    _ => match rx.recv().await {
+                        Ok(v) => v,
+                        Err(_) => break,
+                    },
+                };
+                ledger.received[v.id].fetch_add(1, SeqCst);
+                got += 1;
+            }
+        }));
+    }
+    drop(rx);
+    join_all(hs).await;
+    ledger.final_phase.store(true, SeqCst);
+    drop(keep_alive); // the channel's storage goes with the last handle
+    for id in 0..n {
+        let flags = ledger.flags[id].load(SeqCst);
+        let received = ledger.received[id].load(SeqCst);
+        let drops = ledger.drops[id].load(SeqCst);
+        let in_channel = ledger.dropped_with_channel[id].load(SeqCst);
+        let what = format!(
+            "value {id} (cap {cap}): flags {flags:#b}, received {received}, drops {drops}, in channel {in_channel}"
+        );
+        assert_eq!(drops, 1, "{what}: dropped exactly once");
+        assert!(received <= 1, "{what}: duplicated");
+        assert!(flags.count_ones() == 1, "{what}: one outcome");
+        match flags {
+            OK => assert!(
+                (received == 1) != in_channel,
+                "{what}: a sent value is received or still in the channel"
+            ),
+            RETURNED => assert!(received == 0 && !in_channel, "{what}"),
+            // A rendezvous send dropped after its value was taken did send.
+            _ => assert!(!in_channel && (received == 0 || cap == 0), "{what}"),
+        }
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn nothing_lost_under_random_cancellation() {
+    for cap in [0, 1, 3, 64] {
+        on_all_executors(move |ex| nothing_lost(ex, cap, 4, 3, ITERS / 4, false, false));
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn nothing_lost_when_consumers_quit_or_channel_closes() {
+    for cap in [0, 2, 16] {
+        on_all_executors(move |ex| nothing_lost(ex, cap, 3, 2, ITERS / 4, true, false));
+        on_all_executors(move |ex| nothing_lost(ex, cap, 3, 2, ITERS / 4, false, true));
+    }
+}
+
+#[test]
+fn nothing_lost_small() {
+    // The same checks, small enough for Miri.
+    for cap in [0, 1, 2] {
+        on_all_executors(move |ex| nothing_lost(ex, cap, 2, 2, 8, cap == 1, cap == 2));
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn mpmc_fifo_per_sender() {
+    on_all_executors(|ex| async move {
+        let (tx, rx) = bounded::<(usize, usize)>(4);
+        let mut hs = Vec::new();
+        for p in 0..TASKS {
+            let tx = tx.clone();
+            hs.push(ex.spawn(async move {
+                for i in 0..ITERS {
+                    tx.send((p, i)).await.unwrap();
+                }
+            }));
+        }
+        drop(tx);
+        let seen = Arc::new(std::sync::Mutex::new(vec![Vec::new(); TASKS]));
+        for _ in 0..3 {
+            let rx = rx.clone();
+            let seen = seen.clone();
+            hs.push(ex.spawn(async move {
+                let mut mine = vec![Vec::new(); TASKS];
+                while let Ok((p, i)) = rx.recv().await {
+                    mine[p].push(i);
+                }
+                let mut s = seen.lock().unwrap();
+                for (p, v) in mine.into_iter().enumerate() {
+                    // One consumer sees each sender's values in order.
+                    assert!(v.windows(2).all(|w| w[0] < w[1]));
+                    s[p].extend(v);
+                }
+            }));
+        }
+        join_all(hs).await;
+        for mut v in seen.lock().unwrap().drain(..) {
+            v.sort_unstable();
+            assert_eq!(v, (0..ITERS).collect::<Vec<_>>());
+        }
+    });
+}

@@ -1,0 +1,103 @@
+//! Property test: `weftwork::channel` against a sequential model (a
+//! `VecDeque` of values plus FIFO queues of waiting senders and
+//! receivers), single-threaded and deterministic.
+//!
+//! The model and driver live in `fuzz/harness/channel.rs`, shared with the
+//! `channel` fuzz target.
+
+#[path = "../fuzz/harness/channel.rs"]
+mod harness;
+
+use harness::Op;
+use proptest::prelude::*;
+
+fn op() -> impl Strategy<Value = Op> {
+    let i = any::<usize>();
+    prop_oneof![
+        4 => Just(Op::TrySend),
+        4 => Just(Op::StartSend),
+        2 => Just(Op::StartReserve),
+        3 => i.prop_map(Op::PollSend),
+        2 => i.prop_map(Op::DropSend),
+        2 => i.prop_map(Op::PermitSend),
+        1 => i.prop_map(Op::DropPermit),
+        4 => Just(Op::TryRecv),
+        3 => Just(Op::StartRecv),
+        3 => i.prop_map(Op::PollRecv),
+        2 => i.prop_map(Op::DropRecv),
+        1 => Just(Op::Close),
+    ]
+}
+
+/// Ops per case: fewer under Miri, which is ~1000× slower.
+const MAX_OPS: usize = if cfg!(miri) { 24 } else { 60 };
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 4 } else { 512 },
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn channel_matches_model(cap in 0..=3usize, ops in prop::collection::vec(op(), 0..MAX_OPS)) {
+        harness::run(cap, &ops);
+    }
+}
+
+/// Waiting senders are served in arrival order, whichever is polled first.
+#[test]
+fn waiting_senders_fifo() {
+    use Op::*;
+    harness::run(
+        1,
+        &[
+            TrySend,
+            StartSend,
+            StartSend,
+            StartReserve,
+            PollSend(2),
+            TryRecv,
+            PollSend(2),
+            PollSend(1),
+            PollSend(0),
+            TryRecv,
+            PollSend(1),
+            TryRecv,
+            PollSend(0),
+            PermitSend(0),
+            TryRecv,
+            Close,
+        ],
+    );
+}
+
+/// Rendezvous: a dropped receiver never swallows; a dropped send retracts.
+#[test]
+fn rendezvous_sequences() {
+    use Op::*;
+    harness::run(
+        0,
+        &[
+            StartRecv,
+            StartRecv,
+            StartSend,
+            DropRecv(0),
+            PollRecv(0),
+            PollSend(0),
+        ],
+    );
+    harness::run(
+        0,
+        &[
+            StartRecv,
+            StartSend,
+            DropSend(0),
+            PollRecv(0),
+            StartSend,
+            PollRecv(0),
+            PollSend(0),
+        ],
+    );
+    harness::run(0, &[StartSend, Close, PollSend(0), TryRecv]);
+}

@@ -406,11 +406,12 @@ impl RawSemaphore {
     /// it was when the lock was taken (without `LOCKED`) and returns the
     /// new one, which is published with `Release`.
     fn with_list(&self, locked: Locked<'_>, f: impl FnOnce(&mut List, usize) -> usize) {
-        // SAFETY: `Locked` is only made by taking the LOCKED bit, which
-        // gives this thread exclusive access to the list until the store.
-        let new = self
-            .waiters
-            .with_mut(|list| f(unsafe { &mut *list }, locked.state));
+        let new = self.waiters.with_mut(|list| {
+            // SAFETY: `Locked` is only made by taking the LOCKED bit, which
+            // gives this thread exclusive access to the list until the store.
+            let list = unsafe { &mut *list };
+            f(list, locked.state)
+        });
         debug_assert_eq!(new & LOCKED, 0);
         self.state.store(new, Release);
         // Under loom, `locked` holds the gate until here, after the store.

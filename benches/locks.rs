@@ -22,8 +22,6 @@
 //!   `yield` holds the permit across a `tokio::task::yield_now()`, so
 //!   permits run out and the wait queue is exercised.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::future::Future;
 use std::hint::black_box;
 use std::mem::size_of;
@@ -47,60 +45,9 @@ const SEM_OPS: usize = 400;
 const PERMITS: usize = 4;
 
 // ---------------------------------------------------------------------------
-// A counting allocator, armed per thread only while the allocation table is
-// measured; unarmed it costs one thread-local read per allocation, the same
-// for every crate.
-
-struct Counting;
-
-thread_local! {
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-    static BYTES: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note(bytes: usize) {
-    if ARMED.try_with(Cell::get).unwrap_or(false) {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        let _ = BYTES.try_with(|c| c.set(c.get() + bytes));
-    }
-}
-
-// SAFETY: forwards to `System`, only counting on the side.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded from the caller.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: forwarded from the caller.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        // SAFETY: forwarded from the caller.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded from the caller.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Runs `f` and returns the allocations (count, bytes) it made on this thread.
-fn count_allocs(f: impl FnOnce()) -> (usize, usize) {
-    ALLOCS.set(0);
-    BYTES.set(0);
-    ARMED.set(true);
-    f();
-    ARMED.set(false);
-    (ALLOCS.get(), BYTES.get())
-}
+#[path = "../tests/support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocs_during as count_allocs;
 
 // ---------------------------------------------------------------------------
 // Drivers.

@@ -27,71 +27,13 @@ use core::mem::MaybeUninit;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker, ready};
 
-use crate::loom::UnsafeCell;
-use crate::loom::atomic::{AtomicUsize, Ordering::*};
-use crate::wait::{Acquire, MAX_PERMITS, RawSemaphore};
+use crate::loom::atomic::AtomicUsize;
+use crate::wait::{Acquire, MAX_PERMITS, RawSemaphore, SpinLock};
 
 /// Released to `items` on close: enough for every receiver that will ever
 /// poll (a receiver that finds the channel closed and empty returns its
 /// permit, so they are never used up).
 const CLOSE_PERMITS: usize = MAX_PERMITS / 2;
-
-/// A minimal spin lock for the ring: critical sections are a few loads and
-/// stores, never a user callback, a waker or a value's destructor.
-#[derive(Debug)]
-pub(crate) struct SpinLock<T> {
-    locked: AtomicUsize,
-    value: UnsafeCell<T>,
-}
-
-// SAFETY: the value is only reached through `with`, which holds the lock
-// (exclusive access), so sharing the lock shares no `&T`; sending it moves T.
-unsafe impl<T: Send> Sync for SpinLock<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Send for SpinLock<T> {}
-
-impl<T> SpinLock<T> {
-    pub(crate) fn new(value: T) -> Self {
-        Self {
-            locked: AtomicUsize::new(0),
-            value: UnsafeCell::new(value),
-        }
-    }
-
-    /// Runs `f` with the lock held. `f` must not panic (it only moves bits).
-    #[inline]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        if self
-            .locked
-            .compare_exchange_weak(0, 1, Acquire, Relaxed)
-            .is_err()
-        {
-            self.lock_slow();
-        }
-        // SAFETY: the lock bit is ours, so nobody else touches the value
-        // until the `Release` store below.
-        let out = self.value.with_mut(|p| f(unsafe { &mut *p }));
-        self.locked.store(0, Release);
-        out
-    }
-
-    #[cold]
-    fn lock_slow(&self) {
-        let mut spins = 0;
-        loop {
-            while self.locked.load(Relaxed) != 0 {
-                crate::loom::spin_wait(&mut spins);
-            }
-            if self
-                .locked
-                .compare_exchange_weak(0, 1, Acquire, Relaxed)
-                .is_ok()
-            {
-                return;
-            }
-        }
-    }
-}
 
 /// The slots and their bookkeeping; reached only under the spin lock.
 #[derive(Debug)]

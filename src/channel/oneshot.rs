@@ -16,7 +16,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
 use super::RecvError;
-use super::chan::SpinLock;
+use crate::wait::SpinLock;
 
 struct State<T> {
     value: Option<T>,

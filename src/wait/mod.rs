@@ -14,7 +14,11 @@ pub(crate) mod block_on;
 mod future;
 mod list;
 mod raw;
+#[cfg(feature = "alloc")]
+mod spin;
 mod wakers;
 
 pub(crate) use future::{SemRef, Waiting};
 pub(crate) use raw::{Acquire, Closed, MAX_PERMITS, RawSemaphore, TryFail};
+#[cfg(feature = "alloc")]
+pub(crate) use spin::SpinLock;

@@ -20,13 +20,19 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub mod cancel;
 /// Bounded MPMC channels (back-pressure, rendezvous, oneshot); needs `alloc`.
 #[cfg(feature = "alloc")]
 pub mod channel;
 mod loom;
 mod mutex;
 mod rwlock;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub mod scope;
 mod semaphore;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub mod task_group;
 mod wait;
 
 /// Locks and semaphores: [`Mutex`], [`RwLock`], [`Semaphore`] and their
@@ -46,3 +52,10 @@ pub mod sync {
 pub use sync::{
     AcquireError, Mutex, MutexGuard, RwLock, Semaphore, SemaphorePermit, TryAcquireError,
 };
+
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub use cancel::CancelToken;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub use scope::{JoinHandle, Scope, scope, try_scope};
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub use task_group::TaskGroup;

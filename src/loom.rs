@@ -14,6 +14,10 @@ mod imp {
 
     pub(crate) use loom::cell::UnsafeCell;
 
+    /// Reference counting loom can follow (it has no `Weak`).
+    #[cfg(feature = "alloc")]
+    pub(crate) use loom::sync::Arc;
+
     /// Called in spin loops; under loom it yields so the model can schedule
     /// the thread the spinner waits for. (Loom cannot tell a yielding spin
     /// loop from a livelock once three threads contend: the wait core
@@ -35,6 +39,11 @@ mod imp {
         #[cfg(feature = "portable-atomic")]
         pub(crate) use portable_atomic::{AtomicUsize, Ordering};
     }
+
+    /// Reference counting (loom's `Arc` under `cfg(loom)`, which has no
+    /// `Weak`: code using it must not need one).
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+    pub(crate) use alloc::sync::Arc;
 
     /// `core::cell::UnsafeCell` with loom's closure-based access API, so the
     /// same code compiles against both.

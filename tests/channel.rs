@@ -8,11 +8,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use common::*;
 use futures::StreamExt;
-use weftwork::channel::{self, RecvError, SendError, TryRecvError, TrySendError, bounded, oneshot};
+use weftwork::channel::{
+    self, PollSender, RecvError, SendError, TryRecvError, TrySendError, bounded, oneshot,
+};
 
 // ---------------------------------------------------------------- basics
 
@@ -42,6 +44,10 @@ fn futures_and_handles_are_send_sync_unpin() {
     assert_send::<channel::Recv<'_, u8>>();
     assert_send::<channel::Reserve<'_, u8>>();
     assert_send_sync::<channel::Permit<'_, u8>>();
+    assert_send::<channel::ReserveOwned<u8>>();
+    assert_send_sync::<channel::OwnedPermit<u8>>();
+    assert_send_sync::<PollSender<u8>>();
+    unpin::<PollSender<u8>>();
     assert_send_sync::<oneshot::Sender<u8>>();
     assert_send_sync::<oneshot::Receiver<u8>>();
     unpin::<channel::Receiver<u8>>();
@@ -343,6 +349,449 @@ fn rendezvous_ping_pong_on_all_executors() {
     });
 }
 
+// ---------------------------------------------------------------- rendezvous try_send
+
+#[test]
+fn rendezvous_try_send_hands_value_to_the_parked_receiver() {
+    let (tx, rx) = bounded(0);
+    assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)), "nobody waits");
+    let w1 = CountingWaker::new();
+    let w2 = CountingWaker::new();
+    let mut r1 = Box::pin(rx.recv());
+    let mut r2 = Box::pin(rx.recv());
+    assert!(w1.poll_box(&mut r1).is_pending());
+    assert!(w2.poll_box(&mut r2).is_pending());
+    assert_eq!(tx.try_send(5), Ok(()));
+    assert_eq!(w1.count(), 1, "the longest-waiting receiver is woken");
+    assert_eq!(w2.count(), 0);
+    // A receiver arriving later cannot barge in: the value is r1's.
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert!(w2.poll_box(&mut r2).is_pending());
+    // Only one offer at a time: r2 still waits, but the slot is taken.
+    assert_eq!(tx.try_send(6), Err(TrySendError::Full(6)));
+    assert_eq!(w1.poll_box(&mut r1), Poll::Ready(Ok(5)));
+    assert_eq!(tx.try_send(7), Ok(()));
+    assert_eq!(w2.poll_box(&mut r2), Poll::Ready(Ok(7)));
+    assert!(tx.is_empty());
+}
+
+#[test]
+fn rendezvous_try_send_to_a_dropped_receiver_passes_on() {
+    let (tx, rx) = bounded(0);
+    let w = CountingWaker::new();
+    let mut r1 = Box::pin(rx.recv());
+    let mut r2 = Box::pin(rx.recv());
+    assert!(w.poll_box(&mut r1).is_pending());
+    assert!(w.poll_box(&mut r2).is_pending());
+    assert_eq!(tx.try_send(5), Ok(()));
+    drop(r1); // handed the value, never ran: it passes to r2
+    assert_eq!(w.poll_box(&mut r2), Poll::Ready(Ok(5)));
+    // With no receiver left waiting, the value would have stayed for the
+    // next receiver: never lost.
+    let mut r3 = Box::pin(rx.recv());
+    assert!(w.poll_box(&mut r3).is_pending());
+    assert_eq!(tx.try_send(6), Ok(()));
+    drop(r3);
+    assert_eq!(tx.len(), 1);
+    assert_eq!(rx.try_recv(), Ok(6));
+}
+
+#[test]
+fn rendezvous_try_send_is_full_once_receivers_left() {
+    let (tx, rx) = bounded(0);
+    let w = CountingWaker::new();
+    let mut r = Box::pin(rx.recv());
+    assert!(w.poll_box(&mut r).is_pending());
+    drop(r);
+    assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)));
+    // try_recv never parks, so it never makes try_send succeed.
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+    assert!(tx.is_empty());
+    // A blocked `send` offering its value also makes try_send Full.
+    let mut s = Box::pin(tx.send(3));
+    assert!(w.poll_box(&mut s).is_pending());
+    assert_eq!(tx.try_send(4), Err(TrySendError::Full(4)));
+    rx.close();
+    assert_eq!(tx.try_send(5), Err(TrySendError::Closed(5)));
+    assert_eq!(w.poll_box(&mut s), Poll::Ready(Err(SendError(3))));
+}
+
+#[test]
+fn rendezvous_try_send_reaches_stream_and_blocking_receivers() {
+    let (tx, mut rx) = bounded(0);
+    let w = CountingWaker::new();
+    {
+        let mut next = rx.next();
+        assert!(w.poll(Pin::new(&mut next)).is_pending());
+    }
+    // The dropped `next()` keeps its wait inside the receiver: still parked.
+    assert_eq!(tx.try_send(1), Ok(()));
+    assert_eq!(w.poll(Pin::new(&mut rx.next())), Poll::Ready(Some(1)));
+    let t = std::thread::spawn(move || rx.recv_blocking());
+    let mut v = 2;
+    loop {
+        match tx.try_send(v) {
+            Ok(()) => break,
+            Err(TrySendError::Full(back)) => v = back,
+            Err(e) => panic!("{e:?}"),
+        }
+        std::thread::yield_now();
+    }
+    assert_eq!(t.join().unwrap(), Ok(2));
+}
+
+#[test]
+fn rendezvous_try_send_on_all_executors() {
+    on_all_executors(|ex| async move {
+        let (tx, rx) = bounded(0);
+        let n = ITERS / 10;
+        let consumer = ex.spawn(async move {
+            for i in 0..n {
+                assert_eq!(rx.recv().await, Ok(i));
+            }
+            assert_eq!(rx.recv().await, Err(RecvError));
+        });
+        for i in 0..n {
+            let mut v = i;
+            loop {
+                match tx.try_send(v) {
+                    Ok(()) => break,
+                    Err(TrySendError::Full(back)) => {
+                        v = back;
+                        yield_now().await;
+                    }
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+        }
+        drop(tx);
+        consumer.await;
+    });
+}
+
+// ---------------------------------------------------------------- rendezvous reserve
+
+#[test]
+fn rendezvous_reserve_waits_for_a_receiver() {
+    let (tx, rx) = bounded(0);
+    let ws = CountingWaker::new();
+    let wr = CountingWaker::new();
+    let mut res = Box::pin(tx.reserve());
+    assert!(ws.poll_box(&mut res).is_pending(), "no receiver yet");
+    assert!(matches!(tx.try_reserve(), Err(TrySendError::Full(()))));
+    let mut r = Box::pin(rx.recv());
+    assert!(wr.poll_box(&mut r).is_pending());
+    assert_eq!(ws.count(), 1, "a parking receiver wakes the reserve");
+    let permit = ready(ws.poll_box(&mut res), "reserve").unwrap();
+    assert!(tx.try_send(0).is_err(), "the offer right is held");
+    permit.send(9).unwrap();
+    assert_eq!(wr.count(), 1);
+    assert_eq!(wr.poll_box(&mut r), Poll::Ready(Ok(9)));
+    assert!(tx.is_empty());
+}
+
+#[test]
+fn rendezvous_try_reserve_needs_a_parked_receiver() {
+    let (tx, rx) = bounded(0);
+    assert!(matches!(tx.try_reserve(), Err(TrySendError::Full(()))));
+    let w = CountingWaker::new();
+    let mut r = Box::pin(rx.recv());
+    assert!(w.poll_box(&mut r).is_pending());
+    let p = tx.try_reserve().unwrap();
+    p.send(1).unwrap();
+    assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(1)));
+    rx.close();
+    assert!(matches!(tx.try_reserve(), Err(TrySendError::Closed(()))));
+}
+
+#[test]
+fn rendezvous_reserve_dropped_or_closed_frees_the_offer_right() {
+    let (tx, rx) = bounded(0);
+    let w = CountingWaker::new();
+    let mut res = Box::pin(tx.reserve());
+    assert!(w.poll_box(&mut res).is_pending()); // holds the offer right
+    let mut s = Box::pin(tx.send(1));
+    assert!(w.poll_box(&mut s).is_pending(), "queued behind the reserve");
+    drop(res);
+    assert!(
+        w.poll_box(&mut s).is_pending(),
+        "offered, waits for a taker"
+    );
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(w.poll_box(&mut s), Poll::Ready(Ok(())));
+    // Close wakes a reserve waiting for a taker and fails it.
+    let w2 = CountingWaker::new();
+    let mut res = Box::pin(tx.reserve());
+    assert!(w2.poll_box(&mut res).is_pending());
+    rx.close();
+    assert_eq!(w2.count(), 1);
+    assert!(matches!(
+        w2.poll_box(&mut res),
+        Poll::Ready(Err(SendError(())))
+    ));
+}
+
+#[test]
+fn rendezvous_permit_send_after_the_receiver_left_stays_offered() {
+    let (tx, rx) = bounded(0);
+    let w = CountingWaker::new();
+    let mut r = Box::pin(rx.recv());
+    assert!(w.poll_box(&mut r).is_pending());
+    let permit = tx.try_reserve().unwrap();
+    drop(r); // the taker leaves before the permit is used
+    permit.send(4).unwrap();
+    assert_eq!(tx.len(), 1, "offered for the next receiver");
+    assert_eq!(rx.try_recv(), Ok(4));
+}
+
+#[test]
+fn rendezvous_reserve_completes_only_when_a_receiver_waits_on_all_executors() {
+    on_all_executors(|ex| async move {
+        let (tx, rx) = bounded(0);
+        let receiving = Arc::new(AtomicBool::new(false));
+        let flag = receiving.clone();
+        let n = ITERS / 10;
+        let consumer = ex.spawn(async move {
+            for i in 0..n {
+                yield_now().await;
+                flag.store(true, SeqCst);
+                assert_eq!(rx.recv().await, Ok(i));
+                flag.store(false, SeqCst);
+            }
+        });
+        for i in 0..n {
+            let permit = tx.reserve().await.unwrap();
+            assert!(
+                receiving.load(SeqCst),
+                "{}: reserve completed with no receiver waiting",
+                ex.name()
+            );
+            permit.send(i).unwrap();
+        }
+        consumer.await;
+    });
+}
+
+// ---------------------------------------------------------------- owned permits
+
+#[test]
+fn reserve_owned_moves_to_another_task_on_all_executors() {
+    on_all_executors(|ex| async move {
+        let (tx, rx) = bounded(2);
+        let mut hs = Vec::new();
+        let mut tx = tx;
+        for i in 0..ITERS / 10 {
+            let permit = tx.reserve_owned().await.unwrap();
+            let (back_tx, back_rx) = oneshot();
+            hs.push(ex.spawn(async move {
+                yield_now().await;
+                let _ = back_tx.send(permit.send(i).unwrap());
+            }));
+            assert_eq!(rx.recv().await, Ok(i));
+            tx = back_rx.await.unwrap();
+        }
+        join_all(hs).await;
+        assert_eq!(tx.sender_count(), 1, "every sender came back or dropped");
+    });
+}
+
+#[test]
+fn reserve_owned_is_fifo_and_cancel_safe() {
+    let (tx, rx) = bounded(1);
+    tx.try_send(0).unwrap();
+    let w = CountingWaker::new();
+    let mut r1 = Box::pin(tx.clone().reserve_owned());
+    let mut s2 = Box::pin(tx.send(2));
+    assert!(w.poll_box(&mut r1).is_pending());
+    assert!(w.poll_box(&mut s2).is_pending());
+    assert_eq!(tx.sender_count(), 2, "the future owns a sender");
+    assert_eq!(rx.try_recv(), Ok(0)); // the slot goes to r1 (FIFO)
+    assert!(w.poll_box(&mut s2).is_pending(), "s2 must not overtake");
+    drop(r1); // ...which passes it on, and drops its sender
+    assert_eq!(tx.sender_count(), 1);
+    assert_eq!(w.poll_box(&mut s2), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[test]
+fn owned_permit_release_drop_and_close() {
+    let (tx, rx) = bounded(1);
+    let p = tx.clone().try_reserve_owned().unwrap();
+    let tx2 = match tx.clone().try_reserve_owned() {
+        Err(TrySendError::Full(tx2)) => tx2,
+        other => panic!("expected Full with the sender back: {other:?}"),
+    };
+    let tx3 = p.release();
+    assert!(tx3.same_channel(&tx));
+    let p = tx2.try_reserve_owned().unwrap();
+    drop(p); // frees the slot and drops its sender
+    assert_eq!(tx.sender_count(), 2);
+    let p = tx3.try_reserve_owned().unwrap();
+    rx.close();
+    assert_eq!(p.send(5).unwrap_err(), SendError(5));
+    assert!(matches!(
+        tx.clone().try_reserve_owned(),
+        Err(TrySendError::Closed(_))
+    ));
+    assert!(pollster::block_on(tx.clone().reserve_owned()).is_err());
+    assert_eq!(tx.sender_count(), 1);
+}
+
+#[test]
+fn reserve_owned_fails_when_closed_while_waiting() {
+    let (tx, rx) = bounded::<u8>(1);
+    tx.try_send(1).unwrap();
+    let w = CountingWaker::new();
+    let mut r = Box::pin(tx.clone().reserve_owned());
+    assert!(w.poll_box(&mut r).is_pending());
+    rx.close();
+    assert_eq!(w.count(), 1);
+    assert!(matches!(
+        w.poll_box(&mut r),
+        Poll::Ready(Err(SendError(())))
+    ));
+    assert_eq!(tx.sender_count(), 1, "the future's sender was dropped");
+}
+
+// ---------------------------------------------------------------- PollSender
+
+/// The whole `Sink` adapter a user writes over `PollSender`.
+struct ChanSink<T>(PollSender<T>);
+
+impl<T> futures::Sink<T> for ChanSink<T> {
+    type Error = SendError<()>;
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_reserve(cx)
+    }
+    fn start_send(mut self: Pin<&mut Self>, item: T) -> Result<(), Self::Error> {
+        self.0.send_item(item).map_err(|_| SendError(()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.close();
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn poll_sender_as_sink_on_all_executors() {
+    use futures::SinkExt;
+    for cap in [0, 1, 8] {
+        on_all_executors(move |ex| async move {
+            let (tx, rx) = bounded(cap);
+            let n = ITERS / 4;
+            let mut hs = Vec::new();
+            for p in 0..2 {
+                let mut sink = ChanSink(PollSender::new(tx.clone()));
+                hs.push(ex.spawn(async move {
+                    let mut items = futures::stream::iter((0..n).map(move |i| Ok((p, i))));
+                    sink.send_all(&mut items).await.unwrap();
+                    sink.close().await.unwrap();
+                    assert!(sink.0.is_closed());
+                }));
+            }
+            drop(tx);
+            let mut next = [0, 0];
+            while let Ok((p, i)) = rx.recv().await {
+                assert_eq!(i, next[p], "FIFO per producer");
+                next[p] += 1;
+            }
+            assert_eq!(next, [n, n]);
+            join_all(hs).await;
+        });
+    }
+}
+
+#[test]
+fn poll_sender_waits_fifo_and_abort_passes_the_slot_on() {
+    let (tx, rx) = bounded(1);
+    let w = CountingWaker::new();
+    let mut cx = Context::from_waker(w.waker());
+    let mut ps = PollSender::new(tx.clone());
+    assert_eq!(ps.poll_reserve(&mut cx), Poll::Ready(Ok(())));
+    assert_eq!(ps.poll_reserve(&mut cx), Poll::Ready(Ok(())), "idempotent");
+    ps.send_item(1).unwrap();
+    assert!(ps.poll_reserve(&mut cx).is_pending(), "full");
+    let mut s = Box::pin(tx.send(2));
+    assert!(w.poll_box(&mut s).is_pending(), "queued behind ps");
+    assert_eq!(rx.try_recv(), Ok(1)); // slot handed to ps
+    assert!(w.count() >= 1);
+    assert!(w.poll_box(&mut s).is_pending(), "must not overtake ps");
+    assert!(ps.abort_send()); // the handed slot passes on
+    assert!(!ps.abort_send(), "nothing left to abort");
+    assert_eq!(w.poll_box(&mut s), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(2));
+    // A reserved slot is given up the same way.
+    assert_eq!(ps.poll_reserve(&mut cx), Poll::Ready(Ok(())));
+    assert!(tx.try_send(3).is_err());
+    assert!(ps.abort_send());
+    assert_eq!(tx.try_send(3), Ok(()));
+    assert_eq!(rx.try_recv(), Ok(3));
+    // Reuse after abort: the boxed wait works again.
+    assert_eq!(ps.poll_reserve(&mut cx), Poll::Ready(Ok(())));
+    ps.send_item(4).unwrap();
+    assert!(ps.poll_reserve(&mut cx).is_pending());
+    drop(ps); // dropping a queued PollSender loses no slot
+    assert_eq!(rx.try_recv(), Ok(4));
+    assert_eq!(tx.try_send(5), Ok(()));
+}
+
+#[test]
+fn poll_sender_close_and_channel_close() {
+    let (tx, rx) = bounded(1);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut ps = PollSender::new(tx);
+    let mut ps2 = ps.clone();
+    assert!(ps.get_ref().unwrap().same_channel(ps2.get_ref().unwrap()));
+    assert_eq!(ps.poll_reserve(&mut cx), Poll::Ready(Ok(())));
+    ps.close(); // gives up the reservation, drops its sender
+    assert!(ps.is_closed() && ps.get_ref().is_none());
+    assert!(!rx.is_closed(), "ps2 still holds a sender");
+    assert_eq!(ps.poll_reserve(&mut cx), Poll::Ready(Err(SendError(()))));
+    assert_eq!(ps.send_item(1), Err(SendError(1)));
+    assert!(ps.clone().is_closed());
+    // ps2 gets the slot ps gave up; then the receiver closes.
+    assert_eq!(ps2.poll_reserve(&mut cx), Poll::Ready(Ok(())));
+    rx.close();
+    assert!(ps2.is_closed());
+    assert_eq!(ps2.send_item(2), Err(SendError(2)));
+    assert_eq!(ps2.poll_reserve(&mut cx), Poll::Ready(Err(SendError(()))));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+}
+
+#[test]
+#[should_panic(expected = "without a slot reserved")]
+fn poll_sender_send_item_without_reserve_panics() {
+    let (tx, _rx) = bounded(1);
+    let mut ps = PollSender::new(tx);
+    let _ = ps.send_item(1);
+}
+
+#[test]
+fn poll_sender_rendezvous_waits_for_a_receiver() {
+    let (tx, rx) = bounded(0);
+    let w = CountingWaker::new();
+    let mut cx = Context::from_waker(w.waker());
+    let mut ps = PollSender::new(tx);
+    assert!(ps.poll_reserve(&mut cx).is_pending());
+    let mut r = Box::pin(rx.recv());
+    assert!(poll_box(&mut r).is_pending());
+    assert_eq!(w.count(), 1);
+    assert_eq!(ps.poll_reserve(&mut cx), Poll::Ready(Ok(())));
+    ps.send_item(8).unwrap();
+    assert_eq!(poll_box(&mut r), Poll::Ready(Ok(8)));
+    // Aborting while waiting for a taker frees the offer right.
+    assert!(ps.poll_reserve(&mut cx).is_pending());
+    assert!(ps.abort_send());
+    let mut r = Box::pin(rx.recv());
+    assert!(poll_box(&mut r).is_pending());
+    assert_eq!(ps.get_ref().unwrap().try_send(9), Ok(()));
+    assert_eq!(poll_box(&mut r), Poll::Ready(Ok(9)));
+}
+
 // ---------------------------------------------------------------- oneshot
 
 #[test]
@@ -485,12 +934,23 @@ async fn nothing_lost(
                             RETURNED
                         }
                     },
-                    1 => match tx.reserve().await {
+                    1 if rng.next() % 2 == 0 => match tx.reserve().await {
                         Ok(permit) => match permit.send(v) {
                             Ok(()) => OK,
                             Err(_) => RETURNED,
                         },
                         Err(_) => RETURNED,
+                    },
+                    1 => match budget(tx.clone().reserve_owned(), rng.next() % 3).await {
+                        Some(Ok(permit)) => match permit.send(v) {
+                            Ok(_tx) => OK,
+                            Err(_) => RETURNED,
+                        },
+                        Some(Err(_)) => RETURNED,
+                        None => {
+                            drop(v); // cancelled before a slot was reserved
+                            RETURNED
+                        }
                     },
                     r => {
                         let b = if r < 5 { rng.next() % 3 } else { 1000 };

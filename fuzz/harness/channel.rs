@@ -7,8 +7,10 @@
 //! thread with the no-op waker, so the run is deterministic and every
 //! result is predicted exactly: no loss, no duplication, FIFO order of
 //! values and of waiting senders, `len() <= cap`, close semantics, and the
-//! rendezvous rule (a send completes only after its value was taken; a
-//! dropped send takes an untaken value back).
+//! rendezvous rules (a send completes only after its value was taken; a
+//! dropped send takes an untaken value back; `try_send` succeeds exactly
+//! when a receiver is queued in `recv`, and the oldest one gets the value;
+//! `reserve` completes only once a receiver is parked).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -51,6 +53,9 @@ enum SendState {
     Offered,
     /// Rendezvous: a receiver took the value.
     Taken,
+    /// Rendezvous reserve: holds the offer right, waits for a parked
+    /// receiver.
+    WaitingTaker,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +91,8 @@ struct PendingRecv<'a> {
     fut: Pin<Box<Recv<'a, u32>>>,
     state: RecvState,
     ticket: u64,
+    /// Its last poll returned `Pending` (a rendezvous "parked" receiver).
+    parked: bool,
 }
 
 fn poll<F: Future + ?Sized>(f: Pin<&mut F>) -> Poll<F::Output> {
@@ -154,11 +161,13 @@ pub fn run(cap: usize, ops: &[Op]) {
                 let v = next_value;
                 next_value += 1;
                 let res = tx.try_send(v);
+                let waiting_recv = recvs.iter().any(|r| r.state == RecvState::Queued);
                 if m.closed {
                     assert_eq!(res, Err(TrySendError::Closed(v)));
-                } else if cap == 0 || m.free == 0 || queued_sends(&sends) {
+                } else if (cap == 0 && !waiting_recv) || m.free == 0 || queued_sends(&sends) {
                     assert_eq!(res, Err(TrySendError::Full(v)));
                 } else {
+                    // Rendezvous: handed to the oldest queued receiver.
                     assert_eq!(res, Ok(()));
                     m.free -= 1;
                     m.buf.push_back(v);
@@ -193,7 +202,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                 drop(s.fut);
                 match s.state {
                     SendState::Queued | SendState::Taken => {}
-                    SendState::Granted => slot_freed(&mut m, &mut sends),
+                    SendState::Granted | SendState::WaitingTaker => slot_freed(&mut m, &mut sends),
                     SendState::Offered => {
                         // Retracted: the value leaves the channel.
                         m.buf.pop_back().expect("offered value is buffered");
@@ -251,6 +260,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                     fut: Box::pin(rx.recv()),
                     state,
                     ticket,
+                    parked: false,
                 });
                 let i = recvs.len() - 1;
                 poll_recv(&mut m, &mut sends, &mut recvs, &mut ticket, i);
@@ -305,7 +315,18 @@ pub fn run(cap: usize, ops: &[Op]) {
                             assert!(res.is_pending());
                             done = false;
                         }
-                        SendState::Granted => match res {
+                        SendState::Granted | SendState::WaitingTaker if m.cap == 0 && m.closed => {
+                            assert!(matches!(res, Poll::Ready(Err(SendError(())))));
+                            m.free += 1;
+                        }
+                        SendState::Granted | SendState::WaitingTaker
+                            if m.cap == 0 && !recvs.iter().any(|r| r.parked) =>
+                        {
+                            assert!(res.is_pending(), "rendezvous reserve without a taker");
+                            s.state = SendState::WaitingTaker;
+                            done = false;
+                        }
+                        SendState::Granted | SendState::WaitingTaker => match res {
                             Poll::Ready(Ok(p)) => permits.push(p),
                             other => panic!("granted reserve: {:?}", other.map(|r| r.is_ok())),
                         },
@@ -349,6 +370,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                             done = false;
                         }
                         SendState::Taken => assert_eq!(res, Poll::Ready(Ok(()))),
+                        SendState::WaitingTaker => unreachable!("only reserves wait for takers"),
                     }
                 }
             }
@@ -365,6 +387,7 @@ pub fn run(cap: usize, ops: &[Op]) {
             i: usize,
         ) {
             let res = poll(recvs[i].fut.as_mut());
+            recvs[i].parked = res.is_pending();
             if recvs[i].state == RecvState::Queued {
                 assert!(res.is_pending(), "a queued receiver overtook");
                 return;

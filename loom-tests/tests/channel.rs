@@ -328,3 +328,100 @@ fn oneshot_wakes_receiver() {
         t.join().unwrap();
     });
 }
+
+/// Rendezvous `try_send` races the drop of the one parked receiver. Either
+/// it handed the value over (`Ok`: the receiver was still queued, and the
+/// value passes on from the dropped future, so a later `try_recv` gets it)
+/// or it found nobody (`Full`, value back); never a value stuck in the
+/// channel without a permit announcing it, and dropped exactly once.
+/// Fails if: the dropped `Recv` does not pass its handed permit on (M-A);
+/// `try_send` keeps the value in after taking the permit back (M-B).
+#[test]
+fn rendezvous_try_send_races_receiver_drop() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = bounded(0);
+        let (waker, _) = counting_waker();
+        let mut r = Box::pin(rx.recv());
+        assert!(poll_once(r.as_mut(), &waker).is_pending());
+        let d = drops.clone();
+        let t = thread::spawn(move || {
+            let res = tx.try_send(Counted(d)).map_err(|e| {
+                assert!(e.is_full(), "the channel is open");
+            });
+            (tx, res.is_ok())
+        });
+        drop(r);
+        let (tx, sent) = t.join().unwrap();
+        if sent {
+            assert!(
+                rx.try_recv().is_ok(),
+                "a value sent to a dropped receiver was lost"
+            );
+        }
+        assert_eq!(rx.try_recv().err(), Some(TryRecvError::Empty));
+        assert_eq!(drops.load(SeqCst), 1);
+        assert!(tx.is_empty());
+    });
+}
+
+/// Rendezvous `try_send` to a parked receiver while another receiver
+/// barges in with `try_recv`: the parked one gets the value, the barger
+/// finds nothing.
+/// Fails if: `try_recv` pops without holding an `items` permit (M-C).
+#[test]
+fn rendezvous_try_send_not_stolen_by_barging_try_recv() {
+    model(|| {
+        let (tx, rx) = bounded(0);
+        let rx2 = rx.clone();
+        let (waker, count) = counting_waker();
+        let mut r = Box::pin(rx.recv());
+        assert!(poll_once(r.as_mut(), &waker).is_pending());
+        let t = thread::spawn(move || rx2.try_recv());
+        assert_eq!(tx.try_send(5), Ok(()), "a receiver is parked");
+        assert_eq!(t.join().unwrap(), Err(TryRecvError::Empty));
+        assert_eq!(count.get(), 1);
+        assert_eq!(poll_once(r.as_mut(), &waker), Poll::Ready(Ok(5)));
+    });
+}
+
+/// Rendezvous `reserve` waits for a receiver: the receiver parks on
+/// another thread and must wake it; the permit's value reaches it.
+/// Fails if: a parking receiver does not wake the waiting reserve (M-D:
+/// a lost wake-up, which loom reports as a deadlock).
+#[test]
+fn rendezvous_reserve_woken_by_parking_receiver() {
+    model(|| {
+        let (tx, rx) = bounded(0);
+        let t = thread::spawn(move || {
+            let permit = block_on(tx.reserve()).unwrap();
+            permit.send(1).unwrap();
+        });
+        assert_eq!(rx.recv_blocking(), Ok(1));
+        t.join().unwrap();
+        assert_eq!(rx.recv_blocking(), Err(RecvError));
+    });
+}
+
+/// A `reserve_owned` future queued on a full channel is dropped while a
+/// receiver, racing it, frees the slot (which may be handed to it): the
+/// slot must pass on, not leak.
+/// Fails if: a dropped `ReserveOwned` does not cancel its wait (M-E).
+#[test]
+fn reserve_owned_dropped_while_slot_is_handed() {
+    model(|| {
+        let (tx, rx) = bounded(1);
+        tx.try_send(1).unwrap();
+        let (waker, _) = counting_waker();
+        let mut r = Box::pin(tx.clone().reserve_owned());
+        assert!(poll_once(r.as_mut(), &waker).is_pending());
+        let t = thread::spawn(move || {
+            assert_eq!(rx.try_recv(), Ok(1));
+            rx
+        });
+        drop(r);
+        let _rx = t.join().unwrap();
+        let permit = tx.try_reserve_owned().expect("the slot leaked");
+        assert_eq!(permit.send(2).unwrap().sender_count(), 1);
+    });
+}

@@ -21,14 +21,30 @@
 //! pop counter has moved past its value. A send dropped (or closed) before
 //! that takes its value back out of the ring — under the ring lock, so a
 //! value is either taken by exactly one receiver or retracted, never both.
+//!
+//! Rendezvous channels also count *parked* receivers (`Ring::parked`: recv
+//! futures queued on `items`, counted from the poll that returned `Pending`
+//! to the one that returned `Ready`, or to their drop). Two operations need
+//! a taker to exist before they place a value:
+//!
+//! * `try_send` ([`Chan::try_send_rendezvous`]) places its value only if a
+//!   receiver is parked, then hands the `items` permit over. The wait core
+//!   gives a released permit to the head waiter directly, so a parked
+//!   receiver gets it and no later `try_recv` can barge in. If the permit
+//!   was *not* taken (the parked receiver left meanwhile), `try_send` takes
+//!   it back and retracts the value: `Full`.
+//! * `reserve` ([`Chan::poll_reserve`]) first takes the `space` permit (the
+//!   right to make the one offer), then waits until a receiver is parked
+//!   (`Ring::want` holds its waker; a receiver that parks wakes it).
 
 use alloc::boxed::Box;
 use core::mem::MaybeUninit;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker, ready};
 
+use super::TrySendError;
 use crate::loom::atomic::AtomicUsize;
-use crate::wait::{Acquire, MAX_PERMITS, RawSemaphore, SpinLock};
+use crate::wait::{Acquire, MAX_PERMITS, RawSemaphore, SpinLock, TryFail};
 
 /// Released to `items` on close: enough for every receiver that will ever
 /// poll (a receiver that finds the channel closed and empty returns its
@@ -49,6 +65,11 @@ struct Ring<T> {
     closed: bool,
     /// The waker of the rendezvous send whose offer is in the ring.
     offer: Option<Waker>,
+    /// Rendezvous only: receivers parked in `recv` (see the module docs).
+    parked: usize,
+    /// Rendezvous only: the waker of the reserve holding the `space` permit
+    /// and waiting for a receiver to park.
+    want: Option<Waker>,
 }
 
 impl<T> Ring<T> {
@@ -124,6 +145,8 @@ impl<T> Chan<T> {
                 pops: 0,
                 closed: false,
                 offer: None,
+                parked: 0,
+                want: None,
             }),
             space: RawSemaphore::new(slots),
             items: RawSemaphore::new(0),
@@ -199,8 +222,53 @@ impl<T> Chan<T> {
     }
 
     /// Polls `acquire` (an `items` request, idle or queued) for a value.
-    /// Leaves `acquire` idle again when it returns `Ready`.
+    /// Leaves `acquire` idle again when it returns `Ready`. `parked` is the
+    /// caller's flag "counted in `Ring::parked`" (rendezvous only); the
+    /// caller must pass it to [`Chan::cancel_recv`] when dropped.
+    #[inline]
     pub(crate) fn poll_recv(
+        &self,
+        acquire: Pin<&mut Acquire>,
+        parked: &mut bool,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        let res = self.poll_recv_inner(acquire, cx);
+        if self.is_rendezvous() && res.is_pending() != *parked {
+            *parked = res.is_pending();
+            self.set_parked(*parked);
+        }
+        res
+    }
+
+    /// Drops a receive wait (see [`Chan::poll_recv`]).
+    #[inline]
+    pub(crate) fn cancel_recv(&self, acquire: Pin<&mut Acquire>, parked: &mut bool) {
+        acquire.cancel(&self.items);
+        if *parked {
+            *parked = false;
+            self.set_parked(false);
+        }
+    }
+
+    /// A receiver parks (`true`) or stops waiting; a parking receiver wakes
+    /// a reserve waiting for a taker.
+    #[cold]
+    fn set_parked(&self, parked: bool) {
+        let want = self.ring.with(|r| {
+            if parked {
+                r.parked += 1;
+                r.want.take()
+            } else {
+                r.parked -= 1;
+                None
+            }
+        });
+        if let Some(w) = want {
+            w.wake();
+        }
+    }
+
+    fn poll_recv_inner(
         &self,
         mut acquire: Pin<&mut Acquire>,
         cx: &mut Context<'_>,
@@ -228,6 +296,148 @@ impl<T> Chan<T> {
             Popped::Empty => Ok(None),
             Popped::Closed => Err(()),
         }
+    }
+
+    /// `try_send` on a rendezvous channel: succeeds only by handing the
+    /// value to a receiver parked in `recv` (see the module docs). The
+    /// caller holds no permit.
+    pub(crate) fn try_send_rendezvous(&self, value: T) -> Result<(), TrySendError<T>> {
+        match self.space.try_acquire(1) {
+            Ok(()) => {}
+            Err(TryFail::NoPermits) => return Err(TrySendError::Full(value)),
+            Err(TryFail::Closed) => return Err(TrySendError::Closed(value)),
+        }
+        let placed = self.ring.with(|r| {
+            if r.closed {
+                Err(TrySendError::Closed(value))
+            } else if r.parked == 0 {
+                Err(TrySendError::Full(value))
+            } else {
+                Ok(r.push(value))
+            }
+        });
+        let pos = match placed {
+            Ok(pos) => pos,
+            Err(e) => {
+                self.space.release(1);
+                return Err(e);
+            }
+        };
+        // A queued receiver is handed this permit directly (the head one).
+        self.items.release(1);
+        if self.items.try_acquire(1).is_err() {
+            // A receiver holds it now and pops the value next.
+            return Ok(());
+        }
+        // The permit was left free: the parked receivers left meanwhile.
+        // Take the value back unless a receiver raced in and took it (then
+        // the permit just taken was a spare one: a phantom's or the close's).
+        let back = self.ring.with(|r| {
+            if r.pops != pos {
+                return None;
+            }
+            let (v, stale) = Self::retract_locked(r);
+            debug_assert!(stale.is_none(), "try_send registers no waker");
+            Some(if r.closed {
+                TrySendError::Closed(v)
+            } else {
+                TrySendError::Full(v)
+            })
+        });
+        match back {
+            None => Ok(()),
+            Some(e) => {
+                self.space.release(1);
+                Err(e)
+            }
+        }
+    }
+
+    /// The reserve core behind `Reserve`, `ReserveOwned` and `PollSender`:
+    /// takes a `space` permit (FIFO among senders) and, on a rendezvous
+    /// channel, then waits for a parked receiver. `have_space` is the
+    /// caller's "holds a `space` permit" flag (pass it to
+    /// [`Chan::cancel_reserve`] when dropped). On `Ready(Ok)` the permit
+    /// passes to the caller (`have_space` is cleared) and `acquire` is idle
+    /// again. `Err` means closed.
+    #[inline]
+    pub(crate) fn poll_reserve(
+        &self,
+        mut acquire: Pin<&mut Acquire>,
+        have_space: &mut bool,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), ()>> {
+        if !*have_space {
+            let res = ready!(acquire.as_mut().poll_acquire(&self.space, cx));
+            acquire.set(Acquire::fifo(1));
+            if res.is_err() {
+                return Poll::Ready(Err(()));
+            }
+            *have_space = true;
+        }
+        if self.is_rendezvous() {
+            match ready!(self.poll_taker(cx)) {
+                Ok(()) => {}
+                Err(()) => {
+                    *have_space = false;
+                    self.space.release(1);
+                    return Poll::Ready(Err(()));
+                }
+            }
+        }
+        *have_space = false;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Rendezvous: `Ok` once a receiver is parked, `Err` once closed;
+    /// otherwise registers `want`.
+    fn poll_taker(&self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        let mut waker = Some(cx.waker().clone());
+        let res = self.ring.with(|r| {
+            if r.closed {
+                Poll::Ready(Err(()))
+            } else if r.parked > 0 {
+                Poll::Ready(Ok(()))
+            } else {
+                match &r.want {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => core::mem::swap(&mut r.want, &mut waker),
+                }
+                Poll::Pending
+            }
+        });
+        drop(waker);
+        res
+    }
+
+    /// Drops a reserve wait (see [`Chan::poll_reserve`]).
+    #[inline]
+    pub(crate) fn cancel_reserve(&self, acquire: Pin<&mut Acquire>, have_space: &mut bool) {
+        acquire.cancel(&self.space);
+        if *have_space {
+            *have_space = false;
+            let stale = self.ring.with(|r| r.want.take());
+            drop(stale);
+            self.space.release(1);
+        }
+    }
+
+    /// Rendezvous `try_reserve`: the caller took a `space` permit; keeps it
+    /// only if a receiver is parked.
+    pub(crate) fn try_reserve_taker(&self) -> Result<(), TrySendError<()>> {
+        let res = self.ring.with(|r| {
+            if r.closed {
+                Err(TrySendError::Closed(()))
+            } else if r.parked == 0 {
+                Err(TrySendError::Full(()))
+            } else {
+                Ok(())
+            }
+        });
+        if res.is_err() {
+            self.space.release(1);
+        }
+        res
     }
 
     /// A rendezvous send waits here after [`Chan::push`]: `Ok` once a
@@ -298,15 +508,15 @@ impl<T> Chan<T> {
     /// values back, receivers drain what is left and then see the close.
     /// Returns whether this call closed it.
     pub(crate) fn close(&self) -> bool {
-        let (first, offer) = self.ring.with(|r| {
+        let (first, offer, want) = self.ring.with(|r| {
             let first = !r.closed;
             r.closed = true;
-            (first, r.offer.take())
+            (first, r.offer.take(), r.want.take())
         });
         if !first {
             return false;
         }
-        if let Some(w) = offer {
+        for w in [offer, want].into_iter().flatten() {
             w.wake();
         }
         self.space.close();

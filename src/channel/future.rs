@@ -1,4 +1,4 @@
-//! The channel futures: [`Send`], [`Recv`] and [`Reserve`].
+//! The channel futures: [`Send`], [`Recv`], [`Reserve`] and [`ReserveOwned`].
 
 use core::fmt;
 use core::future::Future;
@@ -8,7 +8,7 @@ use core::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 
 use super::chan::Chan;
-use super::{Permit, RecvError, SendError};
+use super::{OwnedPermit, Permit, RecvError, SendError, Sender};
 use crate::wait::Acquire;
 
 pin_project! {
@@ -126,6 +126,8 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct Recv<'a, T> {
         chan: &'a Chan<T>,
+        // Counted among the parked receivers (rendezvous only).
+        parked: bool,
         #[pin]
         acquire: Acquire,
     }
@@ -133,7 +135,7 @@ pin_project! {
     impl<T> PinnedDrop for Recv<'_, T> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            this.acquire.cancel(&this.chan.items);
+            this.chan.cancel_recv(this.acquire, this.parked);
         }
     }
 }
@@ -142,6 +144,7 @@ impl<'a, T> Recv<'a, T> {
     pub(super) fn new(chan: &'a Chan<T>) -> Self {
         Self {
             chan,
+            parked: false,
             acquire: Acquire::fifo(1),
         }
     }
@@ -153,7 +156,7 @@ impl<T> Future for Recv<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         this.chan
-            .poll_recv(this.acquire, cx)
+            .poll_recv(this.acquire, this.parked, cx)
             .map(|v| v.ok_or(RecvError))
     }
 }
@@ -166,7 +169,9 @@ impl<T> fmt::Debug for Recv<'_, T> {
 
 pin_project! {
     /// The future of [`Sender::reserve`](super::Sender::reserve): waits
-    /// (FIFO among senders) for a free slot without giving up a value.
+    /// (FIFO among senders) for a free slot without giving up a value. On a
+    /// rendezvous channel it then also waits until a receiver is waiting in
+    /// `recv`.
     ///
     /// # Cancel safety
     /// Dropping it at any point loses no slot and no wake-up: a slot it
@@ -184,6 +189,8 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct Reserve<'a, T> {
         chan: &'a Chan<T>,
+        // Holds a `space` permit (rendezvous: waiting for a taker).
+        have_space: bool,
         #[pin]
         acquire: Acquire,
     }
@@ -191,7 +198,7 @@ pin_project! {
     impl<T> PinnedDrop for Reserve<'_, T> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            this.acquire.cancel(&this.chan.space);
+            this.chan.cancel_reserve(this.acquire, this.have_space);
         }
     }
 }
@@ -200,6 +207,7 @@ impl<'a, T> Reserve<'a, T> {
     pub(super) fn new(chan: &'a Chan<T>) -> Self {
         Self {
             chan,
+            have_space: false,
             acquire: Acquire::fifo(1),
         }
     }
@@ -211,11 +219,84 @@ impl<'a, T> Future for Reserve<'a, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let chan: &'a Chan<T> = this.chan;
-        let res = ready!(this.acquire.poll_acquire(&chan.space, cx));
+        let res = ready!(chan.poll_reserve(this.acquire, this.have_space, cx));
         Poll::Ready(match res {
             Ok(()) => Ok(Permit::new(chan)),
-            Err(_) => Err(SendError(())),
+            Err(()) => Err(SendError(())),
         })
+    }
+}
+
+pin_project! {
+    /// The future of [`Sender::reserve_owned`](super::Sender::reserve_owned):
+    /// like [`Reserve`], but it owns the [`Sender`] and yields an
+    /// [`OwnedPermit`] that can move to another task.
+    ///
+    /// # Cancel safety
+    /// Dropping it at any point loses no slot and no wake-up (a slot it was
+    /// handed passes on to the next waiting sender); the `Sender` it owns
+    /// is dropped with it.
+    ///
+    /// # Examples
+    /// ```
+    /// # pollster::block_on(async {
+    /// let (tx, rx) = weftwork::channel::bounded(1);
+    /// let fut: weftwork::channel::ReserveOwned<u8> = tx.reserve_owned();
+    /// let tx = fut.await.unwrap().send(5).unwrap();
+    /// assert_eq!(rx.recv().await, Ok(5));
+    /// # drop(tx);
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ReserveOwned<T> {
+        sender: Option<Sender<T>>,
+        have_space: bool,
+        #[pin]
+        acquire: Acquire,
+    }
+
+    impl<T> PinnedDrop for ReserveOwned<T> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(tx) = this.sender {
+                tx.chan.cancel_reserve(this.acquire, this.have_space);
+            }
+        }
+    }
+}
+
+impl<T> ReserveOwned<T> {
+    pub(super) fn new(sender: Sender<T>) -> Self {
+        Self {
+            sender: Some(sender),
+            have_space: false,
+            acquire: Acquire::fifo(1),
+        }
+    }
+}
+
+impl<T> Future for ReserveOwned<T> {
+    type Output = Result<OwnedPermit<T>, SendError<()>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let chan = &this
+            .sender
+            .as_ref()
+            .expect("`ReserveOwned` polled after completion")
+            .chan;
+        let res = ready!(chan.poll_reserve(this.acquire, this.have_space, cx));
+        let sender = this.sender.take().expect("checked above");
+        Poll::Ready(match res {
+            Ok(()) => Ok(OwnedPermit::new(sender)),
+            Err(()) => Err(SendError(())),
+        })
+    }
+}
+
+impl<T> fmt::Debug for ReserveOwned<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReserveOwned").finish_non_exhaustive()
     }
 }
 

@@ -21,7 +21,7 @@
 //! | future              | cancel-safe? | dropped before completion means        |
 //! |---------------------|--------------|----------------------------------------|
 //! | [`Send`][Send]      | yes          | the value was not sent (it is dropped) |
-//! | [`Reserve`][Reserve]| yes          | no slot was taken                      |
+//! | [`Reserve`][Reserve], [`ReserveOwned`][ReserveOwned] | yes | no slot was taken |
 //! | [`Recv`][Recv]      | yes          | no value was taken                     |
 //!
 //! Needs pointer-sized atomics (for `Arc`): on targets without them only
@@ -35,6 +35,7 @@
 //! [bounded]: crate::channel::bounded
 //! [Send]: crate::channel::Send
 //! [Reserve]: crate::channel::Reserve
+//! [ReserveOwned]: crate::channel::ReserveOwned
 //! [Recv]: crate::channel::Recv
 //!
 //! # Examples
@@ -57,19 +58,27 @@ mod future;
 #[cfg(target_has_atomic = "ptr")]
 pub mod oneshot;
 #[cfg(target_has_atomic = "ptr")]
+mod permit;
+#[cfg(target_has_atomic = "ptr")]
+mod poll_sender;
+#[cfg(target_has_atomic = "ptr")]
 mod receiver;
 #[cfg(target_has_atomic = "ptr")]
 mod sender;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};
 #[cfg(target_has_atomic = "ptr")]
-pub use future::{Recv, Reserve, Send};
+pub use future::{Recv, Reserve, ReserveOwned, Send};
 #[cfg(target_has_atomic = "ptr")]
 pub use oneshot::oneshot;
 #[cfg(target_has_atomic = "ptr")]
+pub use permit::{OwnedPermit, Permit};
+#[cfg(target_has_atomic = "ptr")]
+pub use poll_sender::PollSender;
+#[cfg(target_has_atomic = "ptr")]
 pub use receiver::Receiver;
 #[cfg(target_has_atomic = "ptr")]
-pub use sender::{Permit, Sender, WeakSender};
+pub use sender::{Sender, WeakSender};
 
 /// A bounded multi-producer multi-consumer channel holding up to `cap`
 /// values; `cap == 0` makes a rendezvous channel. The storage is allocated

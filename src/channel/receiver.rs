@@ -41,11 +41,17 @@ pub struct Receiver<T> {
     /// The wait of [`Stream::poll_next`], boxed once per receiver (only if
     /// it is used as a stream) so that `Receiver` stays `Unpin`.
     stream: Option<Pin<Box<Acquire>>>,
+    /// The stream's wait is counted among parked receivers (rendezvous).
+    stream_parked: bool,
 }
 
 impl<T> Receiver<T> {
     pub(super) fn new(chan: Arc<Chan<T>>) -> Self {
-        Self { chan, stream: None }
+        Self {
+            chan,
+            stream: None,
+            stream_parked: false,
+        }
     }
 
     /// Receives a value, waiting while the channel is empty. Fails once
@@ -260,7 +266,8 @@ impl<T> Stream for Receiver<T> {
         let acquire = this
             .stream
             .get_or_insert_with(|| Box::pin(Acquire::fifo(1)));
-        this.chan.poll_recv(acquire.as_mut(), cx)
+        this.chan
+            .poll_recv(acquire.as_mut(), &mut this.stream_parked, cx)
     }
 }
 
@@ -280,7 +287,8 @@ impl<T> Clone for Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         if let Some(acquire) = &mut self.stream {
-            acquire.as_mut().cancel(&self.chan.items);
+            self.chan
+                .cancel_recv(acquire.as_mut(), &mut self.stream_parked);
         }
         if self.chan.receivers.fetch_sub(1, AcqRel) == 1 {
             self.chan.close();

@@ -1,11 +1,10 @@
-//! The sending half: [`Sender`], [`WeakSender`] and [`Permit`].
+//! The sending half: [`Sender`] and [`WeakSender`].
 
 use alloc::sync::Arc;
 use core::fmt;
-use core::mem::ManuallyDrop;
 
 use super::chan::Chan;
-use super::{Reserve, Send, SendError, TrySendError};
+use super::{OwnedPermit, Permit, Reserve, ReserveOwned, Send, SendError, TrySendError};
 use crate::loom::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 
 /// The sending half of a [`bounded`](super::bounded) channel. Clone it for
@@ -53,9 +52,20 @@ impl<T> Sender<T> {
         Send::new(&self.chan, value)
     }
 
-    /// Sends without waiting: `Full(value)` if no slot is free (always on a
-    /// rendezvous channel, where a send must wait for a receiver to take
-    /// the value), `Closed(value)` if the channel is closed.
+    /// Sends without waiting: `Full(value)` if no slot is free (or a
+    /// sender is already waiting for one), `Closed(value)` if the channel is
+    /// closed. The value always comes back on failure.
+    ///
+    /// On a **rendezvous** channel (`cap == 0`) it succeeds exactly when a
+    /// receiver is parked in [`recv`](super::Receiver::recv) (or
+    /// `recv_blocking`, or `next()` on the stream) and no other send is
+    /// offering a value — Go's and crossbeam's rule. The value is then
+    /// handed to the *longest-waiting* receiver: a `try_recv` or `recv`
+    /// arriving later cannot take it first. If that receiver's future is
+    /// dropped before it runs, the value passes to the next receiver, like
+    /// any wake-up a dropped `recv` was handed; it is never lost. Without a
+    /// parked receiver it is `Full(value)`, also when receivers only poll
+    /// with `try_recv`.
     ///
     /// # Examples
     /// ```
@@ -64,13 +74,24 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.try_send(1), Ok(()));
     /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
     /// ```
+    ///
+    /// Rendezvous: only a waiting receiver makes it succeed.
+    /// ```
+    /// use std::future::Future;
+    /// use std::pin::pin;
+    /// use std::task::{Context, Waker};
+    /// use weftwork::channel::{bounded, TrySendError};
+    /// let (tx, rx) = bounded(0);
+    /// assert_eq!(tx.try_send(1), Err(TrySendError::Full(1))); // nobody waits
+    /// let mut recv = pin!(rx.recv());
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(recv.as_mut().poll(&mut cx).is_pending()); // parked now
+    /// assert_eq!(tx.try_send(2), Ok(()));
+    /// assert_eq!(recv.poll(&mut cx), std::task::Poll::Ready(Ok(2)));
+    /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         if self.chan.is_rendezvous() {
-            return Err(if self.chan.is_closed() {
-                TrySendError::Closed(value)
-            } else {
-                TrySendError::Full(value)
-            });
+            return self.chan.try_send_rendezvous(value);
         }
         match self.chan.space.try_acquire(1) {
             Ok(()) => self
@@ -84,8 +105,16 @@ impl<T> Sender<T> {
     }
 
     /// Waits (FIFO among senders) for a free slot and reserves it, so the
-    /// value need not be given up while waiting. Fails if the channel is
-    /// or gets closed.
+    /// value need not be given up while waiting (or even made). Fails if the
+    /// channel is or gets closed.
+    ///
+    /// On a **rendezvous** channel the permit is the right to make the one
+    /// offer, and `reserve` completes only once a receiver is also waiting
+    /// in `recv`: like a buffered channel's free slot, a waiting receiver
+    /// is the capacity. [`Permit::send`] then hands the value to the
+    /// longest-waiting receiver without waiting; if every receiver stopped
+    /// waiting in between, the value stays offered for the next one (a
+    /// rendezvous `send` waits for the taker; a permit cannot).
     ///
     /// # Cancel safety
     /// See [`Reserve`]: dropping it loses no slot.
@@ -104,7 +133,59 @@ impl<T> Sender<T> {
         Reserve::new(&self.chan)
     }
 
-    /// Reserves a free slot without waiting.
+    /// [`reserve`](Self::reserve) that takes the sender by value and
+    /// yields an [`OwnedPermit`], which holds it: a `'static` permit that
+    /// can move to another task. [`OwnedPermit::send`] gives the sender
+    /// back.
+    ///
+    /// # Cancel safety
+    /// See [`ReserveOwned`]: dropping it loses no slot (the sender is
+    /// dropped with it).
+    ///
+    /// # Examples
+    /// ```
+    /// # pollster::block_on(async {
+    /// let (tx, rx) = weftwork::channel::bounded(1);
+    /// let permit = tx.clone().reserve_owned().await.unwrap();
+    /// // The permit is 'static: hand it to another task or thread.
+    /// let t = std::thread::spawn(move || permit.send("job").unwrap());
+    /// let sender_back = t.join().unwrap();
+    /// assert!(sender_back.same_channel(&tx));
+    /// assert_eq!(rx.recv().await, Ok("job"));
+    /// # });
+    /// ```
+    pub fn reserve_owned(self) -> ReserveOwned<T> {
+        ReserveOwned::new(self)
+    }
+
+    /// [`try_reserve`](Self::try_reserve) that takes the sender by value;
+    /// on failure the sender comes back inside the error.
+    ///
+    /// # Examples
+    /// ```
+    /// use weftwork::channel::{bounded, TrySendError};
+    /// let (tx, _rx) = bounded::<u8>(1);
+    /// let permit = tx.clone().try_reserve_owned().unwrap();
+    /// let tx = match tx.try_reserve_owned() {
+    ///     Err(TrySendError::Full(tx)) => tx, // the one slot is reserved
+    ///     _ => unreachable!(),
+    /// };
+    /// permit.send(1).unwrap();
+    /// # drop(tx);
+    /// ```
+    pub fn try_reserve_owned(self) -> Result<OwnedPermit<T>, TrySendError<Self>> {
+        // The borrowed permit's slot passes to the owned one.
+        let res = self.try_reserve().map(core::mem::forget);
+        match res {
+            Ok(()) => Ok(OwnedPermit::new(self)),
+            Err(TrySendError::Full(())) => Err(TrySendError::Full(self)),
+            Err(TrySendError::Closed(())) => Err(TrySendError::Closed(self)),
+        }
+    }
+
+    /// Reserves a free slot without waiting. On a rendezvous channel it
+    /// succeeds only while a receiver is waiting in `recv` (see
+    /// [`reserve`](Self::reserve)).
     ///
     /// # Examples
     /// ```
@@ -117,6 +198,10 @@ impl<T> Sender<T> {
     /// ```
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
         match self.chan.space.try_acquire(1) {
+            Ok(()) if self.chan.is_rendezvous() => self
+                .chan
+                .try_reserve_taker()
+                .map(|()| Permit::new(&self.chan)),
             Ok(()) => Ok(Permit::new(&self.chan)),
             Err(crate::wait::TryFail::NoPermits) => Err(TrySendError::Full(())),
             Err(crate::wait::TryFail::Closed) => Err(TrySendError::Closed(())),
@@ -349,60 +434,5 @@ impl<T> Clone for WeakSender<T> {
 impl<T> fmt::Debug for WeakSender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WeakSender").finish_non_exhaustive()
-    }
-}
-
-/// A reserved slot, from [`Sender::reserve`]: [`send`](Self::send) fills it
-/// without waiting; dropping the permit frees the slot.
-///
-/// On a rendezvous channel the permit is the right to make the one offer
-/// at a time; `send` places the value for a receiver and returns at once.
-///
-/// # Examples
-/// ```
-/// # pollster::block_on(async {
-/// let (tx, rx) = weftwork::channel::bounded(1);
-/// let permit = tx.reserve().await.unwrap();
-/// drop(permit); // the slot is free again
-/// tx.try_send(1).unwrap();
-/// # drop(rx);
-/// # });
-/// ```
-#[must_use = "dropping a permit frees its slot"]
-pub struct Permit<'a, T> {
-    chan: &'a Chan<T>,
-}
-
-impl<'a, T> Permit<'a, T> {
-    pub(super) fn new(chan: &'a Chan<T>) -> Self {
-        Self { chan }
-    }
-
-    /// Sends `value` into the reserved slot. Fails only if the channel was
-    /// closed after the slot was reserved; the value then comes back.
-    ///
-    /// # Examples
-    /// ```
-    /// let (tx, rx) = weftwork::channel::bounded(1);
-    /// let permit = tx.try_reserve().unwrap();
-    /// permit.send("x").unwrap();
-    /// assert_eq!(rx.try_recv(), Ok("x"));
-    /// ```
-    pub fn send(self, value: T) -> Result<(), SendError<T>> {
-        let this = ManuallyDrop::new(self);
-        // The permit's slot passes into `push` (which returns it on error).
-        this.chan.push(value, None).map(drop).map_err(SendError)
-    }
-}
-
-impl<T> Drop for Permit<'_, T> {
-    fn drop(&mut self) {
-        self.chan.space.release(1);
-    }
-}
-
-impl<T> fmt::Debug for Permit<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit").finish_non_exhaustive()
     }
 }

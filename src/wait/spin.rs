@@ -86,3 +86,9 @@ impl<T> SpinLock<T> {
         f(&mut self.0.lock().unwrap())
     }
 }
+
+impl<T: Default> Default for SpinLock<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}

@@ -1,0 +1,166 @@
+//! The scope future's engine: polls the body and the children woken since
+//! the last round, inside the caller's task.
+//!
+//! Fairness: each round polls every child woken before the round began once
+//! (the body too), so a child that is always ready cannot starve its
+//! siblings; after [`BUDGET`] polls the driver yields to the executor so it
+//! cannot starve other tasks either.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+use pin_project_lite::pin_project;
+
+use super::children::Core;
+use super::mode::Mode;
+use super::ready::{BODY, ChildWake};
+
+/// Polls per call of the scope's `poll` before it yields to the executor.
+const BUDGET: usize = if cfg!(loom) { 4 } else { 128 };
+
+#[cfg(feature = "std")]
+type Panic = alloc::boxed::Box<dyn core::any::Any + Send>;
+#[cfg(not(feature = "std"))]
+type Panic = core::convert::Infallible;
+
+/// Runs `f`, catching a panic with `std` (without `std` a panic unwinds
+/// through the scope future, whose drop then drops every child).
+#[inline]
+fn guard<R>(f: impl FnOnce() -> R) -> Result<R, Panic> {
+    #[cfg(feature = "std")]
+    {
+        std::panic::catch_unwind(core::panic::AssertUnwindSafe(f))
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        Ok(f())
+    }
+}
+
+pin_project! {
+    /// Drives body `B` and the children of `core` to completion. Output:
+    /// the body's output, or `None` if the mode stopped the scope early.
+    pub(crate) struct Drive<'env, B: Future, M> {
+        core: Arc<Core<'env>>,
+        mode: M,
+        #[pin]
+        body: Option<B>,
+        out: Option<B::Output>,
+        body_wake: Arc<ChildWake>,
+        body_waker: Waker,
+        batch: Vec<usize>,
+        finished: bool,
+    }
+
+    impl<'env, B: Future, M> PinnedDrop for Drive<'env, B, M> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            this.body.set(None);
+            this.core.teardown();
+            if !*this.finished {
+                this.core.token().cancel();
+            }
+        }
+    }
+}
+
+impl<'env, B: Future, M: Mode> Drive<'env, B, M> {
+    pub(crate) fn new(core: Arc<Core<'env>>, mode: M, body: B) -> Self {
+        let body_wake = ChildWake::new(&core.ready, BODY);
+        body_wake.mark_queued();
+        core.ready.push_quiet(BODY);
+        Self {
+            body_waker: Waker::from(body_wake.clone()),
+            body_wake,
+            core,
+            mode,
+            body: Some(body),
+            out: None,
+            batch: Vec::new(),
+            finished: false,
+        }
+    }
+}
+
+impl<B: Future, M: Mode> Future for Drive<'_, B, M> {
+    type Output = Option<B::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let core = &**this.core;
+        let mut polls = 0;
+        while core.ready.take(this.batch, cx.waker()) {
+            for k in 0..this.batch.len() {
+                let i = this.batch[k];
+                let res = if i == BODY {
+                    match this.body.as_mut().as_pin_mut() {
+                        Some(body) => {
+                            this.body_wake.clear_queued();
+                            let mut bcx = Context::from_waker(this.body_waker);
+                            match guard(|| body.poll(&mut bcx)) {
+                                Ok(Poll::Ready(out)) => {
+                                    *this.out = Some(out);
+                                    this.body.set(None);
+                                    Ok(())
+                                }
+                                Ok(Poll::Pending) => Ok(()),
+                                Err(p) => Err(p),
+                            }
+                        }
+                        None => Ok(()),
+                    }
+                } else if let Some((mut child, waker)) = core.begin_poll(i) {
+                    let mut ccx = Context::from_waker(&waker);
+                    match guard(|| child.as_mut().poll_child(&mut ccx)) {
+                        Ok(p) => {
+                            core.end_poll(i, child, p.is_ready());
+                            Ok(())
+                        }
+                        Err(p) => Err(p),
+                    }
+                } else {
+                    Ok(())
+                };
+                #[cfg_attr(not(feature = "std"), allow(unreachable_patterns))]
+                if let Err(payload) = res {
+                    // Siblings and body go first, then the panic goes on.
+                    this.batch.clear();
+                    this.body.set(None);
+                    core.teardown();
+                    core.token().cancel();
+                    #[cfg(feature = "std")]
+                    std::panic::resume_unwind(payload);
+                    #[cfg(not(feature = "std"))]
+                    match payload {}
+                }
+                if this.mode.stopped() {
+                    // Fail-fast / first success: nothing else is polled.
+                    this.batch.clear();
+                    this.body.set(None);
+                    core.teardown();
+                    core.token().cancel();
+                    *this.finished = true;
+                    return Poll::Ready(None);
+                }
+            }
+            polls += this.batch.len();
+            this.batch.clear();
+            if this.body.is_none() && core.try_finish() {
+                *this.finished = true;
+                return Poll::Ready(this.out.take());
+            }
+            if polls >= BUDGET {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+        if this.body.is_none() && core.try_finish() {
+            *this.finished = true;
+            return Poll::Ready(this.out.take());
+        }
+        Poll::Pending
+    }
+}

@@ -1,0 +1,109 @@
+//! The wake side of a scope: which children (and whether the body) need a
+//! poll, and the waker of the task that drives the scope.
+//!
+//! This part is `'static` and reference-counted on its own, apart from the
+//! children (which borrow `'env` data): a waker a child handed to a timer
+//! may outlive the scope, and waking it then only touches this queue.
+
+use alloc::sync::Arc;
+use alloc::task::Wake;
+use alloc::vec::Vec;
+use core::task::Waker;
+
+use crate::loom::atomic::{AtomicUsize, Ordering::*};
+use crate::wait::SpinLock;
+
+/// The index the body uses in the ready queue.
+pub(crate) const BODY: usize = usize::MAX;
+
+/// Indices to poll, plus the driving task's waker.
+#[derive(Debug, Default)]
+pub(crate) struct Ready {
+    inner: SpinLock<ReadyInner>,
+}
+
+#[derive(Debug, Default)]
+struct ReadyInner {
+    list: Vec<usize>,
+    /// Taken by the first wake after a poll of the scope: later wakes
+    /// before the next poll need not wake the task again.
+    driver: Option<Waker>,
+}
+
+impl Ready {
+    /// Queues `index` and wakes the driving task if it is not already awake.
+    pub(crate) fn push(&self, index: usize) {
+        let driver = self.inner.with(|r| {
+            r.list.push(index);
+            r.driver.take()
+        });
+        if let Some(w) = driver {
+            w.wake();
+        }
+    }
+
+    /// Queues `index` without waking anyone (the driver is running).
+    pub(crate) fn push_quiet(&self, index: usize) {
+        self.inner.with(|r| r.list.push(index));
+    }
+
+    /// Swaps the queued indices into `out` (which must be empty) and
+    /// registers `waker` as the driver's. Returns whether anything was queued.
+    pub(crate) fn take(&self, out: &mut Vec<usize>, waker: &Waker) -> bool {
+        debug_assert!(out.is_empty());
+        self.inner.with(|r| {
+            core::mem::swap(&mut r.list, out);
+            match &r.driver {
+                Some(w) if w.will_wake(waker) => {}
+                _ => r.driver = Some(waker.clone()),
+            }
+        });
+        !out.is_empty()
+    }
+}
+
+/// The waker of one child slot (or of the body). Reused by the next child in
+/// the same slot when no clone of it is left outside the scope.
+#[derive(Debug)]
+pub(crate) struct ChildWake {
+    ready: Arc<Ready>,
+    index: usize,
+    /// 1 while `index` sits in the ready queue (so a child woken many
+    /// times between two polls is queued once).
+    queued: AtomicUsize,
+}
+
+impl ChildWake {
+    pub(crate) fn new(ready: &Arc<Ready>, index: usize) -> Arc<Self> {
+        Arc::new(Self {
+            ready: ready.clone(),
+            index,
+            queued: AtomicUsize::new(0),
+        })
+    }
+
+    /// Marks the slot queued (the spawner pushes it itself). Returns `false`
+    /// if it already was.
+    pub(crate) fn mark_queued(&self) -> bool {
+        self.queued.swap(1, AcqRel) == 0
+    }
+
+    /// Called by the driver right before a poll: a wake from now on queues
+    /// the slot again. A read-modify-write (not a store), so the poll sees
+    /// everything a waker did before a wake that found the slot queued.
+    pub(crate) fn clear_queued(&self) {
+        self.queued.swap(0, AcqRel);
+    }
+}
+
+impl Wake for ChildWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.mark_queued() {
+            self.ready.push(self.index);
+        }
+    }
+}

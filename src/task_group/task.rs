@@ -1,0 +1,356 @@
+//! One task of a group: the wrapper future the executor runs, the cell it
+//! reports to, and the [`TaskHandle`] that reads the cell.
+
+#[cfg(feature = "std")]
+use alloc::boxed::Box;
+use core::fmt;
+use core::future::Future;
+use core::mem;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker, ready};
+
+use pin_project_lite::pin_project;
+
+use super::Shared;
+use crate::cancel::{CancelToken, CancelledOwned};
+use crate::loom::Arc;
+use crate::semaphore::{AcquireArc, SemaphorePermitArc};
+use crate::wait::SpinLock;
+
+/// A caught panic.
+#[cfg(feature = "std")]
+pub(super) type Payload = Box<dyn core::any::Any + Send + 'static>;
+
+/// How a task ended.
+pub(super) enum Outcome<T> {
+    Done(T),
+    Aborted,
+    #[cfg(feature = "std")]
+    Panicked(Payload),
+}
+
+enum State<T> {
+    Running(Option<Waker>),
+    Finished(Outcome<T>),
+    Taken,
+}
+
+struct Slot<T> {
+    state: State<T>,
+    /// The handle is gone: outcomes go nowhere, panics to the group.
+    detached: bool,
+}
+
+/// Shared by a task's wrapper and its handle.
+pub(super) struct TaskCell<T> {
+    slot: SpinLock<Slot<T>>,
+    shared: Arc<Shared>,
+}
+
+impl<T> TaskCell<T> {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            slot: SpinLock::new(Slot {
+                state: State::Running(None),
+                detached: false,
+            }),
+            shared,
+        }
+    }
+
+    /// Hands the outcome to the handle (or, detached, drops it / gives a
+    /// panic to the group) and wakes the handle. Nothing user-defined runs
+    /// under the lock: values, wakers and payloads leave it first.
+    fn finish(&self, outcome: Outcome<T>) {
+        let mut waker = None;
+        let leftover = self.slot.with(|s| {
+            if s.detached {
+                return Some(outcome);
+            }
+            if let State::Running(w) = mem::replace(&mut s.state, State::Finished(outcome)) {
+                waker = w;
+            }
+            None
+        });
+        self.leftover(leftover);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// An outcome nobody will read: a panic goes to the group.
+    fn leftover(&self, outcome: Option<Outcome<T>>) {
+        match outcome {
+            #[cfg(feature = "std")]
+            Some(Outcome::Panicked(p)) => self.shared.route_panic(p),
+            other => drop(other),
+        }
+    }
+}
+
+pin_project! {
+    /// The future the executor runs for one task: checks for an abort,
+    /// waits for a slot under the limit, then polls the user's future
+    /// (catching panics with `std`). However it ends — completion, abort,
+    /// panic, or the executor dropping it — the user's future is dropped
+    /// *before* the group is told the task is done.
+    pub(super) struct Task<F: Future> {
+        #[pin]
+        fut: Option<F>,
+        #[pin]
+        abort: CancelledOwned,
+        #[pin]
+        acquire: Option<AcquireArc>,
+        permit: Option<SemaphorePermitArc>,
+        cell: Arc<TaskCell<F::Output>>,
+        finished: bool,
+    }
+
+    impl<F: Future> PinnedDrop for Task<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if !this.finished {
+                this.finish(Outcome::Aborted);
+            }
+        }
+    }
+}
+
+impl<F: Future> Task<F> {
+    pub(super) fn new(
+        fut: F,
+        abort: CancelledOwned,
+        acquire: Option<AcquireArc>,
+        cell: Arc<TaskCell<F::Output>>,
+    ) -> Self {
+        Self {
+            fut: Some(fut),
+            abort,
+            acquire,
+            permit: None,
+            cell,
+            finished: false,
+        }
+    }
+
+    fn finish(self: Pin<&mut Self>, outcome: Outcome<F::Output>) {
+        let mut this = self.project();
+        *this.finished = true;
+        #[cfg(feature = "std")]
+        let outcome = {
+            let dropped = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+                this.fut.set(None);
+            }));
+            match (dropped, outcome) {
+                (Err(p), Outcome::Done(_) | Outcome::Aborted) => Outcome::Panicked(p),
+                (_, outcome) => outcome,
+            }
+        };
+        #[cfg(not(feature = "std"))]
+        this.fut.set(None);
+        this.acquire.set(None);
+        *this.permit = None;
+        this.cell.finish(outcome);
+        // Last: whoever waits for the group sees the future dropped.
+        this.cell.shared.done.add_permits(1);
+    }
+}
+
+impl<F: Future> Future for Task<F> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let outcome = {
+            let mut this = self.as_mut().project();
+            if *this.finished {
+                return Poll::Ready(());
+            }
+            if this.abort.as_mut().poll(cx).is_ready() {
+                Outcome::Aborted
+            } else {
+                if let Some(acquire) = this.acquire.as_mut().as_pin_mut() {
+                    // The limit semaphore is never closed: always `Ok`.
+                    *this.permit = ready!(acquire.poll(cx)).ok();
+                    this.acquire.set(None);
+                }
+                let fut = this.fut.as_pin_mut().expect("present until finished");
+                ready!(poll_catching(fut, cx))
+            }
+        };
+        self.finish(outcome);
+        Poll::Ready(())
+    }
+}
+
+#[cfg(feature = "std")]
+fn poll_catching<F: Future>(fut: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<Outcome<F::Output>> {
+    match std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| fut.poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(v)) => Poll::Ready(Outcome::Done(v)),
+        Err(p) => Poll::Ready(Outcome::Panicked(p)),
+    }
+}
+
+#[cfg(not(feature = "std"))]
+fn poll_catching<F: Future>(fut: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<Outcome<F::Output>> {
+    fut.poll(cx).map(Outcome::Done)
+}
+
+/// The task was aborted before it finished: by [`TaskHandle::abort`], by
+/// the group's [`shutdown`](super::TaskGroup::shutdown), by dropping the
+/// group, by a sibling's unobserved panic, or by the executor dropping it.
+///
+/// # Examples
+/// ```
+/// use weftwork::task_group::TaskAborted;
+/// assert_eq!(TaskAborted.to_string(), "the task was aborted before it finished");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TaskAborted;
+
+impl fmt::Display for TaskAborted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the task was aborted before it finished")
+    }
+}
+
+impl core::error::Error for TaskAborted {}
+
+/// Awaits a task of a [`TaskGroup`](super::TaskGroup): `Ok(output)`, or
+/// `Err(TaskAborted)`. If the task panicked, awaiting the handle
+/// re-raises the panic (with `std`).
+///
+/// Dropping the handle *detaches* the task: it keeps running in its group
+/// (which still aborts it on drop and waits for it in `join_all`). A
+/// detached task's panic goes to the group instead (see
+/// [`TaskGroup`](super::TaskGroup#panics)).
+///
+/// # Cancel safety
+/// Cancel-safe: dropping the handle future loses nothing but the output
+/// (the task runs on).
+///
+/// # Examples
+/// ```
+/// use weftwork::task_group::{BoxTask, Spawn, TaskGroup};
+/// # struct Threads;
+/// # impl Spawn for Threads {
+/// #     fn spawn_boxed(&self, task: BoxTask) { std::thread::spawn(move || pollster::block_on(task)); }
+/// # }
+/// # pollster::block_on(async {
+/// let group = TaskGroup::new(Threads);
+/// let h = group.spawn(async { "done" });
+/// assert_eq!(h.await, Ok("done"));
+/// let h = group.spawn(std::future::pending::<()>());
+/// h.abort();
+/// # });
+/// ```
+#[must_use = "dropping the handle detaches the task; `.await` it or call `abort`"]
+pub struct TaskHandle<T> {
+    cell: Arc<TaskCell<T>>,
+    abort: CancelToken,
+}
+
+impl<T> TaskHandle<T> {
+    pub(super) fn new(cell: Arc<TaskCell<T>>, abort: CancelToken) -> Self {
+        Self { cell, abort }
+    }
+
+    /// Aborts the task: its future is dropped on its executor at the next
+    /// opportunity (the task is woken for it), without running further.
+    /// A task that already finished is not affected.
+    ///
+    /// # Examples
+    /// ```
+    /// # use weftwork::task_group::{BoxTask, Spawn, TaskGroup};
+    /// # struct Threads;
+    /// # impl Spawn for Threads {
+    /// #     fn spawn_boxed(&self, task: BoxTask) { std::thread::spawn(move || pollster::block_on(task)); }
+    /// # }
+    /// # pollster::block_on(async {
+    /// let mut group = TaskGroup::new(Threads);
+    /// group.spawn(std::future::pending::<()>()).abort();
+    /// group.join_all().await; // returns: the task was dropped
+    /// # });
+    /// ```
+    pub fn abort(self) {
+        self.abort.cancel();
+    }
+
+    /// Whether the task has finished (completed, panicked or was aborted
+    /// and dropped) and its outcome waits in the handle.
+    ///
+    /// # Examples
+    /// ```
+    /// # use weftwork::task_group::{BoxTask, Spawn, TaskGroup};
+    /// # struct Threads;
+    /// # impl Spawn for Threads {
+    /// #     fn spawn_boxed(&self, task: BoxTask) { std::thread::spawn(move || pollster::block_on(task)); }
+    /// # }
+    /// # pollster::block_on(async {
+    /// let mut group = TaskGroup::new(Threads);
+    /// let h = group.spawn(async {});
+    /// group.join_all().await;
+    /// assert!(h.is_finished());
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.cell
+            .slot
+            .with(|s| matches!(s.state, State::Finished(_)))
+    }
+}
+
+impl<T> Future for TaskHandle<T> {
+    type Output = Result<T, TaskAborted>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut stale = None;
+        let taken = self.cell.slot.with(|s| match &mut s.state {
+            State::Running(w) => {
+                match w {
+                    Some(old) if old.will_wake(cx.waker()) => {}
+                    slot => stale = slot.replace(cx.waker().clone()),
+                }
+                None
+            }
+            State::Finished(_) | State::Taken => Some(mem::replace(&mut s.state, State::Taken)),
+        });
+        drop(stale);
+        match taken {
+            None => Poll::Pending,
+            Some(State::Finished(Outcome::Done(v))) => Poll::Ready(Ok(v)),
+            Some(State::Finished(Outcome::Aborted)) => Poll::Ready(Err(TaskAborted)),
+            #[cfg(feature = "std")]
+            Some(State::Finished(Outcome::Panicked(p))) => std::panic::resume_unwind(p),
+            Some(_) => panic!("TaskHandle polled after it returned the task's outcome"),
+        }
+    }
+}
+
+impl<T> Drop for TaskHandle<T> {
+    fn drop(&mut self) {
+        let mut waker = None;
+        let leftover = self.cell.slot.with(|s| {
+            s.detached = true;
+            match mem::replace(&mut s.state, State::Taken) {
+                State::Finished(o) => Some(o),
+                State::Running(w) => {
+                    waker = w;
+                    s.state = State::Running(None);
+                    None
+                }
+                State::Taken => None,
+            }
+        });
+        drop(waker);
+        self.cell.leftover(leftover);
+    }
+}
+
+impl<T> fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}

@@ -11,7 +11,6 @@ mod common;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
@@ -36,7 +35,8 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let body: Body = Arc::new(move |s| Box::pin(f(s)));
-    let runners: [(&str, fn(Body)); 3] = [
+    type Runner = (&'static str, fn(Body));
+    let runners: [Runner; 3] = [
         ("tokio multi-thread", |body| {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -347,14 +347,14 @@ fn the_limit_is_respected() {
         let mut group = TaskGroup::new(spawner).limit(LIMIT);
         for _ in 0..24 {
             let (running, max) = (running.clone(), max.clone());
-            let _ = group.spawn(async move {
+            drop(group.spawn(async move {
                 let now = running.fetch_add(1, SeqCst) + 1;
                 max.fetch_max(now, SeqCst);
                 for _ in 0..10 {
                     yield_now().await;
                 }
                 running.fetch_sub(1, SeqCst);
-            });
+            }));
         }
         group.join_all().await;
         let max = max.load(SeqCst);
@@ -522,8 +522,8 @@ fn debug_output() {
     let s = format!("{group:?}");
     assert!(s.starts_with("TaskGroup { len: 0"), "{s}");
     let h = group.spawn(async {});
-    let _ = pollster::block_on(h);
-    let _: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async {});
+    assert_eq!(pollster::block_on(h), Ok(()));
+    assert!(format!("{:?}", group.spawn(async {})).starts_with("TaskHandle"));
 }
 
 /// The crate's own adapters.

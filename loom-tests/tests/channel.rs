@@ -1,8 +1,46 @@
 //! Loom models of `weftwork::channel` (bounded, rendezvous and oneshot).
 //!
 //! Each model is small enough for `LOOM_MAX_PREEMPTIONS=2`. Every one was
-//! checked to fail under a mutation of the implementation (listed on each
-//! model as "Fails if: ...").
+//! checked to fail under a mutation of the implementation (applied to a
+//! copy of the crate, never to the real one; each model run in its own
+//! process, since a loom deadlock report aborts the test binary; none of
+//! them needed a timeout to be caught):
+//! M1 ring head wraps to the last slot, not 0 · M2 `pop` does not give the
+//! slot back (`space.release`) · M3 `push` does not re-check `closed` under
+//! the ring lock · M4 `pop` trusts `closed` before looking at the ring · M5
+//! `close` does not close `space` (waiting senders never wake) · M6 `close`
+//! releases no `items` permits · M7 the taker of a rendezvous value does not
+//! wake its sender · M8 a dropped `Recv` does not cancel its wait · M9
+//! retraction ignores the pop counter · M10 a dropped `Send` does not cancel
+//! its wait · M11 a dropped `Reserve`/`ReserveOwned` does not cancel its
+//! wait · M12 the oneshot receiver's drop forgets a sent value · M13
+//! oneshot `send` does not wake the receiver · M14 rendezvous `try_send`
+//! keeps its value in after taking the permit back · M15 `try_recv` pops
+//! without an `items` permit · M16 a parking receiver does not wake the
+//! rendezvous reserve · M17 `ReserveOwned`'s drop does nothing · M18
+//! receivers are never counted as parked.
+//!
+//! | model                                             | mutations it catches |
+//! |---------------------------------------------------|----------------------|
+//! | spsc_wraps_around_in_order                        | M1, M2, M4, M6 |
+//! | full_channel_sender_waits_for_slot                | M2, M4, M6 |
+//! | close_races_send                                  | M3, M4, M6 |
+//! | close_races_recv_and_drains                       | M4, M6 |
+//! | close_wakes_waiting_sender                        | M4, M5, M6 |
+//! | last_sender_drop_wakes_receivers                  | M6 |
+//! | drain_after_close                                 | M4, M6 |
+//! | rendezvous_handoff                                | M7 |
+//! | rendezvous_receiver_dropped_midway                | M7, M8 |
+//! | rendezvous_send_dropped_while_receiver_races      | M2, M7, M9 |
+//! | send_future_dropped_while_receiver_frees_slot     | M2, M10 |
+//! | woken_receiver_dropped_passes_value_on            | M8 |
+//! | reserve_dropped_passes_slot_on                    | M2, M11 |
+//! | oneshot_send_races_receiver_drop                  | M12 |
+//! | oneshot_wakes_receiver                            | M13 |
+//! | rendezvous_try_send_races_receiver_drop           | M8, M14 |
+//! | rendezvous_try_send_not_stolen_by_barging_try_recv| M15, M18 |
+//! | rendezvous_reserve_woken_by_parking_receiver      | M4, M6, M16, M18 |
+//! | reserve_owned_dropped_while_slot_is_handed        | M2, M11, M17 |
 #![cfg(loom)]
 
 use std::pin::pin;
@@ -334,8 +372,8 @@ fn oneshot_wakes_receiver() {
 /// value passes on from the dropped future, so a later `try_recv` gets it)
 /// or it found nobody (`Full`, value back); never a value stuck in the
 /// channel without a permit announcing it, and dropped exactly once.
-/// Fails if: the dropped `Recv` does not pass its handed permit on (M-A);
-/// `try_send` keeps the value in after taking the permit back (M-B).
+/// Fails if: the dropped `Recv` does not pass its handed permit on (M8);
+/// `try_send` keeps the value in after taking the permit back (M14).
 #[test]
 fn rendezvous_try_send_races_receiver_drop() {
     model(|| {
@@ -368,7 +406,8 @@ fn rendezvous_try_send_races_receiver_drop() {
 /// Rendezvous `try_send` to a parked receiver while another receiver
 /// barges in with `try_recv`: the parked one gets the value, the barger
 /// finds nothing.
-/// Fails if: `try_recv` pops without holding an `items` permit (M-C).
+/// Fails if: `try_recv` pops without holding an `items` permit (M15), or
+/// receivers are never counted as parked (M18).
 #[test]
 fn rendezvous_try_send_not_stolen_by_barging_try_recv() {
     model(|| {
@@ -387,7 +426,7 @@ fn rendezvous_try_send_not_stolen_by_barging_try_recv() {
 
 /// Rendezvous `reserve` waits for a receiver: the receiver parks on
 /// another thread and must wake it; the permit's value reaches it.
-/// Fails if: a parking receiver does not wake the waiting reserve (M-D:
+/// Fails if: a parking receiver does not wake the waiting reserve (M16:
 /// a lost wake-up, which loom reports as a deadlock).
 #[test]
 fn rendezvous_reserve_woken_by_parking_receiver() {
@@ -406,7 +445,7 @@ fn rendezvous_reserve_woken_by_parking_receiver() {
 /// A `reserve_owned` future queued on a full channel is dropped while a
 /// receiver, racing it, frees the slot (which may be handed to it): the
 /// slot must pass on, not leak.
-/// Fails if: a dropped `ReserveOwned` does not cancel its wait (M-E).
+/// Fails if: a dropped `ReserveOwned` does not cancel its wait (M17).
 #[test]
 fn reserve_owned_dropped_while_slot_is_handed() {
     model(|| {

@@ -7,7 +7,13 @@
 //!   way a server says "busy, retry later". [`Sender::reserve`][reserve]
 //!   waits for room without giving up the value.
 //! * **Rendezvous**: with `cap == 0`, `send` completes only once a receiver
-//!   has taken the value (CSP's unbuffered channel).
+//!   has taken the value (CSP's unbuffered channel). `try_send` succeeds
+//!   exactly when a receiver is waiting in `recv`, and hands the value to
+//!   the longest-waiting one; `reserve` completes once a receiver waits.
+//! * **Owned and poll-based sending**: [`Sender::reserve_owned`][owned]
+//!   gives a `'static` [`OwnedPermit`][OwnedPermit] that holds the sender;
+//!   [`PollSender`][PollSender] offers `poll_reserve` / `send_item` for a
+//!   `Sink` implementation or a hand-written future.
 //! * **Close**: `close()` on either side, or dropping every sender or every
 //!   receiver. Sends then fail with the value; receivers still drain every
 //!   value already sent, then get [`RecvError`][RecvError].
@@ -32,6 +38,9 @@
 //! [try]: crate::channel::Sender::try_send
 //! [reserve]: crate::channel::Sender::reserve
 //! [RecvError]: crate::channel::RecvError
+//! [owned]: crate::channel::Sender::reserve_owned
+//! [OwnedPermit]: crate::channel::OwnedPermit
+//! [PollSender]: crate::channel::PollSender
 //! [bounded]: crate::channel::bounded
 //! [Send]: crate::channel::Send
 //! [Reserve]: crate::channel::Reserve

@@ -192,6 +192,7 @@ impl<T> Completions<'_, T> {
     /// .await;
     /// # });
     /// ```
+    #[allow(clippy::should_implement_trait)] // async: it cannot be `Iterator::next`
     pub fn next(&mut self) -> Next<'_, T> {
         Next { inner: &self.inner }
     }

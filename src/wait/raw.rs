@@ -124,6 +124,11 @@ impl RawSemaphore {
         let mut spins = 0;
         loop {
             if s & CLOSED != 0 {
+                // `s` may come from a relaxed load: read it again with
+                // `Acquire` so whoever sees "closed" also sees everything
+                // the closer did before `close` (a cancel token sets its
+                // flag, then closes its event).
+                let _ = self.state.load(Acquire);
                 return Err(TryFail::Closed);
             }
             if s >> SHIFT < n {

@@ -4,7 +4,6 @@
 //! Apart from `tests/scope.rs` because it leaks on purpose: Miri runs it
 //! with `-Zmiri-ignore-leaks` (see `.ci/run`).
 
-use std::pin::Pin;
 use std::sync::Mutex as StdMutex;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::task::{Context, Poll, Waker};

@@ -77,6 +77,17 @@
 //! # });
 //! ```
 //!
+//! A handle moved out of the body still borrows what its child borrowed, so
+//! it cannot outlive that data either:
+//!
+//! ```compile_fail
+//! let handle = {
+//!     let data = vec![1, 2, 3];
+//!     pollster::block_on(weftwork::scope(async |s| s.spawn(async { data.len() })))
+//! }; // error: `data` does not live long enough
+//! # drop(handle);
+//! ```
+//!
 //! Children are polled only from inside the scope future's `poll`, so a
 //! leaked (`mem::forget`) scope future simply never polls them again —
 //! nothing touches the borrowed data after the leak.
@@ -388,7 +399,7 @@ impl Builder {
     /// # pollster::block_on(async {
     /// let r = weftwork::scope::Builder::new()
     ///     .limit(2)
-    ///     .try_scope(async |s| s.spawn(async { Ok::<_, ()>(1) }).await.checked_add(1).ok_or(()))
+    ///     .try_scope(async |s| s.spawn(async { Ok::<u32, ()>(1) }).await.checked_add(1).ok_or(()))
     ///     .await;
     /// assert_eq!(r, Ok(2));
     /// # });

@@ -14,11 +14,11 @@ pub(crate) mod block_on;
 mod future;
 mod list;
 mod raw;
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 mod spin;
 mod wakers;
 
 pub(crate) use future::{SemRef, Waiting};
 pub(crate) use raw::{Acquire, Closed, MAX_PERMITS, RawSemaphore, TryFail};
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub(crate) use spin::SpinLock;

@@ -5,7 +5,8 @@
 //! Mutations used to prove the models can fail (applied by hand to
 //! `src/scope/`, run, then reverted; `*` = reported by loom as a deadlock):
 //! S1 `Ready::take` does not register the driver's waker · S2
-//! `ChildWake::clear_queued` never clears (a child is queued once, ever) ·
+//! `TaskRef::poll` never clears the child's queued flag (a child is queued
+//! once, ever) ·
 //! S3 `Core::try_finish` ignores live children · S4 `Core::spawn` accepts
 //! children after the scope finished · S5 `Core::abort` of a running child
 //! does not admit the next waiting one · S6 dropping the scope future does
@@ -15,7 +16,7 @@
 //! |-----------------------------------------|----------------------|
 //! | child_woken_from_another_thread         | S1*, S2* |
 //! | spawn_from_outside_racing_completion    | S1*, S3, S4 |
-//! | abort_racing_a_wake_frees_the_slot      | S2*, S5* |
+//! | abort_racing_a_wake_frees_the_slot      | S5* |
 //! | parent_cancel_reaches_waiting_children  | S1*, S2*, and a real bug: a waiter that saw its semaphore closed through the relaxed fast path did not see the token's flag (fixed in `RawSemaphore::try_acquire_from`) |
 //! | dropped_scope_racing_a_wake             | S6 |
 #![cfg(loom)]

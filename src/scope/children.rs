@@ -9,79 +9,16 @@
 //! was leaked, never touched again. That is what makes borrowing `'env`
 //! data sound.
 
-use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::future::Future;
-use core::pin::Pin;
+use core::marker::PhantomData;
 use core::task::{Context, Poll, Waker};
 
-use pin_project_lite::pin_project;
-
-use super::ready::{ChildWake, Ready};
+use super::ready::Ready;
+use super::task::TaskRef;
 use crate::cancel::CancelToken;
 use crate::wait::SpinLock;
-
-/// A child future with its output slot, type-erased.
-pub(crate) trait Child: Send {
-    /// Polls the child; on `Ready` its output is stored inside.
-    fn poll_child(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
-
-    /// Moves the stored output into `*out`.
-    ///
-    /// # Safety
-    /// `out` must point to a valid `Option<F::Output>` of the `F` this child
-    /// was made from.
-    unsafe fn take_output(self: Pin<&mut Self>, out: *mut ());
-}
-
-pin_project! {
-    /// The one implementation of [`Child`]: the future, then its output.
-    struct Task<F: Future> {
-        #[pin]
-        fut: Option<F>,
-        out: Option<F::Output>,
-    }
-}
-
-impl<F> Child for Task<F>
-where
-    F: Future + Send,
-    F::Output: Send,
-{
-    fn poll_child(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut this = self.project();
-        let Some(fut) = this.fut.as_mut().as_pin_mut() else {
-            return Poll::Ready(());
-        };
-        let out = core::task::ready!(fut.poll(cx));
-        *this.out = Some(out);
-        // Drop the finished future now: it releases its borrows early.
-        this.fut.set(None);
-        Poll::Ready(())
-    }
-
-    unsafe fn take_output(self: Pin<&mut Self>, out: *mut ()) {
-        // SAFETY: the caller guarantees `out` is a valid `Option<F::Output>`.
-        let out = unsafe { &mut *out.cast::<Option<F::Output>>() };
-        *out = self.project().out.take();
-    }
-}
-
-type BoxChild<'env> = Pin<Box<dyn Child + 'env>>;
-
-/// Boxes `fut` as a child.
-pub(crate) fn boxed<'env, F>(fut: F) -> BoxChild<'env>
-where
-    F: Future + Send + 'env,
-    F::Output: Send + 'env,
-{
-    Box::pin(Task {
-        fut: Some(fut),
-        out: None,
-    })
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -97,11 +34,9 @@ enum State {
     Dropped,
 }
 
-struct Slot<'env> {
+struct Slot {
     state: State,
-    child: Option<BoxChild<'env>>,
-    wake: Arc<ChildWake>,
-    waker: Waker,
+    task: Option<TaskRef>,
     /// The waker of a `JoinHandle` waiting for this child.
     join: Option<Waker>,
     /// A `JoinHandle` refers to this slot: it is freed by the handle.
@@ -122,8 +57,8 @@ enum Closed {
     TornDown,
 }
 
-struct Slab<'env> {
-    slots: Vec<Slot<'env>>,
+struct Slab {
+    slots: Vec<Slot>,
     free: Vec<usize>,
     /// Children over the limit, in spawn order.
     waiting: VecDeque<usize>,
@@ -138,13 +73,13 @@ struct Slab<'env> {
 /// What a state change left to do once the slab lock is released.
 #[must_use]
 #[derive(Default)]
-struct After<'env> {
-    drop: Option<BoxChild<'env>>,
+struct After {
+    drop: Option<TaskRef>,
     wake: Option<Waker>,
     admit: Option<usize>,
 }
 
-impl<'env> Slab<'env> {
+impl Slab {
     fn free_slot(&mut self, i: usize) {
         let slot = &mut self.slots[i];
         slot.state = State::Free;
@@ -168,7 +103,7 @@ impl<'env> Slab<'env> {
 
     /// Child `i` is finished (ran to completion, or is being dropped).
     /// `keep` keeps the box (holding the output) for the handle.
-    fn retire(&mut self, i: usize, child: Option<BoxChild<'env>>, keep: bool) -> After<'env> {
+    fn retire(&mut self, i: usize, task: Option<TaskRef>, keep: bool) -> After {
         let mut after = After::default();
         let was = self.slots[i].state;
         if self.slots[i].counted {
@@ -183,9 +118,9 @@ impl<'env> Slab<'env> {
         after.wake = slot.join.take();
         if keep && slot.handle {
             slot.state = State::Done;
-            slot.child = child;
+            slot.task = task;
         } else {
-            after.drop = child.or_else(|| slot.child.take());
+            after.drop = task.or_else(|| slot.task.take());
             self.free_slot(i);
         }
         after
@@ -194,9 +129,13 @@ impl<'env> Slab<'env> {
 
 /// The children of one scope.
 pub(crate) struct Core<'env> {
-    slab: SpinLock<Slab<'env>>,
+    slab: SpinLock<Slab>,
     pub(crate) ready: Arc<Ready>,
     token: CancelToken,
+    /// The children borrow `'env` data; invariant, so a `Scope<'env>`
+    /// cannot be turned into one for a shorter `'env` (whose children could
+    /// then borrow data that dies before they are joined).
+    _env: PhantomData<fn(&'env ()) -> &'env ()>,
 }
 
 impl core::fmt::Debug for Core<'_> {
@@ -224,6 +163,7 @@ impl<'env> Core<'env> {
             }),
             ready: Arc::new(Ready::default()),
             token,
+            _env: PhantomData,
         }
     }
 
@@ -243,46 +183,29 @@ impl<'env> Core<'env> {
     ///
     /// # Panics
     /// If the scope has already finished.
-    pub(crate) fn spawn(
-        &self,
-        child: BoxChild<'env>,
-        counted: bool,
-        handle: bool,
-    ) -> Option<usize> {
-        let mut child = Some(child);
+    pub(crate) fn spawn<F>(&self, fut: F, counted: bool, handle: bool) -> Option<usize>
+    where
+        F: core::future::Future + Send + 'env,
+        F::Output: Send + 'env,
+    {
+        let mut task = Some(TaskRef::new(fut, &self.ready));
         let res = self.slab.with(|s| {
             match s.closed {
                 Closed::Open => {}
                 Closed::Finished => return Err(true),
                 Closed::TornDown => return Err(false),
             }
-            let i = match s.free.pop() {
-                Some(i) => {
-                    let slot = &mut s.slots[i];
-                    // Reuse the slot's waker unless a clone of it is still
-                    // out there (it would wake the new child spuriously).
-                    if Arc::strong_count(&slot.wake) != 2 {
-                        slot.wake = ChildWake::new(&self.ready, i);
-                        slot.waker = Waker::from(slot.wake.clone());
-                    }
-                    i
-                }
-                None => {
-                    let i = s.slots.len();
-                    let wake = ChildWake::new(&self.ready, i);
-                    s.slots.push(Slot {
-                        state: State::Free,
-                        child: None,
-                        waker: Waker::from(wake.clone()),
-                        wake,
-                        join: None,
-                        handle: false,
-                        aborted: false,
-                        counted: false,
-                    });
-                    i
-                }
-            };
+            let i = s.free.pop().unwrap_or_else(|| {
+                s.slots.push(Slot {
+                    state: State::Free,
+                    task: None,
+                    join: None,
+                    handle: false,
+                    aborted: false,
+                    counted: false,
+                });
+                s.slots.len() - 1
+            });
             let admitted = !counted || s.running < s.limit;
             if counted {
                 s.live += 1;
@@ -293,12 +216,14 @@ impl<'env> Core<'env> {
                 }
             }
             let slot = &mut s.slots[i];
-            slot.child = child.take();
+            let mut t = task.take().expect("taken once");
+            t.set_index(i);
+            slot.task = Some(t);
             slot.handle = handle;
             slot.counted = counted;
+            // A new child is marked queued: it is pushed below, or when it
+            // is admitted (it has no waker before its first poll).
             slot.state = if admitted {
-                // Queued by us below; a stale wake finding it set is fine.
-                slot.wake.mark_queued();
                 State::Runnable
             } else {
                 State::Waiting
@@ -313,7 +238,7 @@ impl<'env> Core<'env> {
                 Some(i)
             }
             Err(finished) => {
-                drop(child);
+                drop(task);
                 assert!(
                     !finished,
                     "weftwork::scope: spawn on a scope that has already finished \
@@ -325,40 +250,36 @@ impl<'env> Core<'env> {
     }
 
     /// Takes child `i` out for a poll, if it is runnable.
-    pub(crate) fn begin_poll(&self, i: usize) -> Option<(BoxChild<'env>, Waker)> {
+    pub(crate) fn begin_poll(&self, i: usize) -> Option<TaskRef> {
         self.slab.with(|s| {
             let slot = s.slots.get_mut(i)?;
             if slot.state != State::Runnable {
                 return None;
             }
             slot.state = State::Polling;
-            slot.wake.clear_queued();
-            Some((
-                slot.child.take().expect("a runnable slot holds its child"),
-                slot.waker.clone(),
-            ))
+            slot.task.take()
         })
     }
 
     /// Puts child `i` back after a poll that returned `done`.
-    pub(crate) fn end_poll(&self, i: usize, child: BoxChild<'env>, done: bool) {
+    pub(crate) fn end_poll(&self, i: usize, task: TaskRef, done: bool) {
         let after = self.slab.with(|s| {
             let slot = &mut s.slots[i];
             debug_assert_eq!(slot.state, State::Polling);
             if done || slot.aborted {
-                s.retire(i, Some(child), done)
+                s.retire(i, Some(task), done)
             } else {
                 slot.state = State::Runnable;
-                slot.child = Some(child);
+                slot.task = Some(task);
                 After::default()
             }
         });
         self.finish_after(after);
     }
 
-    fn finish_after(&self, after: After<'env>) {
+    fn finish_after(&self, after: After) {
         if let Some(i) = after.admit {
-            self.slab.with(|s| s.slots[i].wake.mark_queued());
+            // Never polled, so still marked queued since its spawn.
             self.ready.push(i);
         }
         drop(after.drop);
@@ -377,9 +298,9 @@ impl<'env> Core<'env> {
             let slot = &mut s.slots[i];
             match slot.state {
                 State::Done => {
-                    let child = slot.child.take();
+                    let task = slot.task.take();
                     s.free_slot(i);
-                    Ok(child)
+                    Ok(task)
                 }
                 State::Dropped => Err(()),
                 _ => {
@@ -392,14 +313,11 @@ impl<'env> Core<'env> {
             }
         });
         match done {
-            Ok(Some(mut child)) => {
+            Ok(Some(task)) => {
                 let mut out: Option<T> = None;
-                // SAFETY: the caller guarantees the child's output type is `T`.
-                unsafe {
-                    child
-                        .as_mut()
-                        .take_output((&mut out as *mut Option<T>).cast())
-                };
+                // SAFETY: the slot is freed, so the cell is ours alone; the
+                // caller guarantees the child's output type is `T`.
+                unsafe { task.take_output((&mut out as *mut Option<T>).cast()) };
                 Poll::Ready(out.expect("a finished child stores its output once"))
             }
             Ok(None) => Poll::Pending,
@@ -423,10 +341,10 @@ impl<'env> Core<'env> {
             slot.join = None;
             match slot.state {
                 State::Done | State::Dropped => {
-                    let child = slot.child.take();
+                    let task = slot.task.take();
                     s.free_slot(i);
                     After {
-                        drop: child,
+                        drop: task,
                         ..After::default()
                     }
                 }
@@ -449,10 +367,10 @@ impl<'env> Core<'env> {
                 }
                 State::Waiting | State::Runnable => s.retire(i, None, false),
                 State::Done | State::Dropped => {
-                    let child = slot.child.take();
+                    let task = slot.task.take();
                     s.free_slot(i);
                     After {
-                        drop: child,
+                        drop: task,
                         ..After::default()
                     }
                 }
@@ -496,7 +414,7 @@ impl<'env> Core<'env> {
                         State::Free | State::Done | State::Dropped => continue,
                         _ => {}
                     }
-                    batch.extend(slot.child.take());
+                    batch.extend(slot.task.take());
                     if slot.handle {
                         slot.state = State::Dropped;
                         wakers.extend(slot.join.take());

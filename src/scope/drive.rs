@@ -112,13 +112,14 @@ impl<B: Future, M: Mode> Future for Drive<'_, B, M> {
                         }
                         None => Ok(()),
                     }
-                } else if let Some((mut child, waker)) = core.begin_poll(i) {
-                    let mut ccx = Context::from_waker(&waker);
-                    match guard(|| child.as_mut().poll_child(&mut ccx)) {
+                } else if let Some(task) = core.begin_poll(i) {
+                    // SAFETY: the slot is `Polling`: this is the only access.
+                    match guard(|| unsafe { task.poll() }) {
                         Ok(p) => {
-                            core.end_poll(i, child, p.is_ready());
+                            core.end_poll(i, task, p.is_ready());
                             Ok(())
                         }
+                        // The panicked child is dropped with `task`.
                         Err(p) => Err(p),
                     }
                 } else {

@@ -10,7 +10,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use super::Builder;
-use super::children::{Core, boxed};
+use super::children::Core;
 use super::mode::{FailFast, FirstOk, Mode, Plain, Supervise};
 use crate::cancel::CancelToken;
 
@@ -71,7 +71,7 @@ impl<'env, M: Mode> Scope<'env, M> {
         F::Output: Send + 'env,
     {
         JoinHandle {
-            slot: self.core.spawn(boxed(fut), true, true),
+            slot: self.core.spawn(fut, true, true),
             core: self.core.clone(),
             _out: PhantomData,
         }
@@ -82,7 +82,7 @@ impl<'env, M: Mode> Scope<'env, M> {
     where
         F: Future<Output = ()> + Send + 'env,
     {
-        self.core.spawn(boxed(fut), true, false);
+        self.core.spawn(fut, true, false);
     }
 
     /// The scope's cancellation token. Children observe it to stop
@@ -140,7 +140,7 @@ impl<'env, M: Mode> Scope<'env, M> {
         F: Future + Send + 'env,
     {
         let deadline = self.token().cancel_after_owned(deadline);
-        self.core.spawn(boxed(deadline), false, false);
+        self.core.spawn(deadline, false, false);
     }
 
     /// Children spawned and not finished yet (running or waiting for a slot

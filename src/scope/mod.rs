@@ -119,6 +119,7 @@ mod drive;
 mod handle;
 mod mode;
 mod ready;
+mod task;
 
 pub use completions::{Completions, Next};
 pub use handle::{JoinHandle, Scope};

@@ -17,6 +17,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => Just(Op::TrySend),
         4 => Just(Op::StartSend),
         2 => Just(Op::StartReserve),
+        1 => Just(Op::TryReserve),
         3 => i.prop_map(Op::PollSend),
         2 => i.prop_map(Op::DropSend),
         2 => i.prop_map(Op::PermitSend),

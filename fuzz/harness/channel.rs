@@ -30,6 +30,8 @@ pub enum Op {
     StartSend,
     /// Starts a `reserve` and polls it once.
     StartReserve,
+    /// `try_reserve`; a permit it gives is kept.
+    TryReserve,
     PollSend(usize),
     DropSend(usize),
     /// `Permit::send` on a held permit.
@@ -192,6 +194,18 @@ pub fn run(cap: usize, ops: &[Op]) {
                 sends.push(PendingSend { fut, state, ticket });
                 let i = sends.len() - 1;
                 poll_send(&mut m, &mut sends, &mut recvs, &mut permits, i);
+            }
+            Op::TryReserve => {
+                let res = tx.try_reserve();
+                let taker = cap > 0 || recvs.iter().any(|r| r.parked);
+                if m.closed {
+                    assert!(matches!(res, Err(TrySendError::Closed(()))));
+                } else if m.free == 0 || queued_sends(&sends) || !taker {
+                    assert!(matches!(res, Err(TrySendError::Full(()))));
+                } else {
+                    permits.push(res.expect("a free slot (and a parked receiver)"));
+                    m.free -= 1;
+                }
             }
             Op::PollSend(i) if !sends.is_empty() => {
                 let i = i % sends.len();

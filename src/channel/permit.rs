@@ -76,7 +76,7 @@ impl<T> fmt::Debug for Permit<'_, T> {
 /// # Examples
 /// ```
 /// # pollster::block_on(async {
-/// let (tx, rx) = weftwork::channel::bounded(1);
+/// let (tx, rx) = weftwork::channel::bounded(2);
 /// let permit = tx.reserve_owned().await.unwrap();
 /// let tx = permit.send(1).unwrap();
 /// let tx = tx.reserve_owned().await.unwrap().release(); // nothing sent

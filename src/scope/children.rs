@@ -356,6 +356,7 @@ impl<'env> Core<'env> {
 
     /// Drops child `i` now (or right after its current poll).
     pub(crate) fn abort(&self, i: usize) {
+        let mut wake_driver = false;
         let after = self.slab.with(|s| {
             let slot = &mut s.slots[i];
             slot.handle = false;
@@ -365,7 +366,12 @@ impl<'env> Core<'env> {
                     slot.aborted = true;
                     After::default()
                 }
-                State::Waiting | State::Runnable => s.retire(i, None, false),
+                State::Waiting | State::Runnable => {
+                    // The scope may be waiting for this very child to end;
+                    // `abort` can run outside the scope's task: wake it.
+                    wake_driver = true;
+                    s.retire(i, None, false)
+                }
                 State::Done | State::Dropped => {
                     let task = slot.task.take();
                     s.free_slot(i);
@@ -378,6 +384,9 @@ impl<'env> Core<'env> {
             }
         });
         self.finish_after(after);
+        if wake_driver {
+            self.ready.wake_driver();
+        }
     }
 
     /// Closes the scope if every counted child has finished; from then on

@@ -382,11 +382,10 @@ impl Builder {
     {
         let core = self.core();
         let body = body(Scope::new(core.clone(), Plain));
-        async move {
-            Drive::new(core, Plain, body)
-                .await
-                .expect("a plain scope is never stopped early")
-        }
+        // Built now, not on the first poll: dropping the scope future even
+        // unpolled must tear down what the body's closure may have spawned.
+        let drive = Drive::new(core, Plain, body);
+        async move { drive.await.expect("a plain scope is never stopped early") }
     }
 
     /// [`try_scope`] with this configuration.
@@ -425,9 +424,10 @@ impl Builder {
                 }
             }
         };
+        let verdict = mode.0.clone();
+        let drive = Drive::new(core, mode, body);
         async move {
-            let verdict = mode.0.clone();
-            match Drive::new(core, mode, body).await {
+            match drive.await {
                 Some(Some(r)) => Ok(r),
                 _ => Err(verdict.take().expect("a stopped try_scope holds its error")),
             }
@@ -465,9 +465,10 @@ impl Builder {
         let core = self.core();
         let mode = Supervise(Arc::new(SpinLock::new(Vec::new())));
         let body = body(Scope::new(core.clone(), mode.clone()));
+        let errors = mode.0.clone();
+        let drive = Drive::new(core, mode, body);
         async move {
-            let errors = mode.0.clone();
-            let out = Drive::new(core, mode, body)
+            let out = drive
                 .await
                 .expect("a supervised scope is never stopped early");
             (out, errors.with(core::mem::take))
@@ -499,9 +500,10 @@ impl Builder {
         let core = self.core();
         let mode = FirstOk(Arc::new((Verdict::new(), SpinLock::new(Vec::new()))));
         let body = body(Scope::new(core.clone(), mode.clone()));
+        let state = mode.0.clone();
+        let drive = Drive::new(core, mode, body);
         async move {
-            let state = mode.0.clone();
-            let _ = Drive::new(core, mode, body).await;
+            let _ = drive.await;
             match state.0.take() {
                 Some(v) => Ok(v),
                 None => Err(state.1.with(core::mem::take)),

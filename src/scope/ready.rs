@@ -42,6 +42,13 @@ impl Ready {
         }
     }
 
+    /// Wakes the driving task (its children changed from outside it).
+    pub(crate) fn wake_driver(&self) {
+        if let Some(w) = self.inner.with(|r| r.driver.take()) {
+            w.wake();
+        }
+    }
+
     /// Queues `index` without waking anyone (the driver is running).
     pub(crate) fn push_quiet(&self, index: usize) {
         self.inner.with(|r| r.list.push(index));

@@ -88,6 +88,17 @@ impl Slab {
         self.free.push(i);
     }
 
+    /// Frees the slot of a finished (or torn-down) child whose handle is
+    /// gone; its output is dropped once the lock is released.
+    fn free_finished(&mut self, i: usize) -> After {
+        let task = self.slots[i].task.take();
+        self.free_slot(i);
+        After {
+            drop: task,
+            ..After::default()
+        }
+    }
+
     /// A counted child stopped running: let the next waiting one in.
     fn admit_next(&mut self) -> Option<usize> {
         self.running -= 1;
@@ -340,14 +351,7 @@ impl<'env> Core<'env> {
             slot.handle = false;
             slot.join = None;
             match slot.state {
-                State::Done | State::Dropped => {
-                    let task = slot.task.take();
-                    s.free_slot(i);
-                    After {
-                        drop: task,
-                        ..After::default()
-                    }
-                }
+                State::Done | State::Dropped => s.free_finished(i),
                 _ => After::default(),
             }
         });
@@ -372,14 +376,7 @@ impl<'env> Core<'env> {
                     wake_driver = true;
                     s.retire(i, None, false)
                 }
-                State::Done | State::Dropped => {
-                    let task = slot.task.take();
-                    s.free_slot(i);
-                    After {
-                        drop: task,
-                        ..After::default()
-                    }
-                }
+                State::Done | State::Dropped => s.free_finished(i),
                 State::Free => unreachable!("a handle keeps its slot"),
             }
         });

@@ -1,10 +1,11 @@
-//! The scope's children: a slab of boxed futures, the concurrency limit,
-//! join hand-off and teardown. The driver (`drive.rs`) polls them.
+//! The scope's children: a slab of child cells (`task.rs`), the
+//! concurrency limit, join hand-off and teardown. The driver (`drive.rs`)
+//! polls them.
 //!
 //! Every child is polled only by the driver, from inside the scope future's
 //! own `poll`, and only while its slot says `Runnable`; the driver takes the
-//! box out for the poll (so a child may spawn, join or abort siblings) and
-//! puts it back. Once the scope is torn down no child is polled again, and
+//! cell out of the slot for the poll (so a child may spawn, join or abort
+//! siblings) and puts it back. Once the scope is torn down no child is polled again, and
 //! every child future is dropped by the teardown — or, if the scope future
 //! was leaked, never touched again. That is what makes borrowing `'env`
 //! data sound.

@@ -16,7 +16,7 @@ use pin_project_lite::pin_project;
 
 use super::children::Core;
 use super::mode::Mode;
-use super::ready::{BODY, ChildWake};
+use super::ready::{BODY, BodyWake};
 
 /// Polls per call of the scope's `poll` before it yields to the executor.
 const BUDGET: usize = if cfg!(loom) { 4 } else { 128 };
@@ -49,7 +49,7 @@ pin_project! {
         #[pin]
         body: Option<B>,
         out: Option<B::Output>,
-        body_wake: Arc<ChildWake>,
+        body_wake: Arc<BodyWake>,
         body_waker: Waker,
         batch: Vec<usize>,
         finished: bool,
@@ -69,9 +69,7 @@ pin_project! {
 
 impl<'env, B: Future, M: Mode> Drive<'env, B, M> {
     pub(crate) fn new(core: Arc<Core<'env>>, mode: M, body: B) -> Self {
-        let body_wake = ChildWake::new(&core.ready, BODY);
-        body_wake.mark_queued();
-        core.ready.push_quiet(BODY);
+        let body_wake = BodyWake::new(&core.ready);
         Self {
             body_waker: Waker::from(body_wake.clone()),
             body_wake,

@@ -69,48 +69,42 @@ impl Ready {
     }
 }
 
-/// The waker of one child slot (or of the body). Reused by the next child in
-/// the same slot when no clone of it is left outside the scope.
+/// The body's waker (a child's waker is its cell's header, `task.rs`).
 #[derive(Debug)]
-pub(crate) struct ChildWake {
+pub(crate) struct BodyWake {
     ready: Arc<Ready>,
-    index: usize,
-    /// 1 while `index` sits in the ready queue (so a child woken many
+    /// 1 while the body sits in the ready queue (so a body woken many
     /// times between two polls is queued once).
     queued: AtomicUsize,
 }
 
-impl ChildWake {
-    pub(crate) fn new(ready: &Arc<Ready>, index: usize) -> Arc<Self> {
+impl BodyWake {
+    /// A waker for the body of the scope whose queue is `ready`, marked
+    /// queued: the driver queues the body's first poll itself.
+    pub(crate) fn new(ready: &Arc<Ready>) -> Arc<Self> {
+        ready.push_quiet(BODY);
         Arc::new(Self {
             ready: ready.clone(),
-            index,
-            queued: AtomicUsize::new(0),
+            queued: AtomicUsize::new(1),
         })
     }
 
-    /// Marks the slot queued (the spawner pushes it itself). Returns `false`
-    /// if it already was.
-    pub(crate) fn mark_queued(&self) -> bool {
-        self.queued.swap(1, AcqRel) == 0
-    }
-
     /// Called by the driver right before a poll: a wake from now on queues
-    /// the slot again. A read-modify-write (not a store), so the poll sees
-    /// everything a waker did before a wake that found the slot queued.
+    /// the body again. A read-modify-write (not a store), so the poll sees
+    /// everything a waker did before a wake that found the body queued.
     pub(crate) fn clear_queued(&self) {
         self.queued.swap(0, AcqRel);
     }
 }
 
-impl Wake for ChildWake {
+impl Wake for BodyWake {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if self.mark_queued() {
-            self.ready.push(self.index);
+        if self.queued.swap(1, AcqRel) == 0 {
+            self.ready.push(BODY);
         }
     }
 }

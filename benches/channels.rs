@@ -9,6 +9,8 @@
 //! * `mpsc_8x1_cap64`: eight producers, one consumer.
 //! * `mpmc_4x4_cap64`: four producers, four consumers (crates whose
 //!   receiver is not `Clone` — tokio, futures — cannot take part).
+//! * `mpmc_scaling_cap64`: MPMC at 2, 8, 32 and 128 tasks (half producers,
+//!   half consumers), to show how the cost grows with contention.
 //! * `rendezvous_1x1`: capacity 0 (only crates with a true rendezvous:
 //!   weftwork, flume, kanal; tokio and async-channel reject 0, and
 //!   futures' `channel(0)` still buffers one value per sender).
@@ -20,7 +22,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
 use futures::{SinkExt, StreamExt};
 use tokio::runtime::Runtime;
 
@@ -242,6 +244,28 @@ fn mpmc(c: &mut Criterion, rt: &Runtime) {
     g.finish();
 }
 
+/// MPMC at 2, 8, 32 and 128 tasks (half producers, half consumers), cap 64.
+fn mpmc_scaling(c: &mut Criterion, rt: &Runtime) {
+    let mut g = c.benchmark_group("mpmc_scaling_cap64");
+    configure(&mut g);
+    g.sample_size(15).measurement_time(Duration::from_secs(2));
+    for tasks in [2usize, 8, 32, 128] {
+        let n = tasks / 2;
+        macro_rules! at {
+            ($name:literal, $flavor:ty) => {
+                g.bench_function(BenchmarkId::new($name, tasks), |b| {
+                    b.iter_custom(|iters| rounds::<$flavor>(rt, iters, 64, n, n, cloned))
+                });
+            };
+        }
+        at!("weftwork", Weftwork);
+        at!("async_channel", AsyncChannel);
+        at!("flume", Flume);
+        at!("kanal", Kanal);
+    }
+    g.finish();
+}
+
 fn rendezvous(c: &mut Criterion, rt: &Runtime) {
     let mut g = c.benchmark_group("rendezvous_1x1");
     configure(&mut g);
@@ -258,6 +282,7 @@ fn main() {
     spsc(&mut c, &rt, 1024);
     mpsc(&mut c, &rt);
     mpmc(&mut c, &rt);
+    mpmc_scaling(&mut c, &rt);
     rendezvous(&mut c, &rt);
     c.final_summary();
 }

@@ -15,6 +15,8 @@
 //! * `mutex_contended`: [`TASKS`] tasks on a 2-worker tokio runtime, each
 //!   doing [`MUTEX_OPS`] lock/increment/unlock; one iteration is one round
 //!   (spawn, run, join).
+//! * `mutex_scaling`: the contended mutex at 2, 8, 32 and 128 tasks, with
+//!   the same total work per round ([`SCALING_OPS`] lock operations).
 //! * `rwlock_90_read`: as above, 90 % reads and 10 % writes.
 //! * `semaphore_4_of_32`: [`TASKS`] tasks contend for 4 permits. `no_yield`
 //!   releases right away (with 2 workers at most 2 permits are ever held,
@@ -30,7 +32,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
 use tokio::runtime::Runtime;
 
 /// Tasks per contended round.
@@ -79,10 +81,26 @@ where
     F: Fn(Arc<S>, usize) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    rounds_of(rt, shared, iters, TASKS, task)
+}
+
+/// [`rounds`] with `tasks` tasks per round.
+fn rounds_of<S, F, Fut>(
+    rt: &Runtime,
+    shared: &Arc<S>,
+    iters: u64,
+    tasks: usize,
+    task: F,
+) -> Duration
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, usize) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let start = Instant::now();
     for _ in 0..iters {
         rt.block_on(async {
-            let handles: Vec<_> = (0..TASKS)
+            let handles: Vec<_> = (0..tasks)
                 .map(|t| rt.spawn(task(shared.clone(), t)))
                 .collect();
             for h in handles {
@@ -175,6 +193,42 @@ fn mutex_contended(c: &mut Criterion) {
                 })
             })
         });
+    }
+    g.finish();
+}
+
+/// Lock operations per round in `mutex_scaling`, split over the tasks.
+const SCALING_OPS: usize = 32_000;
+
+/// The contended mutex at 2, 8, 32 and 128 tasks (same total work per
+/// round), so the table shows how the cost grows with contention.
+macro_rules! scaling_mutex {
+    ($g:expr, $rt:expr, $name:literal, $tasks:expr, $mutex:expr) => {{
+        let m = Arc::new($mutex);
+        let per = SCALING_OPS / $tasks;
+        $g.bench_function(BenchmarkId::new($name, $tasks), |b| {
+            b.iter_custom(|iters| {
+                rounds_of(&$rt, &m, iters, $tasks, move |m, _| async move {
+                    for _ in 0..per {
+                        *m.lock().await += 1;
+                    }
+                })
+            })
+        });
+    }};
+}
+
+fn mutex_scaling(c: &mut Criterion) {
+    let rt = runtime();
+    let mut g = c.benchmark_group("mutex_scaling");
+    contended(&mut g, SCALING_OPS);
+    g.sample_size(15).measurement_time(Duration::from_secs(2));
+    for tasks in [2usize, 8, 32, 128] {
+        scaling_mutex!(g, rt, "weftwork", tasks, weftwork::Mutex::new(0u64));
+        scaling_mutex!(g, rt, "tokio", tasks, tokio::sync::Mutex::new(0u64));
+        scaling_mutex!(g, rt, "async_lock", tasks, async_lock::Mutex::new(0u64));
+        scaling_mutex!(g, rt, "futures", tasks, futures::lock::Mutex::new(0u64));
+        scaling_mutex!(g, rt, "maitake", tasks, maitake_sync::Mutex::new(0u64));
     }
     g.finish();
 }
@@ -453,6 +507,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     mutex_uncontended(&mut c);
     mutex_contended(&mut c);
+    mutex_scaling(&mut c);
     rwlock_contended(&mut c);
     semaphore_contended(&mut c);
     c.final_summary();

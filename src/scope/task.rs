@@ -95,11 +95,12 @@ unsafe fn drop_future<F: Future>(h: NonNull<Header>) {
 }
 
 unsafe fn dealloc<F: Future>(h: NonNull<Header>) {
+    // Its future and output are `None` by now (dropped by the slab), so
+    // only the header's `Arc<Ready>` has anything to drop.
     // SAFETY: the last reference is gone, so nobody else can reach the
-    // cell; it came from `Box::into_raw` in `TaskRef::new`. Its future and
-    // output are `None` by now (dropped by the slab), so only the header's
-    // `Arc<Ready>` has anything to drop.
-    drop(unsafe { Box::from_raw(h.cast::<Cell<F>>().as_ptr()) });
+    // cell, and it came from `Box::leak` in `TaskRef::new`.
+    let cell = unsafe { Box::from_raw(h.cast::<Cell<F>>().as_ptr()) };
+    drop(cell);
 }
 
 static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(w_clone, w_wake, w_wake_by_ref, w_drop);

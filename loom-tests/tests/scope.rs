@@ -10,7 +10,18 @@
 //! S3 `Core::try_finish` ignores live children · S4 `Core::spawn` accepts
 //! children after the scope finished · S5 `Core::abort` of a running child
 //! does not admit the next waiting one · S6 dropping the scope future does
-//! not tear the children down.
+//! not tear the children down. (S1–S6 were run against the earlier design
+//! with a separate slot array; the code they mutate still exists.)
+//!
+//! Mutations of the current design (child state in the cell, one lock,
+//! lock-free join of a finished child), re-planted and run:
+//! N1 `poll_join` does not re-check `fin` under the lock (registers a
+//! waker after the child finished) · N2 `retire` does not take the join
+//! waker · N3 ending a `Pending` poll leaves the child `Polling` (never
+//! polled again) · N5 `Core::spawn` does not wake the parked driver — NOT
+//! caught: in `spawn_from_outside_racing_completion` the driver never
+//! parks while the scope is open (spawn bumps `live` and queues the child
+//! under one lock, so `try_finish` seeing the child implies `take` does).
 //!
 //! | model                                   | mutations it catches |
 //! |-----------------------------------------|----------------------|
@@ -19,6 +30,10 @@
 //! | abort_racing_a_wake_frees_the_slot      | S5* |
 //! | parent_cancel_reaches_waiting_children  | S1*, S2*, and a real bug: a waiter that saw its semaphore closed through the relaxed fast path did not see the token's flag (fixed in `RawSemaphore::try_acquire_from`) |
 //! | dropped_scope_racing_a_wake             | S6 |
+//! | (N1–N3 on the current design)           | |
+//! | join_from_another_thread_racing_completion | N1* |
+//! | child_woken_from_another_thread         | N2* |
+//! | abort_racing_a_wake_frees_the_slot      | N3* |
 #![cfg(loom)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -201,5 +216,29 @@ fn dropped_scope_racing_a_wake() {
         );
         releaser.join().unwrap();
         assert_eq!(sem.available_permits(), 1, "no permit lost");
+    });
+}
+
+/// A `JoinHandle` awaited on another thread while the driver finishes its
+/// child: the join either finds the output (`fin` set, no lock) or
+/// registers its waker before the driver looks for one — never in between
+/// (a lost wake-up is a loom deadlock). The driver's output hand-off and
+/// the handle's lock-free read meet only through `fin`.
+#[test]
+fn join_from_another_thread_racing_completion() {
+    model(|| {
+        let (tx, rx) = weftwork::channel::oneshot::<weftwork::JoinHandle<'static, usize>>();
+        let joiner = thread::spawn(move || {
+            let h = block_on(rx).unwrap();
+            block_on(h)
+        });
+        block_on(weftwork::scope(async move |s| {
+            let h = s.spawn(async {
+                weftwork::scope::yield_now().await;
+                7
+            });
+            tx.send(h).unwrap();
+        }));
+        assert_eq!(joiner.join().unwrap(), 7);
     });
 }

@@ -1,148 +1,117 @@
-//! The scope's children: a slab of child cells (`task.rs`), the
-//! concurrency limit, join hand-off and teardown. The driver (`drive.rs`)
-//! polls them.
+//! The scope's children: spawning, the driver's side of a poll, join
+//! hand-off, abort and teardown. The cells are in `task.rs`, the lock and
+//! the slab in `ready.rs`; the driver (`drive.rs`) polls them.
 //!
 //! Every child is polled only by the driver, from inside the scope future's
-//! own `poll`, and only while its slot says `Runnable`; the driver takes the
-//! cell out of the slot for the poll (so a child may spawn, join or abort
-//! siblings) and puts it back. Once the scope is torn down no child is polled again, and
+//! own `poll`, and only while its state says `Runnable` (it says `Polling`
+//! during the poll, so a child may spawn, join or abort siblings, itself
+//! included). Once the scope is torn down no child is polled again, and
 //! every child future is dropped by the teardown — or, if the scope future
 //! was leaked, never touched again. That is what makes borrowing `'env`
 //! data sound.
+//!
+//! Per child, the hot path takes the lock once to spawn and once per poll
+//! (the end of one poll and the start of the next share a lock), and a
+//! handle joins a finished child without it: the slab lets go of a
+//! finished child that has a handle by setting its `fin` flag.
 
-use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::marker::PhantomData;
 use core::task::{Context, Poll, Waker};
 
-use super::ready::Ready;
-use super::task::TaskRef;
+use super::ready::{Closed, Inner, Shared};
+use super::task::{Ctl, DONE, DROPPED, HELD, State, TaskPtr, TaskRef};
 use crate::cancel::CancelToken;
-use crate::wait::SpinLock;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Free,
-    /// Over the concurrency limit: not polled until admitted.
-    Waiting,
-    Runnable,
-    /// Out of the slab for a poll.
-    Polling,
-    /// Finished; the output waits for the `JoinHandle`.
-    Done,
-    /// Dropped by the teardown before it finished; a `JoinHandle` is left.
-    Dropped,
-}
-
-struct Slot {
-    state: State,
-    task: Option<TaskRef>,
-    /// The waker of a `JoinHandle` waiting for this child.
-    join: Option<Waker>,
-    /// A `JoinHandle` refers to this slot: it is freed by the handle.
-    handle: bool,
-    /// `abort` was called while the child was being polled.
-    aborted: bool,
-    /// Counts towards `live` and the limit (a deadline does not).
-    counted: bool,
-}
-
-/// How the scope was closed to new children.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Closed {
-    Open,
-    /// Finished normally: spawning now is a bug in the caller.
-    Finished,
-    /// Torn down (stopped, panicked or dropped).
-    TornDown,
-}
-
-struct Slab {
-    slots: Vec<Slot>,
-    free: Vec<usize>,
-    /// Children over the limit, in spawn order.
-    waiting: VecDeque<usize>,
-    /// Counted children admitted and not finished.
-    running: usize,
-    /// Counted children not finished (admitted or waiting).
-    live: usize,
-    limit: usize,
-    closed: Closed,
-}
-
-/// What a state change left to do once the slab lock is released.
+/// What a state change left to do once the lock is released.
 #[must_use]
 #[derive(Default)]
-struct After {
+pub(crate) struct After {
     drop: Option<TaskRef>,
     wake: Option<Waker>,
-    admit: Option<usize>,
+    /// Doing the above runs user code (a destructor or a waker).
+    user: bool,
 }
 
-impl Slab {
-    fn free_slot(&mut self, i: usize) {
-        let slot = &mut self.slots[i];
-        slot.state = State::Free;
-        slot.handle = false;
-        slot.aborted = false;
-        self.free.push(i);
-    }
-
-    /// Frees the slot of a finished (or torn-down) child whose handle is
-    /// gone; its output is dropped once the lock is released.
-    fn free_finished(&mut self, i: usize) -> After {
-        let task = self.slots[i].task.take();
-        self.free_slot(i);
-        After {
-            drop: task,
-            ..After::default()
+impl After {
+    pub(crate) fn run(self) {
+        drop(self.drop);
+        if let Some(w) = self.wake {
+            w.wake();
         }
     }
+}
 
-    /// A counted child stopped running: let the next waiting one in.
-    fn admit_next(&mut self) -> Option<usize> {
-        self.running -= 1;
-        while let Some(i) = self.waiting.pop_front() {
-            if self.slots[i].state == State::Waiting {
-                self.slots[i].state = State::Runnable;
-                self.running += 1;
-                return Some(i);
-            }
-        }
-        None
-    }
-
-    /// Child `i` is finished (ran to completion, or is being dropped).
-    /// `keep` keeps the box (holding the output) for the handle.
-    fn retire(&mut self, i: usize, task: Option<TaskRef>, keep: bool) -> After {
-        let mut after = After::default();
-        let was = self.slots[i].state;
-        if self.slots[i].counted {
-            self.live -= 1;
-            if was != State::Waiting {
-                after.admit = self.admit_next();
-            } else {
-                self.waiting.retain(|&w| w != i);
-            }
-        }
-        let slot = &mut self.slots[i];
-        after.wake = slot.join.take();
-        if keep && slot.handle {
-            slot.state = State::Done;
-            slot.task = task;
+/// Child `t` is finished (ran to completion if `keep`, or is being
+/// dropped): it leaves the slab. A finished child with a handle keeps its
+/// output for the handle, which takes the slab's reference over.
+fn retire(s: &mut Inner, t: TaskPtr, c: &mut Ctl, keep: bool) -> After {
+    if c.counted {
+        s.live -= 1;
+        if c.state == State::Waiting {
+            let i = t.index();
+            s.waiting.retain(|&w| w != i);
         } else {
-            after.drop = task.or_else(|| slot.task.take());
-            self.free_slot(i);
+            s.admit_next();
         }
-        after
     }
+    let task = s.unslot(t);
+    let wake = c.join.take();
+    if keep && c.handle {
+        t.set_fin(DONE);
+        task.hand_over();
+        let user = wake.is_some();
+        After {
+            drop: None,
+            wake,
+            user,
+        }
+    } else {
+        let user = wake.is_some() || !(keep && t.trivial_output());
+        After {
+            drop: Some(task),
+            wake,
+            user,
+        }
+    }
+}
+
+/// Ends the poll of `t` (`done`: it returned `Ready`).
+fn end_locked(s: &mut Inner, t: TaskPtr, done: bool) -> After {
+    // SAFETY: the lock is held (`s`).
+    unsafe {
+        t.with_ctl(|c| {
+            debug_assert_eq!(c.state, State::Polling);
+            if done || c.aborted {
+                retire(s, t, c, done)
+            } else {
+                c.state = State::Runnable;
+                After::default()
+            }
+        })
+    }
+}
+
+/// Starts a poll of the child in slot `i`, if it is runnable.
+fn begin_locked(s: &mut Inner, i: usize) -> Option<TaskPtr> {
+    let t = s.slots.get(i)?.as_ref()?.ptr();
+    // SAFETY: the lock is held (`s`).
+    let runnable = unsafe {
+        t.with_ctl(|c| {
+            let runnable = c.state == State::Runnable;
+            if runnable {
+                c.state = State::Polling;
+            }
+            runnable
+        })
+    };
+    runnable.then_some(t)
 }
 
 /// The children of one scope.
 pub(crate) struct Core<'env> {
-    slab: SpinLock<Slab>,
-    pub(crate) ready: Arc<Ready>,
+    pub(crate) shared: Arc<Shared>,
     token: CancelToken,
     /// The children borrow `'env` data; invariant, so a `Scope<'env>`
     /// cannot be turned into one for a shorter `'env` (whose children could
@@ -152,7 +121,7 @@ pub(crate) struct Core<'env> {
 
 impl core::fmt::Debug for Core<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let (live, limit) = self.slab.with(|s| (s.live, s.limit));
+        let (live, limit) = self.shared.lock.with(|s| (s.live, s.limit));
         f.debug_struct("Scope")
             .field("live_children", &live)
             .field("limit", &limit)
@@ -164,16 +133,7 @@ impl core::fmt::Debug for Core<'_> {
 impl<'env> Core<'env> {
     pub(crate) fn new(limit: usize, token: CancelToken) -> Self {
         Self {
-            slab: SpinLock::new(Slab {
-                slots: Vec::new(),
-                free: Vec::new(),
-                waiting: VecDeque::new(),
-                running: 0,
-                live: 0,
-                limit,
-                closed: Closed::Open,
-            }),
-            ready: Arc::new(Ready::default()),
+            shared: Arc::new(Shared::new(limit)),
             token,
             _env: PhantomData,
         }
@@ -185,39 +145,41 @@ impl<'env> Core<'env> {
 
     /// Children not finished yet (running or waiting for a slot).
     pub(crate) fn live(&self) -> usize {
-        self.slab.with(|s| s.live)
+        self.shared.lock.with(|s| s.live)
     }
 
     /// Adds a child. `counted == false` makes a background child (a
     /// deadline) that neither keeps the scope open nor takes a limit slot.
-    /// Returns its slot, or `None` if the scope was torn down (the child is
-    /// dropped unpolled).
+    /// Returns the handle's pointer (owning one reference) if `handle`, or
+    /// `None` if the scope was torn down (the child is dropped unpolled).
     ///
     /// # Panics
     /// If the scope has already finished.
-    pub(crate) fn spawn<F>(&self, fut: F, counted: bool, handle: bool) -> Option<usize>
+    pub(crate) fn spawn<F>(&self, fut: F, counted: bool, handle: bool) -> Option<TaskPtr>
     where
         F: core::future::Future + Send + 'env,
         F::Output: Send + 'env,
     {
-        let mut task = Some(TaskRef::new(fut, &self.ready));
-        let res = self.slab.with(|s| {
+        let ctl = Ctl {
+            state: State::Runnable,
+            join: None,
+            handle,
+            aborted: false,
+            counted,
+        };
+        let mut task = TaskRef::new(fut, &self.shared, ctl);
+        let ptr = task.ptr();
+        let res = self.shared.lock.with(|s| {
             match s.closed {
                 Closed::Open => {}
-                Closed::Finished => return Err(true),
-                Closed::TornDown => return Err(false),
+                Closed::Finished => return Err((task, true)),
+                Closed::TornDown => return Err((task, false)),
             }
             let i = s.free.pop().unwrap_or_else(|| {
-                s.slots.push(Slot {
-                    state: State::Free,
-                    task: None,
-                    join: None,
-                    handle: false,
-                    aborted: false,
-                    counted: false,
-                });
+                s.slots.push(None);
                 s.slots.len() - 1
             });
+            task.set_index(i);
             let admitted = !counted || s.running < s.limit;
             if counted {
                 s.live += 1;
@@ -225,32 +187,33 @@ impl<'env> Core<'env> {
                     s.running += 1;
                 } else {
                     s.waiting.push_back(i);
+                    // SAFETY: the lock is held; unpublished until below.
+                    unsafe { ptr.with_ctl(|c| c.state = State::Waiting) };
                 }
             }
-            let slot = &mut s.slots[i];
-            let mut t = task.take().expect("taken once");
-            t.set_index(i);
-            slot.task = Some(t);
-            slot.handle = handle;
-            slot.counted = counted;
-            // A new child is marked queued: it is pushed below, or when it
+            s.slots[i] = Some(task);
+            // A new child is marked queued: it is pushed here, or when it
             // is admitted (it has no waker before its first poll).
-            slot.state = if admitted {
-                State::Runnable
+            Ok(if admitted {
+                s.ready.push(i);
+                s.driver.take()
             } else {
-                State::Waiting
-            };
-            Ok((i, admitted))
+                None
+            })
         });
         match res {
-            Ok((i, admitted)) => {
-                if admitted {
-                    self.ready.push(i);
+            Ok(driver) => {
+                if let Some(w) = driver {
+                    w.wake();
                 }
-                Some(i)
+                handle.then_some(ptr)
             }
-            Err(finished) => {
+            Err((task, finished)) => {
                 drop(task);
+                if handle {
+                    // SAFETY: the handle's reference, never handed out.
+                    unsafe { ptr.release(1) };
+                }
                 assert!(
                     !finished,
                     "weftwork::scope: spawn on a scope that has already finished \
@@ -261,136 +224,45 @@ impl<'env> Core<'env> {
         }
     }
 
-    /// Takes child `i` out for a poll, if it is runnable.
-    pub(crate) fn begin_poll(&self, i: usize) -> Option<TaskRef> {
-        self.slab.with(|s| {
-            let slot = s.slots.get_mut(i)?;
-            if slot.state != State::Runnable {
-                return None;
-            }
-            slot.state = State::Polling;
-            slot.task.take()
-        })
-    }
-
-    /// Puts child `i` back after a poll that returned `done`.
-    pub(crate) fn end_poll(&self, i: usize, task: TaskRef, done: bool) {
-        let after = self.slab.with(|s| {
-            let slot = &mut s.slots[i];
-            debug_assert_eq!(slot.state, State::Polling);
-            if done || slot.aborted {
-                s.retire(i, Some(task), done)
+    /// Ends the poll of `prev` (if any) and starts one of the child in slot
+    /// `i`, under one lock when ending `prev` runs no user code. Returns the
+    /// child to poll, if it is runnable.
+    pub(crate) fn next_poll(&self, prev: Option<(TaskPtr, bool)>, i: usize) -> Option<TaskPtr> {
+        let (after, next) = self.shared.lock.with(|s| {
+            let after = match prev {
+                Some((t, done)) => end_locked(s, t, done),
+                None => After::default(),
+            };
+            if after.user {
+                // User code may abort child `i`: start it only after.
+                (after, None)
             } else {
-                slot.state = State::Runnable;
-                slot.task = Some(task);
-                After::default()
+                let next = begin_locked(s, i);
+                (after, Some(next))
             }
         });
-        self.finish_after(after);
-    }
-
-    fn finish_after(&self, after: After) {
-        if let Some(i) = after.admit {
-            // Never polled, so still marked queued since its spawn.
-            self.ready.push(i);
-        }
-        drop(after.drop);
-        if let Some(w) = after.wake {
-            w.wake();
+        let user = after.user;
+        after.run();
+        match next {
+            Some(next) => next,
+            None => {
+                debug_assert!(user);
+                self.shared.lock.with(|s| begin_locked(s, i))
+            }
         }
     }
 
-    /// The output of finished child `i`, or registers `cx`'s waker.
-    ///
-    /// # Safety
-    /// Child `i` must have been spawned from a future with output `T`, and
-    /// the caller must be its (only) `JoinHandle`.
-    pub(crate) unsafe fn poll_join<T>(&self, i: usize, cx: &mut Context<'_>) -> Poll<T> {
-        let done = self.slab.with(|s| {
-            let slot = &mut s.slots[i];
-            match slot.state {
-                State::Done => {
-                    let task = slot.task.take();
-                    s.free_slot(i);
-                    Ok(task)
-                }
-                State::Dropped => Err(()),
-                _ => {
-                    match &slot.join {
-                        Some(w) if w.will_wake(cx.waker()) => {}
-                        _ => slot.join = Some(cx.waker().clone()),
-                    }
-                    Ok(None)
-                }
-            }
-        });
-        match done {
-            Ok(Some(task)) => {
-                let mut out: Option<T> = None;
-                // SAFETY: the slot is freed, so the cell is ours alone; the
-                // caller guarantees the child's output type is `T`.
-                unsafe { task.take_output((&mut out as *mut Option<T>).cast()) };
-                Poll::Ready(out.expect("a finished child stores its output once"))
-            }
-            Ok(None) => Poll::Pending,
-            Err(()) => panic!(
-                "weftwork::scope: this child never finished: its scope was \
-                 stopped or dropped first"
-            ),
-        }
-    }
-
-    /// Whether child `i` (with a handle) has finished.
-    pub(crate) fn is_finished(&self, i: usize) -> bool {
-        self.slab.with(|s| s.slots[i].state == State::Done)
-    }
-
-    /// The handle of child `i` is gone: the child runs on, detached.
-    pub(crate) fn detach(&self, i: usize) {
-        let after = self.slab.with(|s| {
-            let slot = &mut s.slots[i];
-            slot.handle = false;
-            slot.join = None;
-            match slot.state {
-                State::Done | State::Dropped => s.free_finished(i),
-                _ => After::default(),
-            }
-        });
-        self.finish_after(after);
-    }
-
-    /// Drops child `i` now (or right after its current poll).
-    pub(crate) fn abort(&self, i: usize) {
-        let mut wake_driver = false;
-        let after = self.slab.with(|s| {
-            let slot = &mut s.slots[i];
-            slot.handle = false;
-            slot.join = None;
-            match slot.state {
-                State::Polling => {
-                    slot.aborted = true;
-                    After::default()
-                }
-                State::Waiting | State::Runnable => {
-                    // The scope may be waiting for this very child to end;
-                    // `abort` can run outside the scope's task: wake it.
-                    wake_driver = true;
-                    s.retire(i, None, false)
-                }
-                State::Done | State::Dropped => s.free_finished(i),
-                State::Free => unreachable!("a handle keeps its slot"),
-            }
-        });
-        self.finish_after(after);
-        if wake_driver {
-            self.ready.wake_driver();
+    /// Ends the poll of `prev`, if any.
+    pub(crate) fn end_poll(&self, prev: Option<(TaskPtr, bool)>) {
+        if let Some((t, done)) = prev {
+            self.shared.lock.with(|s| end_locked(s, t, done)).run();
         }
     }
 
     /// Closes the scope if every counted child has finished; from then on
     /// `spawn` panics. Returns whether it closed.
     pub(crate) fn try_finish(&self) -> bool {
-        self.slab.with(|s| {
+        self.shared.lock.with(|s| {
             let idle = s.live == 0 && s.closed == Closed::Open;
             if idle {
                 s.closed = Closed::Finished;
@@ -399,16 +271,15 @@ impl<'env> Core<'env> {
         })
     }
 
-    /// Drops every child still held that has not finished (and background
-    /// ones). Finished children keep their output for their handles.
-    /// Children dropped here may spawn: those are dropped too, unpolled.
-    /// Handles of dropped children see `Dropped` and panic if awaited
-    /// (they are woken, so they do not hang).
+    /// Drops every child the slab still holds (those not finished, and
+    /// background ones). Finished children keep their output for their
+    /// handles. Children dropped here may spawn: those are dropped too,
+    /// unpolled. Handles of dropped children see `DROPPED` and panic if
+    /// awaited (they are woken, so they do not hang).
     pub(crate) fn teardown(&self) {
         loop {
             let mut batch = Vec::new();
-            let mut wakers = Vec::new();
-            self.slab.with(|s| {
+            self.shared.lock.with(|s| {
                 if s.closed == Closed::Open {
                     s.closed = Closed::TornDown;
                 }
@@ -416,26 +287,169 @@ impl<'env> Core<'env> {
                 s.live = 0;
                 s.running = 0;
                 for i in 0..s.slots.len() {
-                    let slot = &mut s.slots[i];
-                    match slot.state {
-                        State::Free | State::Done | State::Dropped => continue,
-                        _ => {}
-                    }
-                    batch.extend(slot.task.take());
-                    if slot.handle {
-                        slot.state = State::Dropped;
-                        wakers.extend(slot.join.take());
-                    } else {
-                        s.free_slot(i);
+                    if let Some(t) = s.slots[i].take() {
+                        s.free.push(i);
+                        // SAFETY: the lock is held.
+                        unsafe { t.ptr().with_ctl(|c| c.state = State::Dropped) };
+                        batch.push(t);
                     }
                 }
             });
-            let done = batch.is_empty();
-            drop(batch);
-            wakers.into_iter().for_each(Waker::wake);
-            if done {
+            if batch.is_empty() {
                 break;
             }
+            for t in &batch {
+                // SAFETY: out of the slab and not `Polling` any more (the
+                // driver polls nothing once it tears down): ours alone.
+                unsafe { t.ptr().drop_future() };
+            }
+            let mut wakers = Vec::new();
+            let mut release = Vec::new();
+            self.shared.lock.with(|_s| {
+                for t in batch {
+                    let p = t.ptr();
+                    // SAFETY: the lock is held.
+                    let handle = unsafe {
+                        p.with_ctl(|c| {
+                            wakers.extend(c.join.take());
+                            c.handle
+                        })
+                    };
+                    if handle {
+                        p.set_fin(DROPPED);
+                        t.hand_over();
+                    } else {
+                        release.push(t);
+                    }
+                }
+            });
+            drop(release);
+            wakers.into_iter().for_each(Waker::wake);
+        }
+    }
+}
+
+/// The handle's side of child `t`; the handle owns one reference to it
+/// while the slab holds the child, two once `fin` says it let go.
+pub(crate) mod handle_side {
+    use super::*;
+
+    /// Frees a child the slab let go of: drops what is left of its output
+    /// and the handle's two references.
+    ///
+    /// # Safety
+    /// `t.fin()` is not `HELD`, and the caller is its handle.
+    unsafe fn free_released(t: TaskPtr) {
+        // SAFETY: the slab let go, so the cell is the handle's alone.
+        unsafe {
+            t.drop_future();
+            t.release(2);
+        }
+    }
+
+    /// The output of finished child `t`, or registers `cx`'s waker.
+    /// On `Ready` the handle's references are gone.
+    ///
+    /// # Safety
+    /// `t` was spawned from a future with output `T`, and the caller is its
+    /// (only) handle.
+    pub(crate) unsafe fn poll_join<T>(t: TaskPtr, cx: &mut Context<'_>) -> Poll<T> {
+        loop {
+            match t.fin() {
+                DONE => {
+                    let mut out: Option<T> = None;
+                    // SAFETY: `DONE` hands the cell to the handle; the
+                    // caller guarantees the output type is `T`.
+                    unsafe {
+                        t.take_output((&mut out as *mut Option<T>).cast());
+                        free_released(t);
+                    }
+                    return Poll::Ready(out.expect("a finished child stores its output once"));
+                }
+                DROPPED => panic!(
+                    "weftwork::scope: this child never finished: its scope was \
+                     stopped or dropped first"
+                ),
+                _ => {}
+            }
+            let held = t.shared().lock.with(|_s| {
+                // `fin` changes only with the lock held.
+                let held = t.fin() == HELD;
+                if held {
+                    // SAFETY: the lock is held.
+                    unsafe {
+                        t.with_ctl(|c| match &c.join {
+                            Some(w) if w.will_wake(cx.waker()) => {}
+                            _ => c.join = Some(cx.waker().clone()),
+                        })
+                    };
+                }
+                held
+            });
+            if held {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Whether child `t` has finished (its output is ready).
+    pub(crate) fn is_finished(t: TaskPtr) -> bool {
+        t.fin() == DONE
+    }
+
+    /// The handle of `t` is gone (`abort`: and the child is dropped now, or
+    /// right after its current poll).
+    ///
+    /// # Safety
+    /// The caller is `t`'s handle, and gives its references up.
+    pub(crate) unsafe fn let_go(t: TaskPtr, abort: bool) {
+        if t.fin() != HELD {
+            // SAFETY: per our caller; the slab let go.
+            unsafe { free_released(t) };
+            return;
+        }
+        let shared = t.shared();
+        let mut wake_driver = false;
+        let (held, after, join) = shared.lock.with(|s| {
+            if t.fin() != HELD {
+                return (false, After::default(), None);
+            }
+            // SAFETY: the lock is held.
+            let (after, join) = unsafe {
+                t.with_ctl(|c| {
+                    c.handle = false;
+                    let join = c.join.take();
+                    let after = match c.state {
+                        State::Polling if abort => {
+                            c.aborted = true;
+                            After::default()
+                        }
+                        State::Waiting | State::Runnable if abort => {
+                            // The scope may be waiting for this very child
+                            // to end; `abort` can run outside the scope's
+                            // task: wake it.
+                            wake_driver = true;
+                            retire(s, t, c, false)
+                        }
+                        _ => After::default(),
+                    };
+                    (after, join)
+                })
+            };
+            (true, after, join)
+        });
+        drop(join);
+        if held {
+            after.run();
+            if wake_driver {
+                shared.wake_driver();
+            }
+            // SAFETY: the handle's one reference (the slab still had its
+            // own, or `retire` gave it to `after`, just dropped).
+            unsafe { t.release(1) };
+        } else {
+            // SAFETY: per our caller; the slab let go.
+            unsafe { free_released(t) };
         }
     }
 }

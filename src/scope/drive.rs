@@ -69,7 +69,7 @@ pin_project! {
 
 impl<'env, B: Future, M: Mode> Drive<'env, B, M> {
     pub(crate) fn new(core: Arc<Core<'env>>, mode: M, body: B) -> Self {
-        let body_wake = BodyWake::new(&core.ready);
+        let body_wake = BodyWake::new(&core.shared);
         Self {
             body_waker: Waker::from(body_wake.clone()),
             body_wake,
@@ -90,10 +90,14 @@ impl<B: Future, M: Mode> Future for Drive<'_, B, M> {
         let mut this = self.project();
         let core = &**this.core;
         let mut polls = 0;
-        while core.ready.take(this.batch, cx.waker()) {
+        while core.shared.take(this.batch, cx.waker()) {
+            // The child polled last, whose poll is ended under the same
+            // lock as the next one starts.
+            let mut prev = None;
             for k in 0..this.batch.len() {
                 let i = this.batch[k];
                 let res = if i == BODY {
+                    core.end_poll(prev.take());
                     match this.body.as_mut().as_pin_mut() {
                         Some(body) => {
                             this.body_wake.clear_queued();
@@ -110,14 +114,14 @@ impl<B: Future, M: Mode> Future for Drive<'_, B, M> {
                         }
                         None => Ok(()),
                     }
-                } else if let Some(task) = core.begin_poll(i) {
-                    // SAFETY: the slot is `Polling`: this is the only access.
+                } else if let Some(task) = core.next_poll(prev.take(), i) {
+                    // SAFETY: the child is `Polling`: this is the only access.
                     match guard(|| unsafe { task.poll() }) {
                         Ok(p) => {
-                            core.end_poll(i, task, p.is_ready());
+                            prev = Some((task, p.is_ready()));
                             Ok(())
                         }
-                        // The panicked child is dropped with `task`.
+                        // The panicked child is dropped by the teardown.
                         Err(p) => Err(p),
                     }
                 } else {
@@ -137,6 +141,7 @@ impl<B: Future, M: Mode> Future for Drive<'_, B, M> {
                 }
                 if this.mode.stopped() {
                     // Fail-fast / first success: nothing else is polled.
+                    core.end_poll(prev.take());
                     this.batch.clear();
                     this.body.set(None);
                     core.teardown();
@@ -145,6 +150,7 @@ impl<B: Future, M: Mode> Future for Drive<'_, B, M> {
                     return Poll::Ready(None);
                 }
             }
+            core.end_poll(prev);
             polls += this.batch.len();
             this.batch.clear();
             if this.body.is_none() && core.try_finish() {

@@ -10,8 +10,9 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use super::Builder;
-use super::children::Core;
+use super::children::{Core, handle_side};
 use super::mode::{FailFast, FirstOk, Mode, Plain, Supervise};
+use super::task::TaskPtr;
 use crate::cancel::CancelToken;
 
 /// A handle to a running scope: spawn children through it, reach its
@@ -71,9 +72,9 @@ impl<'env, M: Mode> Scope<'env, M> {
         F::Output: Send + 'env,
     {
         JoinHandle {
-            slot: self.core.spawn(fut, true, true),
-            core: self.core.clone(),
+            task: self.core.spawn(fut, true, true),
             _out: PhantomData,
+            _env: PhantomData,
         }
     }
 
@@ -364,16 +365,19 @@ impl<'env, T: Send + 'env, E: Send + 'env> Scope<'env, FirstOk<T, E>> {
 /// # });
 /// ```
 pub struct JoinHandle<'env, T> {
-    core: Arc<Core<'env>>,
-    /// `None`: spawned into a torn-down scope, or already joined.
-    slot: Option<usize>,
+    /// The child's cell (the handle holds a reference to it, which keeps
+    /// the scope's shared part alive too). `None`: spawned into a torn-down
+    /// scope, or already joined.
+    task: Option<TaskPtr>,
     _out: PhantomData<T>,
+    /// Invariant in `'env`, like [`Scope`].
+    _env: PhantomData<fn(&'env ()) -> &'env ()>,
 }
 
 impl<T> fmt::Debug for JoinHandle<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("slot", &self.slot)
+            .field("slot", &self.task.map(TaskPtr::index))
             .finish()
     }
 }
@@ -394,8 +398,9 @@ impl<T> JoinHandle<'_, T> {
     /// # });
     /// ```
     pub fn abort(mut self) {
-        if let Some(i) = self.slot.take() {
-            self.core.abort(i);
+        if let Some(t) = self.task.take() {
+            // SAFETY: this is the child's handle, giving its reference up.
+            unsafe { handle_side::let_go(t, true) };
         }
     }
 
@@ -415,7 +420,7 @@ impl<T> JoinHandle<'_, T> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.slot.is_some_and(|i| self.core.is_finished(i))
+        self.task.is_some_and(handle_side::is_finished)
     }
 }
 
@@ -426,24 +431,26 @@ impl<T> Future for JoinHandle<'_, T> {
     type Output = T;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let Some(i) = self.slot else {
+        let Some(t) = self.task else {
             panic!(
                 "weftwork::scope: JoinHandle polled after completion, or its \
                  child was spawned into a scope that was already dropped"
             );
         };
-        // SAFETY: slot `i` was made by `spawn_raw` from a future whose
-        // output is `T`, and this handle is its only handle.
-        let out = core::task::ready!(unsafe { self.core.poll_join::<T>(i, cx) });
-        self.slot = None;
+        // SAFETY: `t` was made by `spawn_raw` from a future whose output is
+        // `T`, and this handle is its only handle.
+        let out = core::task::ready!(unsafe { handle_side::poll_join::<T>(t, cx) });
+        // Its references went with the output.
+        self.task = None;
         Poll::Ready(out)
     }
 }
 
 impl<T> Drop for JoinHandle<'_, T> {
     fn drop(&mut self) {
-        if let Some(i) = self.slot.take() {
-            self.core.detach(i);
+        if let Some(t) = self.task.take() {
+            // SAFETY: this is the child's handle, giving its reference up.
+            unsafe { handle_side::let_go(t, false) };
         }
     }
 }

@@ -1,40 +1,120 @@
-//! The wake side of a scope: which children (and whether the body) need a
-//! poll, and the waker of the task that drives the scope.
+//! The `'static` part of a scope, behind one lock: the slab of children,
+//! the ready queue (which children, and whether the body, need a poll), the
+//! waker of the task that drives the scope, and the concurrency limit's
+//! counters.
 //!
-//! This part is `'static` and reference-counted on its own, apart from the
-//! children (which borrow `'env` data): a waker a child handed to a timer
-//! may outlive the scope, and waking it then only touches this queue.
+//! It is reference-counted on its own, apart from the `'env` part
+//! (`children.rs`): a waker a child handed to a timer may outlive the
+//! scope, and waking it then only touches this queue. Every cell holds a
+//! reference to it (its header reaches the lock and the queue through it).
 
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::task::Wake;
 use alloc::vec::Vec;
 use core::task::Waker;
 
+use super::task::{State, TaskPtr, TaskRef};
 use crate::loom::atomic::{AtomicUsize, Ordering::*};
 use crate::wait::SpinLock;
 
 /// The index the body uses in the ready queue.
 pub(crate) const BODY: usize = usize::MAX;
 
-/// Indices to poll, plus the driving task's waker.
-#[derive(Debug, Default)]
-pub(crate) struct Ready {
-    inner: SpinLock<ReadyInner>,
+/// How the scope was closed to new children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closed {
+    Open,
+    /// Finished normally: spawning now is a bug in the caller.
+    Finished,
+    /// Torn down (stopped, panicked or dropped).
+    TornDown,
 }
 
-#[derive(Debug, Default)]
-struct ReadyInner {
-    list: Vec<usize>,
+/// A scope's state; see the module docs.
+pub(crate) struct Shared {
+    pub(crate) lock: SpinLock<Inner>,
+}
+
+/// Everything behind the lock. A child's own bookkeeping (`Ctl`, in its
+/// cell) is behind this lock too.
+pub(crate) struct Inner {
+    /// The slab's reference to each child it still holds (not finished,
+    /// not torn down).
+    pub(crate) slots: Vec<Option<TaskRef>>,
+    pub(crate) free: Vec<usize>,
+    /// Slots (or [`BODY`]) to poll.
+    pub(crate) ready: Vec<usize>,
     /// Taken by the first wake after a poll of the scope: later wakes
     /// before the next poll need not wake the task again.
-    driver: Option<Waker>,
+    pub(crate) driver: Option<Waker>,
+    /// Children over the limit, in spawn order.
+    pub(crate) waiting: VecDeque<usize>,
+    /// Counted children admitted and not finished.
+    pub(crate) running: usize,
+    /// Counted children not finished (admitted or waiting).
+    pub(crate) live: usize,
+    pub(crate) limit: usize,
+    pub(crate) closed: Closed,
 }
 
-impl Ready {
+impl Inner {
+    /// A counted child stopped running: let the next waiting one in (it is
+    /// queued; the caller wakes the driver if it is not the driver).
+    pub(crate) fn admit_next(&mut self) {
+        self.running -= 1;
+        while let Some(i) = self.waiting.pop_front() {
+            let Some(task) = self.slots.get(i).and_then(Option::as_ref) else {
+                continue;
+            };
+            // SAFETY: the lock is held (`&mut self`).
+            let admitted = unsafe {
+                task.ptr().with_ctl(|c| {
+                    let waiting = c.state == State::Waiting;
+                    if waiting {
+                        c.state = State::Runnable;
+                    }
+                    waiting
+                })
+            };
+            if admitted {
+                self.running += 1;
+                // Never polled, so still marked queued since its spawn.
+                self.ready.push(i);
+                return;
+            }
+        }
+    }
+
+    /// Takes child `t` out of the slab: its slot is free from now on.
+    pub(crate) fn unslot(&mut self, t: TaskPtr) -> TaskRef {
+        let i = t.index();
+        self.free.push(i);
+        self.slots[i].take().expect("a held child has its slot")
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            lock: SpinLock::new(Inner {
+                slots: Vec::new(),
+                free: Vec::new(),
+                ready: Vec::new(),
+                driver: None,
+                waiting: VecDeque::new(),
+                running: 0,
+                live: 0,
+                limit,
+                closed: Closed::Open,
+            }),
+        }
+    }
+
     /// Queues `index` and wakes the driving task if it is not already awake.
     pub(crate) fn push(&self, index: usize) {
-        let driver = self.inner.with(|r| {
-            r.list.push(index);
+        let driver = self.lock.with(|r| {
+            r.ready.push(index);
             r.driver.take()
         });
         if let Some(w) = driver {
@@ -44,22 +124,17 @@ impl Ready {
 
     /// Wakes the driving task (its children changed from outside it).
     pub(crate) fn wake_driver(&self) {
-        if let Some(w) = self.inner.with(|r| r.driver.take()) {
+        if let Some(w) = self.lock.with(|r| r.driver.take()) {
             w.wake();
         }
-    }
-
-    /// Queues `index` without waking anyone (the driver is running).
-    pub(crate) fn push_quiet(&self, index: usize) {
-        self.inner.with(|r| r.list.push(index));
     }
 
     /// Swaps the queued indices into `out` (which must be empty) and
     /// registers `waker` as the driver's. Returns whether anything was queued.
     pub(crate) fn take(&self, out: &mut Vec<usize>, waker: &Waker) -> bool {
         debug_assert!(out.is_empty());
-        self.inner.with(|r| {
-            core::mem::swap(&mut r.list, out);
+        self.lock.with(|r| {
+            core::mem::swap(&mut r.ready, out);
             match &r.driver {
                 Some(w) if w.will_wake(waker) => {}
                 _ => r.driver = Some(waker.clone()),
@@ -70,21 +145,20 @@ impl Ready {
 }
 
 /// The body's waker (a child's waker is its cell's header, `task.rs`).
-#[derive(Debug)]
 pub(crate) struct BodyWake {
-    ready: Arc<Ready>,
+    shared: Arc<Shared>,
     /// 1 while the body sits in the ready queue (so a body woken many
     /// times between two polls is queued once).
     queued: AtomicUsize,
 }
 
 impl BodyWake {
-    /// A waker for the body of the scope whose queue is `ready`, marked
-    /// queued: the driver queues the body's first poll itself.
-    pub(crate) fn new(ready: &Arc<Ready>) -> Arc<Self> {
-        ready.push_quiet(BODY);
+    /// A waker for the body of the scope `shared`, marked queued: the
+    /// driver queues the body's first poll itself.
+    pub(crate) fn new(shared: &Arc<Shared>) -> Arc<Self> {
+        shared.lock.with(|r| r.ready.push(BODY));
         Arc::new(Self {
-            ready: ready.clone(),
+            shared: shared.clone(),
             queued: AtomicUsize::new(1),
         })
     }
@@ -104,7 +178,7 @@ impl Wake for BodyWake {
 
     fn wake_by_ref(self: &Arc<Self>) {
         if self.queued.swap(1, AcqRel) == 0 {
-            self.ready.push(BODY);
+            self.shared.push(BODY);
         }
     }
 }

@@ -1,15 +1,22 @@
 //! One child in one allocation: a header (reference count, "queued" flag,
-//! slot index, the scope's ready queue, a vtable), the future, and then its
-//! output. The header doubles as the child's waker, so spawning costs one
-//! allocation and polling clones no waker.
+//! finish flag, slot index, the scope's shared part, a vtable, and the
+//! child's bookkeeping), the future, and then its output. The header
+//! doubles as the child's waker, so spawning costs one allocation and
+//! polling clones no waker.
 //!
-//! Ownership: the scope's slab holds one reference, each `Waker` made from
-//! the header one more; the cell is freed when the last goes. The future
-//! and output are touched only by the slab's owner side (the driver while
-//! the slot says `Polling`, the join handle once it took the cell out of a
-//! `Done` slot) and are always dropped (`drop_future`) before the slab lets
-//! go of its reference — so a waker that outlives the scope, or `'env`,
-//! only ever frees memory whose future and output are already gone.
+//! Ownership: the scope's slab holds one reference ([`TaskRef`]), a
+//! `JoinHandle` one more, each `Waker` made from the header one more; the
+//! cell is freed when the last goes. When the slab lets go of a child that
+//! still has a handle (it finished, or the scope was torn down), it sets
+//! `fin` and hands its reference to the handle, which from then on owns the
+//! cell's future and output alone and needs no lock to join.
+//!
+//! The future and output are touched only by the owner side: the driver
+//! while the child is `Polling`, the slab's owner when it drops the child,
+//! the handle once `fin` is set. They are always dropped (`drop_future`)
+//! before the last owner lets go of its reference — so a waker that
+//! outlives the scope, or `'env`, only ever frees memory whose future and
+//! output are already gone.
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -20,22 +27,63 @@ use core::pin::Pin;
 use core::ptr::NonNull;
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use super::ready::Ready;
+use super::ready::Shared;
+use crate::loom::UnsafeCell as LoomUnsafeCell;
 use crate::loom::atomic::{AtomicUsize, Ordering::*};
+
+/// `fin`: the slab still holds the child.
+pub(crate) const HELD: usize = 0;
+/// `fin`: finished; the output waits for the handle.
+pub(crate) const DONE: usize = 1;
+/// `fin`: dropped unfinished by the teardown.
+pub(crate) const DROPPED: usize = 2;
 
 struct VTable {
     poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> Poll<()>,
     take_output: unsafe fn(NonNull<Header>, *mut ()),
     drop_future: unsafe fn(NonNull<Header>),
     dealloc: unsafe fn(NonNull<Header>),
+    /// The output has no drop glue: dropping a finished child runs no user
+    /// code.
+    trivial_output: bool,
+}
+
+/// Where a child is, as far as the slab is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Over the concurrency limit: not polled until admitted.
+    Waiting,
+    Runnable,
+    /// Being polled by the driver.
+    Polling,
+    /// Taken by the teardown (its future is being dropped).
+    Dropped,
+}
+
+/// A child's bookkeeping; read and written only with the scope's lock held.
+pub(crate) struct Ctl {
+    pub(crate) state: State,
+    /// The waker of a `JoinHandle` waiting for this child.
+    pub(crate) join: Option<Waker>,
+    /// A `JoinHandle` refers to this child (and takes the slab's reference
+    /// over when the child leaves the slab).
+    pub(crate) handle: bool,
+    /// `abort` was called while the child was being polled.
+    pub(crate) aborted: bool,
+    /// Counts towards `live` and the limit (a deadline does not).
+    pub(crate) counted: bool,
 }
 
 pub(crate) struct Header {
     refs: AtomicUsize,
     queued: AtomicUsize,
+    /// [`HELD`], [`DONE`] or [`DROPPED`]; written with the lock held, read
+    /// by the handle without it.
+    fin: AtomicUsize,
     index: usize,
-    ready: Arc<Ready>,
+    shared: Arc<Shared>,
     vtable: &'static VTable,
+    ctl: LoomUnsafeCell<Ctl>,
 }
 
 #[repr(C)]
@@ -53,6 +101,7 @@ impl<F: Future> Table<F> {
         take_output: take_output::<F>,
         drop_future: drop_future::<F>,
         dealloc: dealloc::<F>,
+        trivial_output: !core::mem::needs_drop::<F::Output>(),
     };
 }
 
@@ -95,8 +144,9 @@ unsafe fn drop_future<F: Future>(h: NonNull<Header>) {
 }
 
 unsafe fn dealloc<F: Future>(h: NonNull<Header>) {
-    // Its future and output are `None` by now (dropped by the slab), so
-    // only the header's `Arc<Ready>` has anything to drop.
+    // Its future and output are `None` by now (dropped by their owner), so
+    // only the header (`Arc<Shared>`, a stale join waker) has anything to
+    // drop.
     // SAFETY: the last reference is gone, so nobody else can reach the
     // cell, and it came from `Box::leak` in `TaskRef::new`.
     let cell = unsafe { Box::from_raw(h.cast::<Cell<F>>().as_ptr()) };
@@ -125,70 +175,86 @@ unsafe fn w_wake_by_ref(p: *const ()) {
     // SAFETY: as in `w_clone`.
     let h = unsafe { &*p.cast::<Header>() };
     if h.queued.swap(1, AcqRel) == 0 {
-        h.ready.push(h.index);
+        h.shared.push(h.index);
     }
 }
 
 unsafe fn w_drop(p: *const ()) {
     // SAFETY: as in `w_clone`; this releases the waker's reference.
-    unsafe { release(NonNull::new_unchecked(p.cast_mut().cast::<Header>())) }
+    unsafe { release(NonNull::new_unchecked(p.cast_mut().cast::<Header>()), 1) }
 }
 
-/// Gives back one reference; frees the cell with the last.
+/// Gives back `n` references; frees the cell with the last.
 ///
 /// # Safety
-/// The caller owns one reference to the live cell `h`.
-unsafe fn release(h: NonNull<Header>) {
-    // SAFETY: the reference we give back keeps the header alive until here.
+/// The caller owns `n` references to the live cell `h`.
+unsafe fn release(h: NonNull<Header>, n: usize) {
+    // SAFETY: the references we give back keep the header alive until here.
     let header = unsafe { h.as_ref() };
-    if header.refs.fetch_sub(1, AcqRel) == 1 {
-        // SAFETY: that was the last reference.
+    // Holding every reference, nobody can make a new one: no read-modify-
+    // write needed (`Acquire` pairs with the last waker's release).
+    if header.refs.load(Acquire) == n || header.refs.fetch_sub(n, AcqRel) == n {
+        // SAFETY: those were the last references.
         unsafe { (header.vtable.dealloc)(h) };
     }
 }
 
-/// The slab's reference to a child cell.
-pub(crate) struct TaskRef(NonNull<Header>);
+/// A pointer to a child cell; what it may do depends on the reference its
+/// holder owns (see each method).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TaskPtr(NonNull<Header>);
 
 // SAFETY: the cell holds a `Send` future and output (`TaskRef::new`
-// requires it), its header is made of `Sync` parts, and the future and
-// output are reached only by whoever holds the slab slot exclusively.
-unsafe impl Send for TaskRef {}
+// requires it), its header is made of `Sync` parts (`ctl` is reached only
+// with the scope's lock held), and the future and output are reached only
+// by their single owner (module docs).
+unsafe impl Send for TaskPtr {}
+// SAFETY: as above; `&TaskPtr` gives nothing `TaskPtr` does not.
+unsafe impl Sync for TaskPtr {}
 
-impl TaskRef {
-    /// Allocates the cell for `fut`; `ready` is the scope's queue. Its
-    /// slot index is set by [`set_index`](Self::set_index) before any waker
-    /// exists.
-    pub(crate) fn new<F>(fut: F, ready: &Arc<Ready>) -> Self
-    where
-        F: Future + Send,
-        F::Output: Send,
-    {
-        let cell = Box::new(Cell {
-            header: Header {
-                refs: AtomicUsize::new(1),
-                // Queued: the spawner puts it in the ready queue itself.
-                queued: AtomicUsize::new(1),
-                index: usize::MAX,
-                ready: ready.clone(),
-                vtable: &Table::<F>::VTABLE,
-            },
-            fut: UnsafeCell::new(Some(fut)),
-            out: UnsafeCell::new(None),
-        });
-        Self(NonNull::from(Box::leak(cell)).cast())
-    }
-
-    /// Records the child's slot. Only before its first poll: no waker (no
-    /// other reader of the header) exists yet.
-    pub(crate) fn set_index(&mut self, index: usize) {
-        // SAFETY: `&mut self` and no waker yet: nobody else reads the header.
-        unsafe { (*self.0.as_ptr()).index = index };
-    }
-
+impl TaskPtr {
+    /// # Safety (of every method)
+    /// The cell is alive: the caller holds a reference to it, or knows one
+    /// is held for as long as it uses the pointer.
     fn header(&self) -> &Header {
-        // SAFETY: we hold a reference, so the cell is alive.
+        // SAFETY: per the contract above.
         unsafe { self.0.as_ref() }
+    }
+
+    /// The child's slot in the slab.
+    pub(crate) fn index(self) -> usize {
+        self.header().index
+    }
+
+    /// The scope's shared part.
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.header().shared
+    }
+
+    /// [`HELD`], [`DONE`] or [`DROPPED`] (`Acquire`: once not `HELD`, the
+    /// output and the slab's reference belong to the handle).
+    pub(crate) fn fin(self) -> usize {
+        self.header().fin.load(Acquire)
+    }
+
+    /// Publishes `fin` (with the scope's lock held; `Release` pairs with
+    /// [`fin`](Self::fin)).
+    pub(crate) fn set_fin(self, fin: usize) {
+        self.header().fin.store(fin, Release);
+    }
+
+    /// Runs `f` on the child's bookkeeping.
+    ///
+    /// # Safety
+    /// The scope's lock is held, and `f` does not reach this `ctl` again.
+    pub(crate) unsafe fn with_ctl<R>(self, f: impl FnOnce(&mut Ctl) -> R) -> R {
+        // SAFETY: the lock makes this the only access (our contract).
+        self.header().ctl.with_mut(|c| f(unsafe { &mut *c }))
+    }
+
+    /// Whether dropping this finished child's output runs no user code.
+    pub(crate) fn trivial_output(self) -> bool {
+        self.header().vtable.trivial_output
     }
 
     /// Polls the future (storing its output when it finishes) with the
@@ -196,9 +262,9 @@ impl TaskRef {
     /// now on queues the child again.
     ///
     /// # Safety
-    /// The caller has exclusive access to the future (the slot is
+    /// The caller has exclusive access to the future (the child is
     /// `Polling`).
-    pub(crate) unsafe fn poll(&self) -> Poll<()> {
+    pub(crate) unsafe fn poll(self) -> Poll<()> {
         // A read-modify-write (not a store), so the poll sees everything a
         // waker did before a wake that found the child already queued.
         self.header().queued.swap(0, AcqRel);
@@ -216,9 +282,76 @@ impl TaskRef {
     /// # Safety
     /// Exclusive access, and `dst` points to an `Option<F::Output>` of this
     /// cell's `F`.
-    pub(crate) unsafe fn take_output(&self, dst: *mut ()) {
+    pub(crate) unsafe fn take_output(self, dst: *mut ()) {
         // SAFETY: per our caller.
         unsafe { (self.header().vtable.take_output)(self.0, dst) }
+    }
+
+    /// Drops the future and output (user code: never with a lock held).
+    ///
+    /// # Safety
+    /// Exclusive access to them.
+    pub(crate) unsafe fn drop_future(self) {
+        // SAFETY: per our caller.
+        unsafe { (self.header().vtable.drop_future)(self.0) }
+    }
+
+    /// Gives back `n` references.
+    ///
+    /// # Safety
+    /// The caller owns `n` references and uses the pointer no more.
+    pub(crate) unsafe fn release(self, n: usize) {
+        // SAFETY: per our caller.
+        unsafe { release(self.0, n) }
+    }
+}
+
+/// The slab's reference to a child cell.
+pub(crate) struct TaskRef(TaskPtr);
+
+impl TaskRef {
+    /// Allocates the cell for `fut` in the scope `shared`, with one
+    /// reference for the slab and, if `ctl.handle`, one for a `JoinHandle`.
+    /// Its slot index is set by [`set_index`](Self::set_index) before any
+    /// waker exists.
+    pub(crate) fn new<F>(fut: F, shared: &Arc<Shared>, ctl: Ctl) -> Self
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let cell = Box::new(Cell {
+            header: Header {
+                refs: AtomicUsize::new(1 + usize::from(ctl.handle)),
+                // Queued: the spawner puts it in the ready queue itself (or
+                // the admission does).
+                queued: AtomicUsize::new(1),
+                fin: AtomicUsize::new(HELD),
+                index: usize::MAX,
+                shared: shared.clone(),
+                vtable: &Table::<F>::VTABLE,
+                ctl: LoomUnsafeCell::new(ctl),
+            },
+            fut: UnsafeCell::new(Some(fut)),
+            out: UnsafeCell::new(None),
+        });
+        Self(TaskPtr(NonNull::from(Box::leak(cell)).cast()))
+    }
+
+    /// Records the child's slot. Only before it is published (no waker, no
+    /// other reader of the header yet).
+    pub(crate) fn set_index(&mut self, index: usize) {
+        // SAFETY: unpublished: nobody else reads the header.
+        unsafe { (*self.0.0.as_ptr()).index = index };
+    }
+
+    pub(crate) fn ptr(&self) -> TaskPtr {
+        self.0
+    }
+
+    /// Hands the slab's reference to the child's handle (which then owns
+    /// two): nothing is dropped.
+    pub(crate) fn hand_over(self) {
+        core::mem::forget(self);
     }
 }
 
@@ -227,10 +360,11 @@ impl Drop for TaskRef {
     /// held), then gives the slab's reference back.
     fn drop(&mut self) {
         // SAFETY: the slab's reference is exclusive owner-side access
-        // (a `TaskRef` exists only outside any `Polling` window).
+        // (a `TaskRef` is dropped only outside any `Polling` window and
+        // before `fin` hands the cell to a handle).
         unsafe {
-            (self.header().vtable.drop_future)(self.0);
-            release(self.0);
+            self.0.drop_future();
+            self.0.release(1);
         }
     }
 }

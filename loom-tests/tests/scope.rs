@@ -18,10 +18,10 @@
 //! N1 `poll_join` does not re-check `fin` under the lock (registers a
 //! waker after the child finished) · N2 `retire` does not take the join
 //! waker · N3 ending a `Pending` poll leaves the child `Polling` (never
-//! polled again) · N5 `Core::spawn` does not wake the parked driver — NOT
-//! caught: in `spawn_from_outside_racing_completion` the driver never
-//! parks while the scope is open (spawn bumps `live` and queues the child
-//! under one lock, so `try_finish` seeing the child implies `take` does).
+//! polled again) · N5 `Core::spawn` does not wake the parked driver (not
+//! caught by `spawn_from_outside_racing_completion`, whose driver never
+//! parks while the scope is open; `spawn_from_outside_wakes_a_parked_scope`
+//! was added for it).
 //!
 //! | model                                   | mutations it catches |
 //! |-----------------------------------------|----------------------|
@@ -34,6 +34,7 @@
 //! | join_from_another_thread_racing_completion | N1* |
 //! | child_woken_from_another_thread         | N2* |
 //! | abort_racing_a_wake_frees_the_slot      | N3* |
+//! | spawn_from_outside_wakes_a_parked_scope | N5* |
 #![cfg(loom)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -97,6 +98,29 @@ fn spawn_from_outside_racing_completion() {
             usize::from(spawned),
             "an accepted child must finish before the scope returns"
         );
+    });
+}
+
+/// The body parks (its driver sleeps) until a child spawned from another
+/// thread releases a permit: the spawn itself must wake the parked driver,
+/// or nobody ever polls the child and loom reports a deadlock.
+#[test]
+fn spawn_from_outside_wakes_a_parked_scope() {
+    model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let (tx, rx) = weftwork::channel::oneshot::<weftwork::Scope<'static>>();
+        let s2 = sem.clone();
+        let spawner = thread::spawn(move || {
+            let s = block_on(rx).unwrap();
+            drop(s.spawn(async move { s2.add_permits(1) }));
+        });
+        let sem2 = sem.clone();
+        block_on(weftwork::scope(async move |s| {
+            tx.send(s.clone()).unwrap();
+            sem2.acquire().await.unwrap().forget();
+        }));
+        spawner.join().unwrap();
+        assert_eq!(sem.available_permits(), 0);
     });
 }
 

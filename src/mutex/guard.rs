@@ -33,6 +33,7 @@ unsafe impl<T: ?Sized + Send> Send for MutexGuard<'_, T> {}
 unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    #[inline]
     pub(super) fn new(mutex: &'a Mutex<T>) -> Self {
         Self {
             mutex,
@@ -85,6 +86,7 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 }
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         self.mutex.raw.unlock_one(Mutex::<T>::MAX_BYPASS);
     }
@@ -171,6 +173,7 @@ impl<U: ?Sized> DerefMut for MappedMutexGuard<'_, U> {
 }
 
 impl<U: ?Sized> Drop for MappedMutexGuard<'_, U> {
+    #[inline]
     fn drop(&mut self) {
         self.raw.unlock_one(super::MAX_BYPASS);
     }
@@ -212,6 +215,7 @@ unsafe impl<T: ?Sized + Send + Sync> Sync for MutexGuardArc<T> {}
 
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 impl<T: ?Sized> MutexGuardArc<T> {
+    #[inline]
     pub(super) fn new(mutex: Arc<Mutex<T>>) -> Self {
         Self { mutex }
     }
@@ -250,6 +254,7 @@ impl<T: ?Sized> DerefMut for MutexGuardArc<T> {
 
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 impl<T: ?Sized> Drop for MutexGuardArc<T> {
+    #[inline]
     fn drop(&mut self) {
         self.mutex.raw.unlock_one(Mutex::<T>::MAX_BYPASS);
     }

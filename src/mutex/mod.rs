@@ -315,6 +315,7 @@ pin_project! {
 impl<T: ?Sized> Future for LockArc<T> {
     type Output = MutexGuardArc<T>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mutex = ready!(self.project().inner.poll(cx)).expect("a mutex is never closed");
         Poll::Ready(MutexGuardArc::new(mutex))

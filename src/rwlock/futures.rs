@@ -44,6 +44,7 @@ macro_rules! lock_future {
         impl<R: LockRef> Future for $name<R> {
             type Output = $guard<R>;
 
+            #[inline]
             fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
                 let owner = ready!(self.project().inner.poll(cx)).expect("an RwLock never closes");
                 Poll::Ready($make(owner))
@@ -133,6 +134,7 @@ lock_future!(
 );
 
 impl<R: LockRef> ReadFuture<R> {
+    #[inline]
     pub(super) fn new(r: R) -> Self {
         Self {
             inner: Waiting::new(Sem(r), Acquire::fifo(1)),
@@ -141,6 +143,7 @@ impl<R: LockRef> ReadFuture<R> {
 }
 
 impl<R: LockRef> WriteFuture<R> {
+    #[inline]
     pub(super) fn new(r: R) -> Self {
         Self {
             inner: Waiting::new(Sem(r), Acquire::exact(WRITE)),
@@ -149,6 +152,7 @@ impl<R: LockRef> WriteFuture<R> {
 }
 
 impl<R: LockRef> UpgradableReadFuture<R> {
+    #[inline]
     pub(super) fn new(r: R) -> Self {
         Self {
             inner: Waiting::new(Sem(r), Acquire::fifo(UPGRADABLE)),

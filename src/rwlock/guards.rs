@@ -87,18 +87,21 @@ unsafe impl<R: LockRef + Send> Send for WriteGuard<R> where R::Value: Send + Syn
 unsafe impl<R: LockRef + Sync> Sync for WriteGuard<R> where R::Value: Sync {}
 
 impl<R: LockRef> ReadGuard<R> {
+    #[inline]
     pub(super) fn new(r: R) -> Self {
         Self(r)
     }
 }
 
 impl<R: LockRef> WriteGuard<R> {
+    #[inline]
     pub(super) fn new(r: R) -> Self {
         Self(r)
     }
 }
 
 impl<R: LockRef> UpgradableGuard<R> {
+    #[inline]
     pub(super) fn new(r: R) -> Self {
         Self(r)
     }
@@ -224,18 +227,21 @@ impl<R: LockRef> WriteGuard<R> {
 }
 
 impl<R: LockRef> Drop for ReadGuard<R> {
+    #[inline]
     fn drop(&mut self) {
         self.0.lock().sem.release(1);
     }
 }
 
 impl<R: LockRef> Drop for UpgradableGuard<R> {
+    #[inline]
     fn drop(&mut self) {
         self.0.lock().sem.release(UPGRADABLE);
     }
 }
 
 impl<R: LockRef> Drop for WriteGuard<R> {
+    #[inline]
     fn drop(&mut self) {
         self.0.lock().sem.release(WRITE);
     }

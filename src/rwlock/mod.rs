@@ -155,6 +155,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().await, 3);
     /// # });
     /// ```
+    #[inline]
     pub fn read(&self) -> Read<'_, T> {
         ReadFuture::new(self)
     }
@@ -174,6 +175,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().await, 4);
     /// # });
     /// ```
+    #[inline]
     pub fn write(&self) -> Write<'_, T> {
         WriteFuture::new(self)
     }
@@ -288,6 +290,7 @@ impl<T: ?Sized> RwLock<T> {
     /// std::thread::spawn(move || assert_eq!(*g, 1)).join().unwrap();
     /// # });
     /// ```
+    #[inline]
     pub fn read_arc(self: &Arc<Self>) -> ReadArc<T> {
         ReadFuture::new(self.clone())
     }
@@ -306,6 +309,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().await, 2);
     /// # });
     /// ```
+    #[inline]
     pub fn write_arc(self: &Arc<Self>) -> WriteArc<T> {
         WriteFuture::new(self.clone())
     }

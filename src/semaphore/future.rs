@@ -36,6 +36,7 @@ pin_project! {
 }
 
 impl<'a> Acquire<'a> {
+    #[inline]
     pub(super) fn new(sem: &'a Semaphore, n: usize) -> Self {
         Self {
             inner: Waiting::new(sem, wait::Acquire::fifo(n)),
@@ -47,6 +48,7 @@ impl<'a> Acquire<'a> {
 impl<'a> Future for Acquire<'a> {
     type Output = Result<SemaphorePermit<'a>, AcquireError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let res = ready!(this.inner.poll(cx));
@@ -92,6 +94,7 @@ pin_project! {
 
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 impl AcquireArc {
+    #[inline]
     pub(super) fn new(sem: Arc<Semaphore>, n: usize) -> Self {
         Self {
             inner: Waiting::new(sem, wait::Acquire::fifo(n)),
@@ -104,6 +107,7 @@ impl AcquireArc {
 impl Future for AcquireArc {
     type Output = Result<SemaphorePermitArc, AcquireError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let res = ready!(this.inner.poll(cx));

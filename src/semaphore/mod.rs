@@ -102,6 +102,7 @@ impl Semaphore {
     /// # drop(permit);
     /// # });
     /// ```
+    #[inline]
     pub fn acquire(&self) -> Acquire<'_> {
         self.acquire_many(1)
     }
@@ -126,6 +127,7 @@ impl Semaphore {
     /// # drop(permit);
     /// # });
     /// ```
+    #[inline]
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
         Acquire::new(self, n)
     }
@@ -227,6 +229,7 @@ impl Semaphore {
     /// assert_eq!(permit.num_permits(), 1);
     /// # });
     /// ```
+    #[inline]
     pub fn acquire_arc(self: &Arc<Self>) -> AcquireArc {
         self.acquire_many_arc(1)
     }
@@ -249,6 +252,7 @@ impl Semaphore {
     /// # drop(permit);
     /// # });
     /// ```
+    #[inline]
     pub fn acquire_many_arc(self: &Arc<Self>, n: usize) -> AcquireArc {
         AcquireArc::new(self.clone(), n)
     }

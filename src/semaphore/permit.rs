@@ -26,6 +26,7 @@ pub struct SemaphorePermit<'a> {
 }
 
 impl<'a> SemaphorePermit<'a> {
+    #[inline]
     pub(super) fn new(sem: &'a Semaphore, n: usize) -> Self {
         Self { sem, n }
     }
@@ -55,6 +56,7 @@ impl<'a> SemaphorePermit<'a> {
 }
 
 impl Drop for SemaphorePermit<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.sem.raw.release(self.n);
     }
@@ -91,6 +93,7 @@ pub struct SemaphorePermitArc {
 
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 impl SemaphorePermitArc {
+    #[inline]
     pub(super) fn new(sem: Arc<Semaphore>, n: usize) -> Self {
         Self { sem, n }
     }
@@ -136,6 +139,7 @@ impl SemaphorePermitArc {
 
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 impl Drop for SemaphorePermitArc {
+    #[inline]
     fn drop(&mut self) {
         self.sem.raw.release(self.n);
     }

@@ -104,6 +104,16 @@ impl RawSemaphore {
     /// Takes `n` permits without waiting.
     #[inline]
     pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryFail> {
+        let s = self.state.load(Relaxed);
+        if s & (CLOSED | LOCKED) == 0
+            && s >> SHIFT >= n
+            && self
+                .state
+                .compare_exchange_weak(s, s - n * ONE, Acquire, Relaxed)
+                .is_ok()
+        {
+            return Ok(());
+        }
         self.try_acquire_from(n, self.state.load(Relaxed))
     }
 
@@ -119,7 +129,9 @@ impl RawSemaphore {
         }
     }
 
-    #[inline]
+    /// The general case of the two above, kept out of line so that their
+    /// one-CAS fast paths inline into every acquire future.
+    #[inline(never)]
     fn try_acquire_from(&self, n: usize, mut s: usize) -> Result<(), TryFail> {
         let mut spins = 0;
         loop {
@@ -426,6 +438,7 @@ impl RawSemaphore {
 }
 
 impl Drop for Acquire {
+    #[inline]
     fn drop(&mut self) {
         debug_assert!(
             self.stage != Stage::Queued,
@@ -563,6 +576,14 @@ impl Acquire {
 
     #[inline(never)]
     fn poll_slow(
+        self: Pin<&mut Self>,
+        sem: &RawSemaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Closed>> {
+        self.poll_locked(sem, cx)
+    }
+
+    fn poll_locked(
         self: Pin<&mut Self>,
         sem: &RawSemaphore,
         cx: &mut Context<'_>,

@@ -580,14 +580,6 @@ impl Acquire {
         sem: &RawSemaphore,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Closed>> {
-        self.poll_locked(sem, cx)
-    }
-
-    fn poll_locked(
-        self: Pin<&mut Self>,
-        sem: &RawSemaphore,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<(), Closed>> {
         let (w, stage, n, front) = self.node();
         match *stage {
             Stage::Done | Stage::Left => panic!("acquire future polled after completion"),

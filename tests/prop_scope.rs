@@ -158,3 +158,86 @@ fn abort_of_the_last_child_wakes_the_scope() {
     assert!(count.count() > seen, "the scope was not woken");
     assert!(fut.as_mut().poll(&mut cx).is_ready());
 }
+
+/// Counts drops of the outputs of one completion-set case.
+struct Counted(usize, Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.1.fetch_add(1, SeqCst);
+    }
+}
+
+proptest! {
+    #![proptest_config(harness::common::proptest_config())]
+
+    /// Completion sets: children with random delays (some spawned by other
+    /// children), a random limit, two sets sharing the scope, and the first
+    /// set dropped after `take` outputs. Each output is delivered at most
+    /// once, to its own set, in completion order (no child finishes before
+    /// one delivered earlier: delays are yields counted from the spawn), and
+    /// every output is dropped exactly once, delivered or not.
+    #[test]
+    fn completion_sets_deliver_each_output_once(
+        delays in prop::collection::vec(0..4usize, 0..12),
+        limit in prop::option::of(1..=3usize),
+        take in 0..14usize,
+    ) {
+        let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut b = weftwork::scope::Builder::new();
+        if let Some(l) = limit {
+            b = b.limit(l);
+        }
+        let (got, other) = futures::executor::block_on(b.scope(async |s| {
+            let mut set = s.completions();
+            let mut evens = s.completions::<usize>();
+            for (i, &d) in delays.iter().enumerate() {
+                let dropped = dropped.clone();
+                set.spawn(async move {
+                    for _ in 0..d {
+                        weftwork::scope::yield_now().await;
+                    }
+                    Counted(i, dropped)
+                });
+                if i % 2 == 0 {
+                    evens.spawn(async move { i });
+                }
+            }
+            prop_assert_eq!(set.len(), delays.len());
+            let mut got = Vec::new();
+            while got.len() < take {
+                match set.next().await {
+                    Some(c) => got.push(c.0),
+                    None => break,
+                }
+            }
+            prop_assert_eq!(set.len(), delays.len() - got.len());
+            // Let more finish into the set's list before it is dropped.
+            for _ in 0..take % 3 {
+                weftwork::scope::yield_now().await;
+            }
+            drop(set);
+            let mut other = Vec::new();
+            while let Some(i) = evens.next().await {
+                other.push(i);
+            }
+            prop_assert!(evens.is_empty());
+            Ok((got, other))
+        }))?;
+        prop_assert_eq!(got.len(), take.min(delays.len()));
+        let mut seen = got.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        prop_assert_eq!(seen.len(), got.len(), "an output delivered twice");
+        if limit.is_none() {
+            // Unlimited: finishing order is by delay, then spawn order.
+            let mut model: Vec<usize> = (0..delays.len()).collect();
+            model.sort_by_key(|&i| delays[i]);
+            prop_assert_eq!(&got[..], &model[..got.len()]);
+        }
+        let mut other_sorted = other.clone();
+        other_sorted.sort_unstable();
+        prop_assert_eq!(other_sorted, (0..delays.len()).step_by(2).collect::<Vec<_>>());
+        prop_assert_eq!(dropped.load(SeqCst), delays.len(), "every output dropped once");
+    }
+}

@@ -35,6 +35,19 @@
 //! | child_woken_from_another_thread         | N2* |
 //! | abort_racing_a_wake_frees_the_slot      | N3* |
 //! | spawn_from_outside_wakes_a_parked_scope | N5* |
+//!
+//! Mutations of the completion sets (a set's finished children are linked
+//! into a list under the scope's lock by the driver; the consumer takes the
+//! whole list at once), planted and run:
+//! C1 `retire_member` does not take the consumer's waker · C2
+//! `Rx::poll_next` ends the set (`None`) when the list is empty, ignoring
+//! children still pending · C3 `Rx::poll_next` registers the waker in a
+//! lock of its own, after the one that found the list empty.
+//!
+//! | model                                            | mutations it catches |
+//! |--------------------------------------------------|----------------------|
+//! | completions_child_woken_from_another_thread      | C1*, C2 |
+//! | completions_consumed_on_another_thread           | C2, C3* (not C1: the teardown at the scope's end wakes the consumer anyway) |
 #![cfg(loom)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -264,5 +277,64 @@ fn join_from_another_thread_racing_completion() {
             tx.send(h).unwrap();
         }));
         assert_eq!(joiner.join().unwrap(), 7);
+    });
+}
+
+/// A completion set whose child is woken from another thread: the wake
+/// reaches the driver, the child's output reaches the body waiting in
+/// `next`, and the set ends only after both children were delivered.
+#[test]
+fn completions_child_woken_from_another_thread() {
+    model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let s2 = sem.clone();
+        let releaser = thread::spawn(move || s2.add_permits(1));
+        let got = block_on(weftwork::scope(async |s| {
+            let sem = &sem;
+            let mut set = s.completions();
+            set.spawn(async move {
+                sem.acquire().await.unwrap().forget();
+                1
+            });
+            set.spawn(async { 2 });
+            let mut sum = 0;
+            while let Some(v) = set.next().await {
+                sum += v;
+            }
+            sum
+        }));
+        releaser.join().unwrap();
+        assert_eq!(got, 3);
+    });
+}
+
+/// A completion set moved to another thread and drained there while the
+/// driver finishes its children: the consumer takes the driver's list under
+/// the scope's lock or registers its waker before the driver looks for one
+/// (a lost wake-up is a loom deadlock), and sees every output exactly once.
+#[test]
+fn completions_consumed_on_another_thread() {
+    model(|| {
+        let (tx, rx) = weftwork::channel::oneshot::<weftwork::scope::Completions<'static, usize>>();
+        let consumer = thread::spawn(move || {
+            let mut set = block_on(rx).unwrap();
+            block_on(async move {
+                let mut sum = 0;
+                while let Some(v) = set.next().await {
+                    sum += v;
+                }
+                sum
+            })
+        });
+        block_on(weftwork::scope(async move |s| {
+            let set = s.completions();
+            set.spawn(async {
+                weftwork::scope::yield_now().await;
+                3
+            });
+            set.spawn(async { 4 });
+            tx.send(set).unwrap();
+        }));
+        assert_eq!(consumer.join().unwrap(), 7);
     });
 }

@@ -20,8 +20,9 @@ use alloc::vec::Vec;
 use core::marker::PhantomData;
 use core::task::{Context, Poll, Waker};
 
+use super::completions;
 use super::ready::{Closed, Inner, Shared};
-use super::task::{Ctl, DONE, DROPPED, HELD, State, TaskPtr, TaskRef};
+use super::task::{Ctl, DONE, DROPPED, HELD, NO_SET, State, TaskPtr, TaskRef};
 use crate::cancel::CancelToken;
 
 /// What a state change left to do once the lock is released.
@@ -57,6 +58,12 @@ fn retire(s: &mut Inner, t: TaskPtr, c: &mut Ctl, keep: bool) -> After {
         }
     }
     let task = s.unslot(t);
+    if c.set != NO_SET {
+        // A completion set's child: its set takes the finished child over.
+        let (drop, wake) = completions::retire_member(s, c, task, keep);
+        let user = wake.is_some() || (drop.is_some() && !(keep && t.trivial_output()));
+        return After { drop, wake, user };
+    }
     let wake = c.join.take();
     if keep && c.handle {
         t.set_fin(DONE);
@@ -95,7 +102,7 @@ fn end_locked(s: &mut Inner, t: TaskPtr, done: bool) -> After {
 
 /// Starts a poll of the child in slot `i`, if it is runnable.
 fn begin_locked(s: &mut Inner, i: usize) -> Option<TaskPtr> {
-    let t = s.slots.get(i)?.as_ref()?.ptr();
+    let t = s.held(i)?;
     // SAFETY: the lock is held (`s`).
     let runnable = unsafe {
         t.with_ctl(|c| {
@@ -152,10 +159,11 @@ impl<'env> Core<'env> {
     /// deadline) that neither keeps the scope open nor takes a limit slot.
     /// Returns the handle's pointer (owning one reference) if `handle`, or
     /// `None` if the scope was torn down (the child is dropped unpolled).
+    /// `set`: the open completion set its output goes to, or [`NO_SET`].
     ///
     /// # Panics
     /// If the scope has already finished.
-    pub(crate) fn spawn<F>(&self, fut: F, counted: bool, handle: bool) -> Option<TaskPtr>
+    pub(crate) fn spawn<F>(&self, fut: F, counted: bool, handle: bool, set: u32) -> Option<TaskPtr>
     where
         F: core::future::Future + Send + 'env,
         F::Output: Send + 'env,
@@ -166,6 +174,8 @@ impl<'env> Core<'env> {
             handle,
             aborted: false,
             counted,
+            set,
+            next: None,
         };
         let mut task = TaskRef::new(fut, &self.shared, ctl);
         let ptr = task.ptr();
@@ -175,11 +185,11 @@ impl<'env> Core<'env> {
                 Closed::Finished => return Err((task, true)),
                 Closed::TornDown => return Err((task, false)),
             }
-            let i = s.free.pop().unwrap_or_else(|| {
-                s.slots.push(None);
-                s.slots.len() - 1
-            });
+            let i = s.reserve_slot();
             task.set_index(i);
+            if set != NO_SET {
+                completions::add_member(s, set);
+            }
             let admitted = !counted || s.running < s.limit;
             if counted {
                 s.live += 1;
@@ -191,7 +201,7 @@ impl<'env> Core<'env> {
                     unsafe { ptr.with_ctl(|c| c.state = State::Waiting) };
                 }
             }
-            s.slots[i] = Some(task);
+            s.fill(i, task);
             // A new child is marked queued: it is pushed here, or when it
             // is admitted (it has no waker before its first poll).
             Ok(if admitted {
@@ -279,16 +289,18 @@ impl<'env> Core<'env> {
     pub(crate) fn teardown(&self) {
         loop {
             let mut batch = Vec::new();
+            let mut wakers = Vec::new();
             self.shared.lock.with(|s| {
                 if s.closed == Closed::Open {
                     s.closed = Closed::TornDown;
                 }
+                // Their unfinished children are all dropped below.
+                completions::tear_down(s, &mut wakers);
                 s.waiting.clear();
                 s.live = 0;
                 s.running = 0;
-                for i in 0..s.slots.len() {
-                    if let Some(t) = s.slots[i].take() {
-                        s.free.push(i);
+                for i in 0..s.slot_count() {
+                    if let Some(t) = s.take_slot(i) {
                         // SAFETY: the lock is held.
                         unsafe { t.ptr().with_ctl(|c| c.state = State::Dropped) };
                         batch.push(t);
@@ -296,6 +308,7 @@ impl<'env> Core<'env> {
                 }
             });
             if batch.is_empty() {
+                wakers.into_iter().for_each(Waker::wake);
                 break;
             }
             for t in &batch {
@@ -303,7 +316,6 @@ impl<'env> Core<'env> {
                 // driver polls nothing once it tears down): ours alone.
                 unsafe { t.ptr().drop_future() };
             }
-            let mut wakers = Vec::new();
             let mut release = Vec::new();
             self.shared.lock.with(|_s| {
                 for t in batch {

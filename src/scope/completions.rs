@@ -1,9 +1,10 @@
 //! [`Completions`]: children whose outputs arrive in completion order.
 
-use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
+use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
@@ -11,13 +12,221 @@ use futures_core::Stream;
 
 use super::handle::Scope;
 use super::mode::Plain;
+use super::ready::{Inner, Shared};
+use super::task::{Ctl, TaskPtr, TaskRef};
 use crate::wait::SpinLock;
 
-struct Inner<T> {
-    done: VecDeque<T>,
-    /// Spawned here and not delivered yet.
+/// One completion set's part of the scope's shared state (behind its lock).
+///
+/// A finished child of the set leaves the slab for the set's list, linked
+/// through its `Ctl::next` in completion order; the list holds the
+/// reference the slab held. The consumer ([`Rx`]) takes the whole list at
+/// once, then moves each output out and lets go of the cell without a
+/// lock. Nothing is allocated per child but its cell.
+pub(crate) struct SetQ {
+    head: Option<TaskPtr>,
+    tail: Option<TaskPtr>,
+    /// Children in the list.
+    queued: usize,
+    /// Children spawned into the set and not finished (nor dropped).
     pending: usize,
+    /// The consumer waiting for an output.
     waker: Option<Waker>,
+    /// The [`Completions`] still exists (else outputs are dropped at once).
+    open: bool,
+}
+
+/// Counts a new child of set `set` (with the lock held, on spawn).
+pub(super) fn add_member(s: &mut Inner, set: u32) {
+    set_mut(s, set).pending += 1;
+}
+
+fn set_mut(s: &mut Inner, set: u32) -> &mut SetQ {
+    s.sets[set as usize]
+        .as_mut()
+        .expect("a completion set lives while it has children or a consumer")
+}
+
+/// Child `c` (whose slab reference is `task`) of a completion set finished
+/// (ran to completion if `keep`): it joins its set's list, or, if the set
+/// is gone or the child did not complete, is handed back to be dropped.
+/// Also returns the consumer's waker to wake.
+pub(super) fn retire_member(
+    s: &mut Inner,
+    c: &mut Ctl,
+    task: TaskRef,
+    keep: bool,
+) -> (Option<TaskRef>, Option<Waker>) {
+    let set = c.set;
+    let q = set_mut(s, set);
+    q.pending -= 1;
+    if !(keep && q.open) {
+        if !q.open && q.pending == 0 {
+            s.sets[set as usize] = None;
+        }
+        return (Some(task), None);
+    }
+    let t = task.ptr();
+    task.hand_over();
+    c.next = None;
+    match q.tail {
+        // SAFETY: the lock is held; `tail` is another child (`c` is ours).
+        Some(tail) => unsafe { tail.with_ctl(|tc| tc.next = Some(t)) },
+        None => q.head = Some(t),
+    }
+    q.tail = Some(t);
+    q.queued += 1;
+    (None, q.waker.take())
+}
+
+/// The scope is torn down: every unfinished child is being dropped, so no
+/// set waits for anything any more. Collects the consumers' wakers (they
+/// will see the end of their set).
+pub(super) fn tear_down(s: &mut Inner, wakers: &mut Vec<Waker>) {
+    for entry in &mut s.sets {
+        if let Some(q) = entry {
+            q.pending = 0;
+            wakers.extend(q.waker.take());
+            if !q.open {
+                *entry = None;
+            }
+        }
+    }
+}
+
+/// Drops the outputs of the children in the list starting at `head`, and
+/// lets go of their cells.
+///
+/// # Safety
+/// The caller owns the list (it took it out of a set) and its references.
+unsafe fn drop_list(mut head: Option<TaskPtr>) {
+    while let Some(t) = head {
+        // SAFETY: our list (the caller's promise): nobody else reaches it.
+        unsafe {
+            head = t.with_ctl(|c| c.next.take());
+            t.drop_future();
+            t.release(1);
+        }
+    }
+}
+
+/// The consuming side of a completion set: finished children taken out of
+/// the set's list (the consumer owns them), and the counts. Its own type,
+/// apart from [`Completions`], so that [`Next`] needs no `'env`.
+struct Rx<T> {
+    shared: Arc<Shared>,
+    set: u32,
+    /// Taken from the set's list, oldest first; one reference to each.
+    head: Option<TaskPtr>,
+    len: usize,
+    /// Holds `T` values (the `SpinLock` keeps the auto traits the set
+    /// always had: `Send` and `Sync` when `T: Send`).
+    _out: PhantomData<SpinLock<T>>,
+}
+
+// Outputs are never pinned: they are moved out when taken.
+impl<T> Unpin for Rx<T> {}
+
+impl<T> Rx<T> {
+    fn new(shared: &Arc<Shared>) -> Self {
+        let q = SetQ {
+            head: None,
+            tail: None,
+            queued: 0,
+            pending: 0,
+            waker: None,
+            open: true,
+        };
+        let set = shared.lock.with(|s| {
+            if let Some(i) = s.sets.iter().position(Option::is_none) {
+                s.sets[i] = Some(q);
+                i
+            } else {
+                s.sets.push(Some(q));
+                s.sets.len() - 1
+            }
+        });
+        Self {
+            shared: shared.clone(),
+            set: u32::try_from(set).expect("too many completion sets in one scope"),
+            head: None,
+            len: 0,
+            _out: PhantomData,
+        }
+    }
+
+    /// `(finished, pending)`: outputs not taken yet, children not finished.
+    fn counts(&self) -> (usize, usize) {
+        self.shared.lock.with(|s| {
+            let q = set_mut(s, self.set);
+            (self.len + q.queued, q.pending)
+        })
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if self.head.is_none() {
+            let set = self.set;
+            let got = self.shared.lock.with(|s| {
+                let q = set_mut(s, set);
+                if let Some(head) = q.head.take() {
+                    q.tail = None;
+                    let n = core::mem::take(&mut q.queued);
+                    return Poll::Ready(Some((head, n)));
+                }
+                if q.pending == 0 {
+                    return Poll::Ready(None);
+                }
+                match &q.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => q.waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            });
+            let Some((head, n)) = core::task::ready!(got) else {
+                return Poll::Ready(None);
+            };
+            self.head = Some(head);
+            self.len = n;
+        }
+        let t = self.head.expect("taken above");
+        let mut out: Option<T> = None;
+        // SAFETY: the list is ours (taken out of the set under the lock), so
+        // is the child's cell; every child of this set was spawned by
+        // `Completions::<T>::spawn`, with output `T`.
+        unsafe {
+            self.head = t.with_ctl(|c| c.next.take());
+            t.take_output((&mut out as *mut Option<T>).cast());
+            // Future and output are both gone now: nothing left to drop.
+            t.release(1);
+        }
+        self.len -= 1;
+        Poll::Ready(Some(out.expect("a finished child stores its output once")))
+    }
+}
+
+impl<T> Drop for Rx<T> {
+    fn drop(&mut self) {
+        let set = self.set;
+        let rest = self.shared.lock.with(|s| {
+            let q = set_mut(s, set);
+            q.open = false;
+            q.queued = 0;
+            q.tail = None;
+            let rest = q.head.take();
+            let waker = q.waker.take();
+            if q.pending == 0 {
+                s.sets[set as usize] = None;
+            }
+            (rest, waker)
+        });
+        drop(rest.1);
+        // SAFETY: both lists are ours: `self.head` was taken earlier, the
+        // other just now, under the lock.
+        unsafe {
+            drop_list(self.head.take());
+            drop_list(rest.0);
+        }
+    }
 }
 
 /// A set of children of one scope whose outputs are yielded **in
@@ -54,12 +263,12 @@ struct Inner<T> {
 /// ```
 pub struct Completions<'env, T> {
     scope: Scope<'env, Plain>,
-    inner: Arc<SpinLock<Inner<T>>>,
+    rx: Rx<T>,
 }
 
 impl<T> fmt::Debug for Completions<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (ready, pending) = self.inner.with(|i| (i.done.len(), i.pending));
+        let (ready, pending) = self.rx.counts();
         f.debug_struct("Completions")
             .field("ready", &ready)
             .field("pending", &pending)
@@ -84,11 +293,7 @@ impl<'env> Scope<'env, Plain> {
     pub fn completions<T>(&self) -> Completions<'env, T> {
         Completions {
             scope: self.clone(),
-            inner: Arc::new(SpinLock::new(Inner {
-                done: VecDeque::new(),
-                pending: 0,
-                waker: None,
-            })),
+            rx: Rx::new(&self.core.shared),
         }
     }
 }
@@ -123,19 +328,7 @@ impl<'env, T: Send + 'env> Completions<'env, T> {
     where
         F: Future<Output = T> + Send + 'env,
     {
-        self.inner.with(|i| i.pending += 1);
-        let inner = self.inner.clone();
-        self.scope.spawn_detached(async move {
-            let v = fut.await;
-            let waker = inner.with(|i| {
-                i.done.push_back(v);
-                i.pending -= 1;
-                i.waker.take()
-            });
-            if let Some(w) = waker {
-                w.wake();
-            }
-        });
+        self.scope.core.spawn(fut, true, false, self.rx.set);
     }
 }
 
@@ -157,7 +350,8 @@ impl<T> Completions<'_, T> {
     /// # });
     /// ```
     pub fn len(&self) -> usize {
-        self.inner.with(|i| i.pending + i.done.len())
+        let (ready, pending) = self.rx.counts();
+        ready + pending
     }
 
     /// Whether [`len`](Self::len) is zero.
@@ -194,31 +388,15 @@ impl<T> Completions<'_, T> {
     /// ```
     #[allow(clippy::should_implement_trait)] // async: it cannot be `Iterator::next`
     pub fn next(&mut self) -> Next<'_, T> {
-        Next { inner: &self.inner }
+        Next { rx: &mut self.rx }
     }
-}
-
-fn poll_next<T>(inner: &SpinLock<Inner<T>>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-    inner.with(|i| {
-        if let Some(v) = i.done.pop_front() {
-            return Poll::Ready(Some(v));
-        }
-        if i.pending == 0 {
-            return Poll::Ready(None);
-        }
-        match &i.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => i.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
-    })
 }
 
 impl<T> Stream for Completions<'_, T> {
     type Item = T;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        poll_next(&self.inner, cx)
+        self.get_mut().rx.poll_next(cx)
     }
 }
 
@@ -242,7 +420,7 @@ impl<T> Stream for Completions<'_, T> {
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Next<'a, T> {
-    inner: &'a SpinLock<Inner<T>>,
+    rx: &'a mut Rx<T>,
 }
 
 impl<T> fmt::Debug for Next<'_, T> {
@@ -255,6 +433,6 @@ impl<T> Future for Next<'_, T> {
     type Output = Option<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        poll_next(self.inner, cx)
+        self.get_mut().rx.poll_next(cx)
     }
 }

@@ -153,7 +153,10 @@ impl<B: Future, M: Mode> Future for Drive<'_, B, M> {
             core.end_poll(prev);
             polls += this.batch.len();
             this.batch.clear();
-            if this.body.is_none() && core.try_finish() {
+            // `out`, not `body.is_none()`: a `&` to the pending body would
+            // be a read of all of it, invalidating (Stacked Borrows) any
+            // `&mut` it holds into its own frame across an await.
+            if this.out.is_some() && core.try_finish() {
                 *this.finished = true;
                 return Poll::Ready(this.out.take());
             }
@@ -162,7 +165,7 @@ impl<B: Future, M: Mode> Future for Drive<'_, B, M> {
                 return Poll::Pending;
             }
         }
-        if this.body.is_none() && core.try_finish() {
+        if this.out.is_some() && core.try_finish() {
             *this.finished = true;
             return Poll::Ready(this.out.take());
         }

@@ -12,7 +12,7 @@ use core::task::{Context, Poll};
 use super::Builder;
 use super::children::{Core, handle_side};
 use super::mode::{FailFast, FirstOk, Mode, Plain, Supervise};
-use super::task::TaskPtr;
+use super::task::{NO_SET, TaskPtr};
 use crate::cancel::CancelToken;
 
 /// A handle to a running scope: spawn children through it, reach its
@@ -72,7 +72,7 @@ impl<'env, M: Mode> Scope<'env, M> {
         F::Output: Send + 'env,
     {
         JoinHandle {
-            task: self.core.spawn(fut, true, true),
+            task: self.core.spawn(fut, true, true, NO_SET),
             _out: PhantomData,
             _env: PhantomData,
         }
@@ -83,7 +83,7 @@ impl<'env, M: Mode> Scope<'env, M> {
     where
         F: Future<Output = ()> + Send + 'env,
     {
-        self.core.spawn(fut, true, false);
+        self.core.spawn(fut, true, false, NO_SET);
     }
 
     /// The scope's cancellation token. Children observe it to stop
@@ -141,7 +141,7 @@ impl<'env, M: Mode> Scope<'env, M> {
         F: Future + Send + 'env,
     {
         let deadline = self.token().cancel_after_owned(deadline);
-        self.core.spawn(deadline, false, false);
+        self.core.spawn(deadline, false, false, NO_SET);
     }
 
     /// Children spawned and not finished yet (running or waiting for a slot

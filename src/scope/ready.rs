@@ -14,12 +14,23 @@ use alloc::task::Wake;
 use alloc::vec::Vec;
 use core::task::Waker;
 
+use super::completions::SetQ;
 use super::task::{State, TaskPtr, TaskRef};
 use crate::loom::atomic::{AtomicUsize, Ordering::*};
 use crate::wait::SpinLock;
 
 /// The index the body uses in the ready queue.
 pub(crate) const BODY: usize = usize::MAX;
+
+/// The end of the free-slot list.
+const NO_SLOT: usize = usize::MAX;
+
+/// A slot of the slab.
+enum Slot {
+    Held(TaskRef),
+    /// Free; the next free slot (or [`NO_SLOT`]).
+    Free(usize),
+}
 
 /// How the scope was closed to new children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,9 +51,11 @@ pub(crate) struct Shared {
 /// cell) is behind this lock too.
 pub(crate) struct Inner {
     /// The slab's reference to each child it still holds (not finished,
-    /// not torn down).
-    pub(crate) slots: Vec<Option<TaskRef>>,
-    pub(crate) free: Vec<usize>,
+    /// not torn down); the free slots form a list through the table (no
+    /// second vector that grows as children finish).
+    slots: Vec<Slot>,
+    /// The first free slot, or [`NO_SLOT`].
+    free: usize,
     /// Slots (or [`BODY`]) to poll.
     pub(crate) ready: Vec<usize>,
     /// Taken by the first wake after a poll of the scope: later wakes
@@ -56,6 +69,9 @@ pub(crate) struct Inner {
     pub(crate) live: usize,
     pub(crate) limit: usize,
     pub(crate) closed: Closed,
+    /// The scope's completion sets (`completions.rs`), by `Ctl::set`;
+    /// `None`: a free entry.
+    pub(crate) sets: Vec<Option<SetQ>>,
 }
 
 impl Inner {
@@ -64,12 +80,12 @@ impl Inner {
     pub(crate) fn admit_next(&mut self) {
         self.running -= 1;
         while let Some(i) = self.waiting.pop_front() {
-            let Some(task) = self.slots.get(i).and_then(Option::as_ref) else {
+            let Some(task) = self.held(i) else {
                 continue;
             };
             // SAFETY: the lock is held (`&mut self`).
             let admitted = unsafe {
-                task.ptr().with_ctl(|c| {
+                task.with_ctl(|c| {
                     let waiting = c.state == State::Waiting;
                     if waiting {
                         c.state = State::Runnable;
@@ -86,11 +102,55 @@ impl Inner {
         }
     }
 
+    /// The child held in slot `i`, if any.
+    pub(crate) fn held(&self, i: usize) -> Option<TaskPtr> {
+        match self.slots.get(i) {
+            Some(Slot::Held(t)) => Some(t.ptr()),
+            _ => None,
+        }
+    }
+
+    /// Number of slots (held or free).
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Reserves a free slot for a child about to be put in it with
+    /// [`fill`](Self::fill).
+    pub(crate) fn reserve_slot(&mut self) -> usize {
+        if self.free == NO_SLOT {
+            self.slots.push(Slot::Free(NO_SLOT));
+            return self.slots.len() - 1;
+        }
+        let i = self.free;
+        let Slot::Free(next) = self.slots[i] else {
+            unreachable!("the free list holds free slots")
+        };
+        self.free = next;
+        i
+    }
+
+    /// Puts `task` in slot `i`, just reserved.
+    pub(crate) fn fill(&mut self, i: usize, task: TaskRef) {
+        self.slots[i] = Slot::Held(task);
+    }
+
+    /// Takes the child out of slot `i`, if one is held there.
+    pub(crate) fn take_slot(&mut self, i: usize) -> Option<TaskRef> {
+        if !matches!(self.slots.get(i), Some(Slot::Held(_))) {
+            return None;
+        }
+        let Slot::Held(t) = core::mem::replace(&mut self.slots[i], Slot::Free(self.free)) else {
+            unreachable!("checked above")
+        };
+        self.free = i;
+        Some(t)
+    }
+
     /// Takes child `t` out of the slab: its slot is free from now on.
     pub(crate) fn unslot(&mut self, t: TaskPtr) -> TaskRef {
-        let i = t.index();
-        self.free.push(i);
-        self.slots[i].take().expect("a held child has its slot")
+        self.take_slot(t.index())
+            .expect("a held child has its slot")
     }
 }
 
@@ -99,7 +159,7 @@ impl Shared {
         Self {
             lock: SpinLock::new(Inner {
                 slots: Vec::new(),
-                free: Vec::new(),
+                free: NO_SLOT,
                 ready: Vec::new(),
                 driver: None,
                 waiting: VecDeque::new(),
@@ -107,6 +167,7 @@ impl Shared {
                 live: 0,
                 limit,
                 closed: Closed::Open,
+                sets: Vec::new(),
             }),
         }
     }

@@ -9,11 +9,14 @@
 //! cell is freed when the last goes. When the slab lets go of a child that
 //! still has a handle (it finished, or the scope was torn down), it sets
 //! `fin` and hands its reference to the handle, which from then on owns the
-//! cell's future and output alone and needs no lock to join.
+//! cell's future and output alone and needs no lock to join. A finished
+//! child of a completion set (`completions.rs`, no handle) is handed to its
+//! set's list instead, linked through `Ctl::next`; the consumer takes the
+//! list under the lock and owns those cells from then on.
 //!
 //! The future and output are touched only by the owner side: the driver
 //! while the child is `Polling`, the slab's owner when it drops the child,
-//! the handle once `fin` is set. They are always dropped (`drop_future`)
+//! the handle once `fin` is set, the consumer of a completion list it took. They are always dropped (`drop_future`)
 //! before the last owner lets go of its reference — so a waker that
 //! outlives the scope, or `'env`, only ever frees memory whose future and
 //! output are already gone.
@@ -72,7 +75,15 @@ pub(crate) struct Ctl {
     pub(crate) aborted: bool,
     /// Counts towards `live` and the limit (a deadline does not).
     pub(crate) counted: bool,
+    /// The completion set (`completions.rs`) the child's output goes to,
+    /// or [`NO_SET`].
+    pub(crate) set: u32,
+    /// The next child in its set's list of finished children.
+    pub(crate) next: Option<TaskPtr>,
 }
+
+/// `Ctl::set` of a child that belongs to no completion set.
+pub(crate) const NO_SET: u32 = u32::MAX;
 
 pub(crate) struct Header {
     refs: AtomicUsize,
@@ -246,9 +257,12 @@ impl TaskPtr {
     /// Runs `f` on the child's bookkeeping.
     ///
     /// # Safety
-    /// The scope's lock is held, and `f` does not reach this `ctl` again.
+    /// The scope's lock is held, or the child has left the slab for a
+    /// completion list that the caller took out of the shared part (so only
+    /// the caller reaches it); and `f` does not reach this `ctl` again.
     pub(crate) unsafe fn with_ctl<R>(self, f: impl FnOnce(&mut Ctl) -> R) -> R {
-        // SAFETY: the lock makes this the only access (our contract).
+        // SAFETY: the lock (or owning the listed child) makes this the only
+        // access (our contract).
         self.header().ctl.with_mut(|c| f(unsafe { &mut *c }))
     }
 

@@ -289,33 +289,59 @@ fn rendezvous_dropped_recv_never_swallows() {
     let mut r2 = Box::pin(rx.recv());
     assert!(w.poll_box(&mut r1).is_pending());
     assert!(w.poll_box(&mut r2).is_pending());
-    let mut s = Box::pin(tx.send(3));
-    assert!(w.poll_box(&mut s).is_pending());
-    drop(r1); // was woken for the value: the wake-up passes to r2
-    assert!(w.poll_box(&mut s).is_pending());
+    // Handed straight to the parked r1: the send is complete.
+    assert_eq!(w.poll_box(&mut Box::pin(tx.send(3))), Poll::Ready(Ok(())));
+    assert!(tx.is_empty());
+    drop(r1); // was handed the value: it passes to r2
     assert_eq!(w.poll_box(&mut r2), Poll::Ready(Ok(3)));
+    // With nobody parked, a dropped receiver's value goes back into the
+    // channel for the next receiver.
+    let mut r3 = Box::pin(rx.recv());
+    assert!(w.poll_box(&mut r3).is_pending());
+    assert_eq!(w.poll_box(&mut Box::pin(tx.send(4))), Poll::Ready(Ok(())));
+    drop(r3);
+    assert_eq!(tx.len(), 1);
+    let mut s = Box::pin(tx.send(5));
+    assert!(w.poll_box(&mut s).is_pending(), "the one slot is in use");
+    assert_eq!(rx.try_recv(), Ok(4));
+    assert_eq!(rx.try_recv(), Ok(5), "taken from the parked sender");
     assert_eq!(w.poll_box(&mut s), Poll::Ready(Ok(())));
 }
 
 #[test]
-fn rendezvous_dropped_send_retracts_its_value() {
+fn rendezvous_dropped_send_takes_its_value_with_it() {
     let (tx, rx) = bounded(0);
     let w = CountingWaker::new();
+    let mut s = Box::pin(tx.send(3));
+    assert!(w.poll_box(&mut s).is_pending(), "no receiver yet");
+    drop(s); // not taken: the send did not happen
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     let mut r = Box::pin(rx.recv());
     assert!(w.poll_box(&mut r).is_pending());
-    let mut s = Box::pin(tx.send(3));
-    assert!(w.poll_box(&mut s).is_pending());
-    drop(s); // not taken yet: the send did not happen
-    assert!(
-        w.poll_box(&mut r).is_pending(),
-        "no value: a phantom is absorbed"
-    );
-    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     // The channel still works.
     let mut s = Box::pin(tx.send(4));
-    assert!(w.poll_box(&mut s).is_pending());
-    assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(4)));
     assert_eq!(w.poll_box(&mut s), Poll::Ready(Ok(())));
+    assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(4)));
+}
+
+#[test]
+fn rendezvous_send_completes_when_a_parked_receiver_is_handed_the_value() {
+    let (tx, rx) = bounded(0);
+    let wr = CountingWaker::new();
+    let ws = CountingWaker::new();
+    let mut r = Box::pin(rx.recv());
+    assert!(wr.poll_box(&mut r).is_pending());
+    let mut s = Box::pin(tx.send(1));
+    assert_eq!(ws.poll_box(&mut s), Poll::Ready(Ok(())));
+    assert_eq!(wr.count(), 1, "the receiver is woken with its value");
+    // A second send waits: no receiver is parked now.
+    let mut s2 = Box::pin(tx.send(2));
+    assert!(ws.poll_box(&mut s2).is_pending());
+    assert_eq!(wr.poll_box(&mut r), Poll::Ready(Ok(1)));
+    // The next receive takes the parked sender's value directly.
+    assert_eq!(pollster::block_on(rx.recv()), Ok(2));
+    assert_eq!(ws.count(), 1);
+    assert_eq!(ws.poll_box(&mut s2), Poll::Ready(Ok(())));
 }
 
 #[test]
@@ -1025,8 +1051,11 @@ async fn nothing_lost(
                 "{what}: a sent value is received or still in the channel"
             ),
             RETURNED => assert!(received == 0 && !in_channel, "{what}"),
-            // A rendezvous send dropped after its value was taken did send.
-            _ => assert!(!in_channel && (received == 0 || cap == 0), "{what}"),
+            // A send dropped after it was served (its value moved into the
+            // channel or to a receiver while it waited) did send: the value
+            // is received or still in the channel, never both; otherwise it
+            // was dropped with the future.
+            _ => assert!(!(received == 1 && in_channel), "{what}"),
         }
     }
 }

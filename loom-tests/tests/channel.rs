@@ -1,46 +1,57 @@
 //! Loom models of `weftwork::channel` (bounded, rendezvous and oneshot).
 //!
-//! Each model is small enough for `LOOM_MAX_PREEMPTIONS=2`. Every one was
-//! checked to fail under a mutation of the implementation (applied to a
-//! copy of the crate, never to the real one; each model run in its own
-//! process, since a loom deadlock report aborts the test binary; none of
-//! them needed a timeout to be caught):
-//! M1 ring head wraps to the last slot, not 0 · M2 `pop` does not give the
-//! slot back (`space.release`) · M3 `push` does not re-check `closed` under
-//! the ring lock · M4 `pop` trusts `closed` before looking at the ring · M5
-//! `close` does not close `space` (waiting senders never wake) · M6 `close`
-//! releases no `items` permits · M7 the taker of a rendezvous value does not
-//! wake its sender · M8 a dropped `Recv` does not cancel its wait · M9
-//! retraction ignores the pop counter · M10 a dropped `Send` does not cancel
-//! its wait · M11 a dropped `Reserve`/`ReserveOwned` does not cancel its
-//! wait · M12 the oneshot receiver's drop forgets a sent value · M13
-//! oneshot `send` does not wake the receiver · M14 rendezvous `try_send`
-//! keeps its value in after taking the permit back · M15 `try_recv` pops
-//! without an `items` permit · M16 a parking receiver does not wake the
-//! rendezvous reserve · M17 `ReserveOwned`'s drop does nothing · M18
-//! receivers are never counted as parked.
+//! Each model is small enough for `LOOM_MAX_PREEMPTIONS=2`. The channel
+//! models were checked against mutations of the one-lock, direct hand-off
+//! core (`src/channel/{chan,state,waiter}.rs`), each applied to a copy of
+//! the crate (never to the real one), every model run in its own process (a
+//! loom deadlock report aborts the test binary); none needed a timeout to be
+//! caught:
 //!
-//! | model                                             | mutations it catches |
-//! |---------------------------------------------------|----------------------|
-//! | spsc_wraps_around_in_order                        | M1, M2, M4, M6 |
-//! | full_channel_sender_waits_for_slot                | M2, M4, M6 |
-//! | close_races_send                                  | M3, M4, M6 |
-//! | close_races_recv_and_drains                       | M4, M6 |
-//! | close_wakes_waiting_sender                        | M4, M5, M6 |
-//! | last_sender_drop_wakes_receivers                  | M6 |
-//! | drain_after_close                                 | M4, M6 |
-//! | rendezvous_handoff                                | M7 |
-//! | rendezvous_receiver_dropped_midway                | M7, M8 |
-//! | rendezvous_send_dropped_while_receiver_races      | M2, M7, M9 |
-//! | send_future_dropped_while_receiver_frees_slot     | M2, M10 |
-//! | woken_receiver_dropped_passes_value_on            | M8 |
-//! | reserve_dropped_passes_slot_on                    | M2, M11 |
-//! | oneshot_send_races_receiver_drop                  | M12 |
-//! | oneshot_wakes_receiver                            | M13 |
-//! | rendezvous_try_send_races_receiver_drop           | M8, M14 |
-//! | rendezvous_try_send_not_stolen_by_barging_try_recv| M15, M18 |
-//! | rendezvous_reserve_woken_by_parking_receiver      | M4, M6, M16, M18 |
-//! | reserve_owned_dropped_while_slot_is_handed        | M2, M11, M17 |
+//! M1 a receiver handed a value is not woken (lost wake-up) · M2 a dropped
+//! receiver that was handed a value drops it instead of passing it on · M3
+//! a dropped waiter decides from its status read *outside* the lock (a
+//! hand-off to a waiter being dropped) · M4 `close` does not wake the
+//! waiters it unlinks · M5 the queues are LIFO (a waiter is linked at the
+//! head) · M6 a rendezvous send is served without a receiver (completes
+//! early, into the ring) · M7 a receiver taking a parked sender's value does
+//! not wake it · M8 a value passed back goes to the back of the ring, not
+//! the front · M9 a receiver returning its handed value does not free its
+//! slot (`handed` not decremented) · M10 parked senders are not served when
+//! a slot frees (no `pump`) · M11 `room` ignores `handed` · M14 a send
+//! does not check `closed`.
+//!
+//! The oneshot models (M12 the receiver's drop forgets a sent value · M13
+//! `send` does not wake the receiver) were checked the same way against
+//! `src/channel/oneshot.rs` before this redesign, which did not change it;
+//! they were not re-run.
+//!
+//! | model                                               | mutations it catches |
+//! |-----------------------------------------------------|----------------------|
+//! | spsc_wraps_around_in_order                          | M1, M4 |
+//! | full_channel_sender_waits_for_slot                  | M1, M4 |
+//! | close_races_send                                    | M14 |
+//! | close_races_recv_and_drains                         | M4 |
+//! | close_wakes_waiting_sender                          | M4, M14 |
+//! | last_sender_drop_wakes_receivers                    | M4 |
+//! | drain_after_close                                   | M1, M4 |
+//! | rendezvous_handoff                                  | M1, M6, M7 |
+//! | rendezvous_receiver_dropped_midway                  | M1, M2, M3, M7 |
+//! | rendezvous_send_dropped_while_receiver_races        | M1, M3, M6, M7 |
+//! | send_future_dropped_while_receiver_frees_slot       | M3 |
+//! | woken_receiver_dropped_passes_value_on              | M1, M2 |
+//! | reserve_dropped_passes_slot_on                      | M10 |
+//! | oneshot_send_races_receiver_drop                    | M12 |
+//! | oneshot_wakes_receiver                              | M13 |
+//! | rendezvous_try_send_races_receiver_drop             | M2, M3 |
+//! | rendezvous_try_send_not_stolen_by_barging_try_recv  | M1 |
+//! | rendezvous_reserve_woken_by_parking_receiver        | M1, M10 |
+//! | reserve_owned_dropped_while_slot_is_handed          | M3 |
+//! | sender_hands_off_to_parked_receivers                | M1, M7, M9, M10 |
+//! | rendezvous_receiver_takes_parked_senders_values     | M1, M7, M9 |
+//! | dropped_after_grant_puts_value_back_in_front        | M2, M3, M8 |
+//! | parked_senders_served_fifo                          | M5 |
+//! | close_races_handoff_to_parked_receiver              | M1, M4, M7, M14 |
+//! | handed_value_keeps_its_slot                         | M2, M3, M11 |
 #![cfg(loom)]
 
 use std::pin::pin;
@@ -50,7 +61,7 @@ use loom::future::block_on;
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
-use weftwork::channel::{RecvError, SendError, TryRecvError, bounded, oneshot};
+use weftwork::channel::{RecvError, SendError, TryRecvError, TrySendError, bounded, oneshot};
 use weftwork_loom_tests::{counting_waker, model, poll_once};
 
 /// A value that counts its drops.
@@ -66,7 +77,6 @@ impl Drop for Counted {
 /// producer writes across the end of the ring while the consumer races it;
 /// FIFO order, nothing lost, and loom checks every slot access against the
 /// ring lock's happens-before edges.
-/// Fails if: the head index wraps to the wrong slot.
 #[test]
 fn spsc_wraps_around_in_order() {
     model(|| {
@@ -86,7 +96,6 @@ fn spsc_wraps_around_in_order() {
 
 /// Back-pressure: a second producer waits on the full slot until the
 /// consumer, racing it, frees it; every value arrives once, in order.
-/// Fails if: a receiver does not give its slot back (`space.release`).
 #[test]
 fn full_channel_sender_waits_for_slot() {
     model(|| {
@@ -104,7 +113,6 @@ fn full_channel_sender_waits_for_slot() {
 /// either the send succeeded and the value is drained, or the receiver
 /// saw the close and the send failed with its value — never a send that
 /// succeeded after a receiver was told the channel is closed and empty.
-/// Fails if: `push` does not re-check `closed` under the ring lock.
 #[test]
 fn close_races_send() {
     model(|| {
@@ -122,7 +130,6 @@ fn close_races_send() {
 
 /// `close` races a waiting `recv` on a channel holding one value: the value
 /// is drained (never reported as closed first), then the close is seen.
-/// Fails if: a receiver trusts the `closed` flag before looking at the ring.
 #[test]
 fn close_races_recv_and_drains() {
     model(|| {
@@ -141,7 +148,6 @@ fn close_races_recv_and_drains() {
 
 /// A sender waits on a full channel while it is closed: it must wake and
 /// get its value back; the buffered value is still drained.
-/// Fails if: `close` does not close (and so wake) the sender queue.
 #[test]
 fn close_wakes_waiting_sender() {
     model(|| {
@@ -157,7 +163,6 @@ fn close_wakes_waiting_sender() {
 
 /// The last sender is dropped while two receivers wait: both wake with
 /// `RecvError` (a lost wake-up is a loom deadlock).
-/// Fails if: closing does not release `items` permits to wake receivers.
 #[test]
 fn last_sender_drop_wakes_receivers() {
     model(|| {
@@ -172,7 +177,6 @@ fn last_sender_drop_wakes_receivers() {
 
 /// Drain after close: the producer sends two values and closes; the
 /// consumer, racing it, gets both in order and then the close.
-/// Fails if: a receiver trusts the `closed` flag before looking at the ring.
 #[test]
 fn drain_after_close() {
     model(|| {
@@ -192,7 +196,6 @@ fn drain_after_close() {
 
 /// Rendezvous hand-off: the send completes only after the receiver took
 /// the value (the ring is empty by then).
-/// Fails if: the taker does not wake the offering sender (deadlock).
 #[test]
 fn rendezvous_handoff() {
     model(|| {
@@ -209,8 +212,6 @@ fn rendezvous_handoff() {
 /// Rendezvous: a receiver future is polled (queued), then dropped while a
 /// sender offers concurrently; the value must reach the next `recv` and the
 /// sender must complete.
-/// Fails if: a dropped `Recv` does not cancel its wait (the wake-up it was
-/// handed is lost and the second receiver never learns of the value).
 #[test]
 fn rendezvous_receiver_dropped_midway() {
     model(|| {
@@ -229,7 +230,6 @@ fn rendezvous_receiver_dropped_midway() {
 /// receiver races to take it. Exactly one of them gets the value: either
 /// the receiver took it, or it was retracted and dropped with the future;
 /// it is dropped exactly once and the channel is empty and usable after.
-/// Fails if: retraction ignores the pop counter (value taken twice).
 #[test]
 fn rendezvous_send_dropped_while_receiver_races() {
     model(|| {
@@ -267,8 +267,6 @@ fn rendezvous_send_dropped_while_receiver_races() {
 
 /// Buffered: a send future waiting on a full channel is dropped while a
 /// receiver frees the slot; the slot must not leak.
-/// Fails if: a dropped `Send` does not cancel its wait (a handed slot is
-/// lost and the final `try_send` fails).
 #[test]
 fn send_future_dropped_while_receiver_frees_slot() {
     model(|| {
@@ -298,7 +296,6 @@ fn send_future_dropped_while_receiver_frees_slot() {
 
 /// A queued receiver is handed a value and dropped before it polls again:
 /// the value must go to the other receiver.
-/// Fails if: `Recv` forgets to cancel (the handed permit is lost).
 #[test]
 fn woken_receiver_dropped_passes_value_on() {
     model(|| {
@@ -316,7 +313,6 @@ fn woken_receiver_dropped_passes_value_on() {
 
 /// A reserve future waits on a full channel; the slot frees and is handed
 /// to it; it is dropped: the slot passes on to the waiting sender.
-/// Fails if: `Reserve` forgets to cancel.
 #[test]
 fn reserve_dropped_passes_slot_on() {
     model(|| {
@@ -336,7 +332,6 @@ fn reserve_dropped_passes_slot_on() {
 
 /// Oneshot: `send` races the receiver's drop; the value is dropped exactly
 /// once, and `send` fails only if the receiver was gone.
-/// Fails if: the receiver's drop forgets a value that was sent.
 #[test]
 fn oneshot_send_races_receiver_drop() {
     model(|| {
@@ -351,7 +346,6 @@ fn oneshot_send_races_receiver_drop() {
 }
 
 /// Oneshot: the receiver waits while the sender sends (or is dropped).
-/// Fails if: `send` does not wake the stored waker.
 #[test]
 fn oneshot_wakes_receiver() {
     model(|| {
@@ -372,8 +366,6 @@ fn oneshot_wakes_receiver() {
 /// value passes on from the dropped future, so a later `try_recv` gets it)
 /// or it found nobody (`Full`, value back); never a value stuck in the
 /// channel without a permit announcing it, and dropped exactly once.
-/// Fails if: the dropped `Recv` does not pass its handed permit on (M8);
-/// `try_send` keeps the value in after taking the permit back (M14).
 #[test]
 fn rendezvous_try_send_races_receiver_drop() {
     model(|| {
@@ -406,8 +398,6 @@ fn rendezvous_try_send_races_receiver_drop() {
 /// Rendezvous `try_send` to a parked receiver while another receiver
 /// barges in with `try_recv`: the parked one gets the value, the barger
 /// finds nothing.
-/// Fails if: `try_recv` pops without holding an `items` permit (M15), or
-/// receivers are never counted as parked (M18).
 #[test]
 fn rendezvous_try_send_not_stolen_by_barging_try_recv() {
     model(|| {
@@ -426,8 +416,6 @@ fn rendezvous_try_send_not_stolen_by_barging_try_recv() {
 
 /// Rendezvous `reserve` waits for a receiver: the receiver parks on
 /// another thread and must wake it; the permit's value reaches it.
-/// Fails if: a parking receiver does not wake the waiting reserve (M16:
-/// a lost wake-up, which loom reports as a deadlock).
 #[test]
 fn rendezvous_reserve_woken_by_parking_receiver() {
     model(|| {
@@ -445,7 +433,6 @@ fn rendezvous_reserve_woken_by_parking_receiver() {
 /// A `reserve_owned` future queued on a full channel is dropped while a
 /// receiver, racing it, frees the slot (which may be handed to it): the
 /// slot must pass on, not leak.
-/// Fails if: a dropped `ReserveOwned` does not cancel its wait (M17).
 #[test]
 fn reserve_owned_dropped_while_slot_is_handed() {
     model(|| {
@@ -462,5 +449,142 @@ fn reserve_owned_dropped_while_slot_is_handed() {
         let _rx = t.join().unwrap();
         let permit = tx.try_reserve_owned().expect("the slot leaked");
         assert_eq!(permit.send(2).unwrap().sender_count(), 1);
+    });
+}
+
+/// Hand-off to a parked receiver: two receivers park on an empty channel
+/// while a producer sends two values; each gets one, nothing is lost or
+/// duplicated, and a lost wake-up is a loom deadlock.
+#[test]
+fn sender_hands_off_to_parked_receivers() {
+    model(|| {
+        let (tx, rx) = bounded(1);
+        let rx2 = rx.clone();
+        let t = thread::spawn(move || rx2.recv_blocking());
+        let p = thread::spawn(move || {
+            tx.send_blocking(1).unwrap();
+            tx.send_blocking(2).unwrap();
+        });
+        let mine = rx.recv_blocking().unwrap();
+        let theirs = t.join().unwrap().unwrap();
+        p.join().unwrap();
+        let mut got = [mine, theirs];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+/// Rendezvous: two senders park with their values; the receiver takes them
+/// straight from the sender queue, each send completes only once its value
+/// was taken, and nothing is left behind.
+#[test]
+fn rendezvous_receiver_takes_parked_senders_values() {
+    model(|| {
+        let (tx, rx) = bounded(0);
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || tx.send_blocking(1));
+        let b = thread::spawn(move || tx2.send_blocking(2));
+        let x = rx.recv_blocking().unwrap();
+        let y = rx.recv_blocking().unwrap();
+        assert_eq!(a.join().unwrap(), Ok(()));
+        assert_eq!(b.join().unwrap(), Ok(()));
+        let mut got = [x, y];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert_eq!(rx.recv_blocking(), Err(RecvError));
+    });
+}
+
+/// Dropped after the grant, nobody else parked: a receiver is handed a
+/// value and dropped while the producer keeps sending; the value goes back
+/// to the FRONT of the ring, so the order is kept, and it fits (its slot
+/// was still counted).
+#[test]
+fn dropped_after_grant_puts_value_back_in_front() {
+    model(|| {
+        let (tx, rx) = bounded(3);
+        let (waker, _) = counting_waker();
+        let mut r = Box::pin(rx.recv());
+        assert!(poll_once(r.as_mut(), &waker).is_pending());
+        let p = thread::spawn(move || {
+            tx.try_send(1).unwrap();
+            tx.send_blocking(2).unwrap();
+            tx.send_blocking(3).unwrap();
+        });
+        drop(r);
+        p.join().unwrap();
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(rx.try_recv(), Ok(2));
+        assert_eq!(rx.try_recv(), Ok(3));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+/// Waiting senders are served FIFO while a consumer races them: two sends
+/// park in order on a full channel, the consumer (another thread) drains;
+/// the values come out in the order the senders parked.
+#[test]
+fn parked_senders_served_fifo() {
+    model(|| {
+        let (tx, rx) = bounded(1);
+        tx.try_send(0).unwrap();
+        let (waker, _) = counting_waker();
+        let mut s1 = Box::pin(tx.send(1));
+        let mut s2 = Box::pin(tx.send(2));
+        assert!(poll_once(s1.as_mut(), &waker).is_pending());
+        assert!(poll_once(s2.as_mut(), &waker).is_pending());
+        let t = thread::spawn(move || {
+            let v: Vec<_> = (0..3).map(|_| rx.recv_blocking().unwrap()).collect();
+            v
+        });
+        // Poll the later one first: it must not overtake.
+        assert_eq!(block_on(s2.as_mut()), Ok(()));
+        assert_eq!(block_on(s1.as_mut()), Ok(()));
+        assert_eq!(t.join().unwrap(), [0, 1, 2]);
+    });
+}
+
+/// `close` races a send to a parked receiver: either the receiver got the
+/// value (and the send succeeded) or both see the close; never a value
+/// lost between them.
+#[test]
+fn close_races_handoff_to_parked_receiver() {
+    model(|| {
+        let (tx, rx) = bounded(0);
+        let rx2 = rx.clone();
+        let r = thread::spawn(move || rx2.recv_blocking());
+        let tx2 = tx.clone();
+        let c = thread::spawn(move || tx2.close());
+        let sent = block_on(tx.send(4));
+        c.join().unwrap();
+        match (sent, r.join().unwrap()) {
+            (Ok(()), Ok(4)) | (Err(SendError(4)), Err(RecvError)) => {}
+            other => panic!("close raced the hand-off badly: {other:?}"),
+        }
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+/// A handed value keeps its slot until its receiver returns it: with the
+/// one slot handed to a parked receiver (which is dropped concurrently), a
+/// second `try_send` is `Full` whatever the interleaving, and the value
+/// that comes back from the dropped receiver fits in front.
+#[test]
+fn handed_value_keeps_its_slot() {
+    model(|| {
+        let (tx, rx) = bounded(1);
+        let (waker, _) = counting_waker();
+        let mut r = Box::pin(rx.recv());
+        assert!(poll_once(r.as_mut(), &waker).is_pending());
+        let t = thread::spawn(move || {
+            tx.try_send(1).unwrap();
+            assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+            tx
+        });
+        drop(r);
+        let _tx = t.join().unwrap();
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     });
 }

@@ -1,131 +1,115 @@
 //! The algorithm core shared by every bounded channel.
 //!
-//! A channel is three parts:
+//! One lock (the internal [`SpinLock`], a loom mutex under `cfg(loom)`)
+//! guards all of a channel's state:
 //!
-//! * `space`: a fair FIFO [`RawSemaphore`] holding one permit per free slot.
-//!   A sender takes a permit before it writes (back-pressure, FIFO among
-//!   waiting senders, cancel-safe: all inherited from the wait core); the
-//!   receiver that takes a value gives its slot's permit back.
-//! * `items`: a second [`RawSemaphore`] holding one permit per value a
-//!   receiver may take. A sender releases one after writing; a receiver
-//!   takes one before reading. It is never closed: closing releases
-//!   [`CLOSE_PERMITS`] so every receiver wakes, drains what is left and
-//!   then finds the ring empty *and* closed.
-//! * `ring`: the preallocated slots behind a small spin lock. The ring is
-//!   the truth: a receiver holding an `items` permit that finds it empty
-//!   was outrun by a retracted rendezvous offer (a "phantom" permit, which
-//!   it consumes and waits again) or the channel is closed.
+//! * `ring`: the preallocated slots (`max(cap, 1)` of them);
+//! * `senders`: a FIFO queue of parked senders. A parked `send` keeps its
+//!   value in its own waiter node, pinned inside the future; a parked
+//!   `reserve` has no value;
+//! * `receivers`: a FIFO queue of parked receivers;
+//! * `handed`: values written into a parked receiver's node that its future
+//!   has not returned yet, and `reserved`: slots held by permits.
 //!
-//! A rendezvous channel (`cap == 0`) is the same machine with one slot and
-//! one `space` permit, plus one rule: a `send` completes only once the ring's
-//! pop counter has moved past its value. A send dropped (or closed) before
-//! that takes its value back out of the ring — under the ring lock, so a
-//! value is either taken by exactly one receiver or retracted, never both.
+//! A value in the ring, a handed value and a permit each occupy one slot:
+//! `len + handed + reserved <= max(cap, 1)`. That bound is what makes a
+//! dropped receiver's value always fit back into the ring.
 //!
-//! Rendezvous channels also count *parked* receivers (`Ring::parked`: recv
-//! futures queued on `items`, counted from the poll that returned `Pending`
-//! to the one that returned `Ready`, or to their drop). Two operations need
-//! a taker to exist before they place a value:
+//! **Direct hand-off** (as in Go channels): a sender that finds a parked
+//! receiver (the ring is then empty) writes its value straight into that
+//! receiver's node, unlinks it and wakes it; a receiver that finds the ring
+//! empty takes the value of the parked sender at the head of the queue
+//! directly and completes it; a receiver that frees a slot moves the head
+//! sender's value into the ring (or hands it to a parked receiver) and
+//! completes that sender ([`State::pump`]). A woken waiter has always been
+//! *served* already — it finds its value (or its completion) in its node and
+//! never queues again. Wakers are collected under the lock and woken after
+//! it is released; wakers are cloned and dropped outside it too.
 //!
-//! * `try_send` ([`Chan::try_send_rendezvous`]) places its value only if a
-//!   receiver is parked, then hands the `items` permit over. The wait core
-//!   gives a released permit to the head waiter directly, so a parked
-//!   receiver gets it and no later `try_recv` can barge in. If the permit
-//!   was *not* taken (the parked receiver left meanwhile), `try_send` takes
-//!   it back and retracts the value: `Full`.
-//! * `reserve` ([`Chan::poll_reserve`]) first takes the `space` permit (the
-//!   right to make the one offer), then waits until a receiver is parked
-//!   (`Ring::want` holds its waker; a receiver that parks wakes it).
+//! **Rendezvous** (`cap == 0`) is the same machine with one rule more: a
+//! sender is served only by a receiver — handed to a parked one, or taken by
+//! one from the sender queue — never into the ring. The one slot is used by
+//! at most one hand-off in flight, one permit, or one value that came back
+//! from a dropped receiver (see below). `try_send` succeeds exactly when a
+//! receiver is parked (and the slot is free): the value goes to the
+//! longest-waiting receiver. `reserve` completes once a receiver is parked.
+//!
+//! **Cancellation**: a receiver dropped after a value was handed to it
+//! passes the value to the next parked receiver, or puts it back at the
+//! *front* of the ring (order kept; the slot it occupied is still counted,
+//! so it fits). A send dropped while parked takes its value with it; one
+//! dropped after it was served did send. A reserve dropped after it was
+//! granted gives its slot back (which serves the next parked sender).
+//!
+//! **Fast paths**: an operation that does not wait takes the lock once.
+//! Each `Sender`/`Receiver` handle remembers whether its last `send`/`recv`
+//! had to wait ([`Guess`]); if so, the next one clones its waker first and
+//! parks in a single lock round-trip instead of two (only a guess: the
+//! decision is always taken again under the lock).
+//!
+//! The state behind the lock and its non-waiting operations live in
+//! `state.rs`, the intrusive waiter list in `waiter.rs`; this file holds the
+//! polling, parking and cancellation around them.
+//!
+//! **Close** marks the state closed and empties both queues (status
+//! `Closed`): parked senders find their values still in their nodes and
+//! fail with them; parked receivers look at the ring once more (a dropped
+//! receiver may have put a value back) and then report the close. Values in
+//! the ring and handed values are still received.
 
 use alloc::boxed::Box;
-use core::mem::MaybeUninit;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker, ready};
+use core::task::{Context, Poll, Waker};
 
 use super::TrySendError;
-use crate::loom::atomic::AtomicUsize;
-use crate::wait::{Acquire, MAX_PERMITS, RawSemaphore, SpinLock, TryFail};
+use super::state::{Ring, State, Wakes};
+use super::waiter::{List, Node, Status, Wait};
+use crate::loom::atomic::{AtomicUsize, Ordering};
+use crate::wait::SpinLock;
 
-/// Released to `items` on close: enough for every receiver that will ever
-/// poll (a receiver that finds the channel closed and empty returns its
-/// permit, so they are never used up).
-const CLOSE_PERMITS: usize = MAX_PERMITS / 2;
+/// The largest capacity [`Chan::new`] accepts.
+const MAX_CAP: usize = usize::MAX >> 3;
 
-/// The slots and their bookkeeping; reached only under the spin lock.
+/// A first attempt made without a waker; `Park` asks for one.
+enum Try<R, V> {
+    Done(R),
+    Park(V),
+}
+
+/// A guess, kept per `Sender`/`Receiver` handle (so it shares no cache
+/// line with the other side), whether its next `send`/`recv` will wait: it
+/// waited last time. A poll that guesses so clones its waker first and goes
+/// straight to [`Chan::park`] (which decides under the lock), saving a
+/// second lock round-trip on the path that waits. Never trusted for
+/// correctness.
 #[derive(Debug)]
-struct Ring<T> {
-    buf: Box<[MaybeUninit<T>]>,
-    /// Index of the oldest value.
-    head: usize,
-    /// Values stored (`head .. head + len`, wrapping).
-    len: usize,
-    /// Values ever taken (wrapping): a rendezvous send is complete once
-    /// this moved past the position it was written at.
-    pops: usize,
-    closed: bool,
-    /// The waker of the rendezvous send whose offer is in the ring.
-    offer: Option<Waker>,
-    /// Rendezvous only: receivers parked in `recv` (see the module docs).
-    parked: usize,
-    /// Rendezvous only: the waker of the reserve holding the `space` permit
-    /// and waiting for a receiver to park.
-    want: Option<Waker>,
-}
+pub(crate) struct Guess(AtomicUsize);
 
-impl<T> Ring<T> {
-    fn push(&mut self, value: T) -> usize {
-        debug_assert!(
-            self.len < self.buf.len(),
-            "a space permit guarantees a slot"
-        );
-        let mut i = self.head + self.len;
-        if i >= self.buf.len() {
-            i -= self.buf.len();
-        }
-        self.buf[i].write(value);
-        self.len += 1;
-        self.pops.wrapping_add(self.len - 1)
+impl Guess {
+    pub(crate) fn new() -> Self {
+        Self(AtomicUsize::new(0))
     }
 
-    fn pop(&mut self) -> Option<T> {
-        if self.len == 0 {
-            return None;
-        }
-        // SAFETY: `head` is below `head + len`, so the slot holds a value;
-        // moving the head on makes the slot uninitialized again.
-        let value = unsafe { self.buf[self.head].assume_init_read() };
-        self.head += 1;
-        if self.head == self.buf.len() {
-            self.head = 0;
-        }
-        self.len -= 1;
-        self.pops = self.pops.wrapping_add(1);
-        Some(value)
+    #[inline]
+    fn waits(&self) -> bool {
+        self.0.load(Ordering::Relaxed) != 0
     }
-}
 
-impl<T> Drop for Ring<T> {
-    fn drop(&mut self) {
-        while self.pop().is_some() {}
+    #[inline]
+    fn set(&self, waits: bool) {
+        if self.waits() != waits {
+            self.0.store(usize::from(waits), Ordering::Relaxed);
+        }
     }
-}
-
-/// What a receiver holding an `items` permit found.
-pub(crate) enum Popped<T> {
-    Value(T),
-    /// A phantom permit: the value it announced was retracted.
-    Empty,
-    /// Closed and drained.
-    Closed,
 }
 
 /// The shared state behind every `Sender`/`Receiver` of one channel.
 #[derive(Debug)]
 pub(crate) struct Chan<T> {
-    ring: SpinLock<Ring<T>>,
-    pub(crate) space: RawSemaphore,
-    pub(crate) items: RawSemaphore,
+    state: SpinLock<State<T>>,
     cap: usize,
+    /// Mirrors `State::closed` for lock-free `is_closed`.
+    closed: AtomicUsize,
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
 }
@@ -133,24 +117,24 @@ pub(crate) struct Chan<T> {
 impl<T> Chan<T> {
     pub(crate) fn new(cap: usize) -> Self {
         assert!(
-            cap <= MAX_PERMITS,
-            "a channel holds at most {MAX_PERMITS} values, {cap} were requested"
+            cap <= MAX_CAP,
+            "a channel holds at most {MAX_CAP} values, {cap} were requested"
         );
-        let slots = cap.max(1);
         Self {
-            ring: SpinLock::new(Ring {
-                buf: Box::new_uninit_slice(slots),
-                head: 0,
-                len: 0,
-                pops: 0,
+            state: SpinLock::new(State {
+                ring: Ring {
+                    buf: Box::new_uninit_slice(cap.max(1)),
+                    head: 0,
+                    len: 0,
+                },
+                handed: 0,
+                reserved: 0,
                 closed: false,
-                offer: None,
-                parked: 0,
-                want: None,
+                senders: List::new(),
+                receivers: List::new(),
             }),
-            space: RawSemaphore::new(slots),
-            items: RawSemaphore::new(0),
             cap,
+            closed: AtomicUsize::new(0),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
         }
@@ -160,367 +144,423 @@ impl<T> Chan<T> {
         self.cap
     }
 
-    pub(crate) fn is_rendezvous(&self) -> bool {
+    #[inline]
+    fn rendezvous(&self) -> bool {
         self.cap == 0
     }
 
+    /// Values in the ring (not counting values already handed to a
+    /// receiver whose future has not returned them yet).
     pub(crate) fn len(&self) -> usize {
-        self.ring.with(|r| r.len)
+        self.state.with(|st| st.ring.len)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.space.is_closed()
+        self.closed.load(Ordering::Acquire) != 0
     }
 
-    /// Writes `value` into the slot the caller's `space` permit pays for
-    /// and announces it to receivers. Returns the value's position (see
-    /// [`Chan::poll_offer`]); `offer` registers a rendezvous sender's waker.
-    ///
-    /// On `Err` the channel is closed and the permit has been returned.
-    pub(crate) fn push(&self, value: T, offer: Option<&Waker>) -> Result<usize, T> {
-        // Wakers are cloned (and dropped) outside the lock: user code.
-        let mut offer = offer.cloned();
-        let res = self.ring.with(|r| {
-            if r.closed {
-                return Err(value);
-            }
-            if offer.is_some() {
-                core::mem::swap(&mut r.offer, &mut offer);
-            }
-            Ok(r.push(value))
-        });
-        drop(offer);
-        match res {
-            Ok(_) => self.items.release(1),
-            Err(_) => self.space.release(1),
-        }
-        res
-    }
-
-    /// Takes the oldest value; the caller holds one `items` permit (which
-    /// this consumes, or returns if the channel is closed and drained).
-    pub(crate) fn pop(&self) -> Popped<T> {
-        let (value, offer, closed) = self.ring.with(|r| {
-            let v = r.pop();
-            let offer = if v.is_some() { r.offer.take() } else { None };
-            (v, offer, r.closed)
-        });
-        match value {
-            Some(v) => {
-                self.space.release(1);
-                if let Some(w) = offer {
-                    w.wake();
-                }
-                Popped::Value(v)
-            }
-            None if closed => {
-                self.items.release(1);
-                Popped::Closed
-            }
-            None => Popped::Empty,
-        }
-    }
-
-    /// Polls `acquire` (an `items` request, idle or queued) for a value.
-    /// Leaves `acquire` idle again when it returns `Ready`. `parked` is the
-    /// caller's flag "counted in `Ring::parked`" (rendezvous only); the
-    /// caller must pass it to [`Chan::cancel_recv`] when dropped.
+    /// Runs `f` under the lock, then serves parked senders if a slot came
+    /// free; wakes what was collected once the lock is released.
     #[inline]
-    pub(crate) fn poll_recv(
-        &self,
-        acquire: Pin<&mut Acquire>,
-        parked: &mut bool,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<T>> {
-        let res = self.poll_recv_inner(acquire, cx);
-        if self.is_rendezvous() && res.is_pending() != *parked {
-            *parked = res.is_pending();
-            self.set_parked(*parked);
+    fn run<R>(&self, f: impl FnOnce(&mut State<T>, &mut Wakes) -> R) -> R {
+        let mut wakes = Wakes::new();
+        let rendezvous = self.rendezvous();
+        let (out, more) = self.state.with(|st| {
+            let out = f(st, &mut wakes);
+            let more = st.pump(rendezvous, &mut wakes);
+            (out, more)
+        });
+        wakes.wake_all();
+        if more {
+            self.pump_more();
         }
-        res
+        out
     }
 
-    /// Drops a receive wait (see [`Chan::poll_recv`]).
-    #[inline]
-    pub(crate) fn cancel_recv(&self, acquire: Pin<&mut Acquire>, parked: &mut bool) {
-        acquire.cancel(&self.items);
-        if *parked {
-            *parked = false;
-            self.set_parked(false);
-        }
-    }
-
-    /// A receiver parks (`true`) or stops waiting; a parking receiver wakes
-    /// a reserve waiting for a taker.
     #[cold]
-    fn set_parked(&self, parked: bool) {
-        let want = self.ring.with(|r| {
-            if parked {
-                r.parked += 1;
-                r.want.take()
-            } else {
-                r.parked -= 1;
+    fn pump_more(&self) {
+        let rendezvous = self.rendezvous();
+        loop {
+            let mut wakes = Wakes::new();
+            let more = self.state.with(|st| st.pump(rendezvous, &mut wakes));
+            wakes.wake_all();
+            if !more {
+                return;
+            }
+        }
+    }
+
+    /// Parks `wait` (unlinked, owned by the caller) in a queue: `first`
+    /// retries the operation with the lock held and returns `Done` if it
+    /// no longer needs to wait; otherwise the node is linked with `value`
+    /// and the caller's waker.
+    fn park<R>(
+        &self,
+        mut wait: Pin<&mut Wait<T>>,
+        cx: &mut Context<'_>,
+        value: Option<T>,
+        receiver: bool,
+        first: impl FnOnce(&mut State<T>, &mut Wakes, Option<T>) -> Try<R, Option<T>>,
+    ) -> Poll<R> {
+        // Cloned (and, if unused, dropped) outside the lock: user code.
+        let mut waker = Some(cx.waker().clone());
+        let ptr = wait.as_mut().ptr();
+        let res = self.run(|st, wakes| match first(st, wakes, value) {
+            Try::Done(r) => Some(r),
+            Try::Park(value) => {
+                // SAFETY: the caller owns `wait` exclusively (unlinked) and
+                // it is pinned; it is unlinked by the channel or by its
+                // owner's cancel before it is dropped. Lock held.
+                unsafe {
+                    Wait::with(ptr, |n| {
+                        n.value = value;
+                        n.waker = waker.take();
+                    });
+                    if receiver {
+                        st.receivers.push_back(ptr);
+                    } else {
+                        st.senders.push_back(ptr);
+                    }
+                }
                 None
             }
         });
-        if let Some(w) = want {
-            w.wake();
-        }
-    }
-
-    fn poll_recv_inner(
-        &self,
-        mut acquire: Pin<&mut Acquire>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<T>> {
-        loop {
-            let res = ready!(acquire.as_mut().poll_acquire(&self.items, cx));
-            acquire.set(Acquire::fifo(1));
-            debug_assert!(res.is_ok(), "`items` is never closed");
-            match self.pop() {
-                Popped::Value(v) => return Poll::Ready(Some(v)),
-                Popped::Closed => return Poll::Ready(None),
-                Popped::Empty => {}
+        drop(waker);
+        match res {
+            Some(r) => Poll::Ready(r),
+            None => {
+                wait.set_linked(true);
+                Poll::Pending
             }
         }
     }
 
-    /// A non-waiting receive: `Ok(None)` when empty, `Err(())` when closed
-    /// and drained.
-    pub(crate) fn try_recv(&self) -> Result<Option<T>, ()> {
-        if self.items.try_acquire(1).is_err() {
-            return Ok(None);
-        }
-        match self.pop() {
-            Popped::Value(v) => Ok(Some(v)),
-            Popped::Empty => Ok(None),
-            Popped::Closed => Err(()),
+    /// Polls a linked waiter: `Pending` (waker refreshed) while it is still
+    /// queued; once it left the queue, `exit` runs under the lock on its
+    /// node and the waiter is unlinked for good.
+    fn poll_linked<R>(
+        &self,
+        mut wait: Pin<&mut Wait<T>>,
+        cx: &mut Context<'_>,
+        exit: impl FnOnce(&mut State<T>, &mut Node<T>, &mut Wakes) -> R,
+    ) -> Poll<R> {
+        let ptr = wait.as_mut().ptr();
+        let mut exit = Some(exit);
+        let mut fresh: Option<Waker> = None;
+        loop {
+            let res = self.run(|st, wakes| {
+                // SAFETY: `wait` is alive and pinned (we hold it); the lock
+                // is held, and `exit` reaches other nodes only.
+                unsafe {
+                    Wait::with(ptr, |n| {
+                        if n.status != Status::Queued {
+                            let exit = exit.take().expect("runs once");
+                            return Some(Poll::Ready(exit(st, n, wakes)));
+                        }
+                        match &n.waker {
+                            Some(w) if w.will_wake(cx.waker()) => {}
+                            _ => match fresh.take() {
+                                Some(w) => wakes.stale = n.waker.replace(w),
+                                None => return None,
+                            },
+                        }
+                        Some(Poll::Pending)
+                    })
+                }
+            });
+            match res {
+                Some(Poll::Ready(r)) => {
+                    wait.set_linked(false);
+                    return Poll::Ready(r);
+                }
+                Some(Poll::Pending) => return Poll::Pending,
+                // A new waker is needed: clone it outside the lock.
+                None => fresh = Some(cx.waker().clone()),
+            }
         }
     }
 
-    /// `try_send` on a rendezvous channel: succeeds only by handing the
-    /// value to a receiver parked in `recv` (see the module docs). The
-    /// caller holds no permit.
-    pub(crate) fn try_send_rendezvous(&self, value: T) -> Result<(), TrySendError<T>> {
-        match self.space.try_acquire(1) {
-            Ok(()) => {}
-            Err(TryFail::NoPermits) => return Err(TrySendError::Full(value)),
-            Err(TryFail::Closed) => return Err(TrySendError::Closed(value)),
+    /// Unlinks a waiter that is being dropped (or aborted): `exit` runs on
+    /// its node under the lock if it already left the queue; the result is
+    /// dropped after the lock is released.
+    fn cancel<R>(
+        &self,
+        mut wait: Pin<&mut Wait<T>>,
+        receiver: bool,
+        exit: impl FnOnce(&mut State<T>, &mut Node<T>, &mut Wakes) -> R,
+    ) -> Option<R> {
+        if !wait.is_linked() {
+            return None;
         }
-        let placed = self.ring.with(|r| {
-            if r.closed {
-                Err(TrySendError::Closed(value))
-            } else if r.parked == 0 {
-                Err(TrySendError::Full(value))
-            } else {
-                Ok(r.push(value))
+        let ptr = wait.as_mut().ptr();
+        let out = self.run(|st, wakes| {
+            // SAFETY: `wait` is alive and pinned; the lock is held; a
+            // `Queued` node is linked in the queue its role names.
+            unsafe {
+                if Wait::with(ptr, |n| n.status) == Status::Queued {
+                    if receiver {
+                        st.receivers.remove(ptr);
+                    } else {
+                        st.senders.remove(ptr);
+                    }
+                    Wait::with(ptr, |n| {
+                        n.status = Status::Closed;
+                        wakes.stale = n.waker.take();
+                        (None, n.value.take())
+                    })
+                } else {
+                    Wait::with(ptr, |n| (Some(exit(st, n, wakes)), n.value.take()))
+                }
             }
         });
-        let pos = match placed {
-            Ok(pos) => pos,
-            Err(e) => {
-                self.space.release(1);
-                return Err(e);
+        wait.set_linked(false);
+        // The waiter's own value, if it still had one, is dropped here.
+        drop(out.1);
+        out.0
+    }
+
+    // ------------------------------------------------------------ senders
+
+    /// Sends `value` if that needs no waiting: `Ok`, or the value back in
+    /// `Full` / `Closed`.
+    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        let rendezvous = self.rendezvous();
+        self.run(|st, wakes| {
+            if st.closed {
+                Err(TrySendError::Closed(value))
+            } else if st.can_send(rendezvous) {
+                st.deliver(value, wakes);
+                Ok(())
+            } else {
+                Err(TrySendError::Full(value))
+            }
+        })
+    }
+
+    /// The `Send` future's poll. `value` is the future's value until it
+    /// parks (then it waits in the node). `Err` hands it back: closed.
+    #[inline]
+    pub(crate) fn poll_send(
+        &self,
+        wait: Pin<&mut Wait<T>>,
+        value: &mut Option<T>,
+        guess: &Guess,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), T>> {
+        if wait.is_linked() {
+            return self.poll_linked(wait, cx, |_, n, _| match n.status {
+                Status::Closed => Err(n.value.take().expect("a closed send keeps its value")),
+                _ => Ok(()),
+            });
+        }
+        let v = value.take().expect("`Send` polled after completion");
+        let rendezvous = self.rendezvous();
+        let attempt = |st: &mut State<T>, wakes: &mut Wakes, v: Option<T>| {
+            let v = v.expect("a send has a value");
+            if st.closed {
+                Try::Done(Err(v))
+            } else if st.can_send(rendezvous) {
+                st.deliver(v, wakes);
+                Try::Done(Ok(()))
+            } else {
+                Try::Park(Some(v))
             }
         };
-        // A queued receiver is handed this permit directly (the head one).
-        self.items.release(1);
-        if self.items.try_acquire(1).is_err() {
-            // A receiver holds it now and pops the value next.
-            return Ok(());
+        if guess.waits() {
+            let res = self.park(wait, cx, Some(v), false, attempt);
+            guess.set(res.is_pending());
+            return res;
         }
-        // The permit was left free: the parked receivers left meanwhile.
-        // Take the value back unless a receiver raced in and took it (then
-        // the permit just taken was a spare one: a phantom's or the close's).
-        let back = self.ring.with(|r| {
-            if r.pops != pos {
-                return None;
-            }
-            let (v, stale) = Self::retract_locked(r);
-            debug_assert!(stale.is_none(), "try_send registers no waker");
-            Some(if r.closed {
-                TrySendError::Closed(v)
-            } else {
-                TrySendError::Full(v)
-            })
-        });
-        match back {
-            None => Ok(()),
-            Some(e) => {
-                self.space.release(1);
-                Err(e)
+        match self.run(|st, wakes| attempt(st, wakes, Some(v))) {
+            Try::Done(r) => Poll::Ready(r),
+            Try::Park(v) => {
+                guess.set(true);
+                self.park(wait, cx, v, false, attempt)
             }
         }
+    }
+
+    /// A `Send` future is dropped: a parked value leaves with it (returned
+    /// here to be dropped by the caller); a served send did send.
+    pub(crate) fn cancel_send(&self, wait: Pin<&mut Wait<T>>) {
+        self.cancel(wait, false, |_, _, _| ());
     }
 
     /// The reserve core behind `Reserve`, `ReserveOwned` and `PollSender`:
-    /// takes a `space` permit (FIFO among senders) and, on a rendezvous
-    /// channel, then waits for a parked receiver. `have_space` is the
-    /// caller's "holds a `space` permit" flag (pass it to
-    /// [`Chan::cancel_reserve`] when dropped). On `Ready(Ok)` the permit
-    /// passes to the caller (`have_space` is cleared) and `acquire` is idle
-    /// again. `Err` means closed.
+    /// `Ok` once a slot is held (rendezvous: a receiver is parked), `Err`
+    /// once closed.
     #[inline]
     pub(crate) fn poll_reserve(
         &self,
-        mut acquire: Pin<&mut Acquire>,
-        have_space: &mut bool,
+        wait: Pin<&mut Wait<T>>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), ()>> {
-        if !*have_space {
-            let res = ready!(acquire.as_mut().poll_acquire(&self.space, cx));
-            acquire.set(Acquire::fifo(1));
-            if res.is_err() {
-                return Poll::Ready(Err(()));
-            }
-            *have_space = true;
+        if wait.is_linked() {
+            return self.poll_linked(wait, cx, |_, n, _| match n.status {
+                Status::Closed => Err(()),
+                _ => Ok(()),
+            });
         }
-        if self.is_rendezvous() {
-            match ready!(self.poll_taker(cx)) {
-                Ok(()) => {}
-                Err(()) => {
-                    *have_space = false;
-                    self.space.release(1);
-                    return Poll::Ready(Err(()));
-                }
+        let rendezvous = self.rendezvous();
+        let attempt = |st: &mut State<T>, _: &mut Wakes, _: Option<T>| {
+            if st.closed {
+                Try::Done(Err(()))
+            } else if st.can_send(rendezvous) {
+                st.reserved += 1;
+                Try::Done(Ok(()))
+            } else {
+                Try::Park(None)
             }
+        };
+        match self.run(|st, wakes| attempt(st, wakes, None)) {
+            Try::Done(r) => Poll::Ready(r),
+            Try::Park(_) => self.park(wait, cx, None, false, attempt),
         }
-        *have_space = false;
-        Poll::Ready(Ok(()))
     }
 
-    /// Rendezvous: `Ok` once a receiver is parked, `Err` once closed;
-    /// otherwise registers `want`.
-    fn poll_taker(&self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
-        let mut waker = Some(cx.waker().clone());
-        let res = self.ring.with(|r| {
-            if r.closed {
-                Poll::Ready(Err(()))
-            } else if r.parked > 0 {
-                Poll::Ready(Ok(()))
-            } else {
-                match &r.want {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => core::mem::swap(&mut r.want, &mut waker),
-                }
-                Poll::Pending
+    /// A reserve wait is dropped: a slot it was granted passes on.
+    pub(crate) fn cancel_reserve(&self, wait: Pin<&mut Wait<T>>) {
+        self.cancel(wait, false, |st, n, _| {
+            if n.status == Status::Done {
+                st.reserved -= 1;
             }
         });
-        drop(waker);
-        res
     }
 
-    /// Drops a reserve wait (see [`Chan::poll_reserve`]).
-    #[inline]
-    pub(crate) fn cancel_reserve(&self, acquire: Pin<&mut Acquire>, have_space: &mut bool) {
-        acquire.cancel(&self.space);
-        if *have_space {
-            *have_space = false;
-            let stale = self.ring.with(|r| r.want.take());
-            drop(stale);
-            self.space.release(1);
-        }
-    }
-
-    /// Rendezvous `try_reserve`: the caller took a `space` permit; keeps it
-    /// only if a receiver is parked.
-    pub(crate) fn try_reserve_taker(&self) -> Result<(), TrySendError<()>> {
-        let res = self.ring.with(|r| {
-            if r.closed {
+    /// Takes a slot without waiting (rendezvous: only while a receiver is
+    /// parked).
+    pub(crate) fn try_reserve(&self) -> Result<(), TrySendError<()>> {
+        let rendezvous = self.rendezvous();
+        self.run(|st, _| {
+            if st.closed {
                 Err(TrySendError::Closed(()))
-            } else if r.parked == 0 {
-                Err(TrySendError::Full(()))
-            } else {
+            } else if st.can_send(rendezvous) {
+                st.reserved += 1;
                 Ok(())
+            } else {
+                Err(TrySendError::Full(()))
+            }
+        })
+    }
+
+    /// Fills a permit's slot; on `Err` (closed) the slot is freed.
+    pub(crate) fn send_reserved(&self, value: T) -> Result<(), T> {
+        self.run(|st, wakes| {
+            st.reserved -= 1;
+            if st.closed {
+                return Err(value);
+            }
+            st.deliver(value, wakes);
+            Ok(())
+        })
+    }
+
+    /// Frees a permit's slot (serving the next parked sender).
+    pub(crate) fn release_reserved(&self) {
+        self.run(|st, _| st.reserved -= 1);
+    }
+
+    // ------------------------------------------------------------ receivers
+
+    /// A non-waiting receive: `Ok(None)` when empty, `Err(())` when closed
+    /// and drained.
+    #[inline]
+    pub(crate) fn try_recv(&self) -> Result<Option<T>, ()> {
+        self.run(|st, wakes| match st.take(wakes) {
+            Some(v) => Ok(Some(v)),
+            None if st.closed => Err(()),
+            None => Ok(None),
+        })
+    }
+
+    /// The receive core behind `Recv` and the `Stream`: `Some` value, or
+    /// `None` once closed and drained.
+    #[inline]
+    pub(crate) fn poll_recv(
+        &self,
+        wait: Pin<&mut Wait<T>>,
+        guess: &Guess,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        if wait.is_linked() {
+            return self.poll_linked(wait, cx, |st, n, wakes| match n.status {
+                Status::Closed => st.take(wakes),
+                _ => {
+                    st.handed -= 1;
+                    Some(n.value.take().expect("a served receiver holds a value"))
+                }
+            });
+        }
+        let attempt = |st: &mut State<T>, wakes: &mut Wakes, _: Option<T>| match st.take(wakes) {
+            Some(v) => Try::Done(Some(v)),
+            None if st.closed => Try::Done(None),
+            None => Try::Park(None),
+        };
+        if guess.waits() {
+            let res = self.park(wait, cx, None, true, attempt);
+            guess.set(res.is_pending());
+            return res;
+        }
+        match self.run(|st, wakes| attempt(st, wakes, None)) {
+            Try::Done(r) => Poll::Ready(r),
+            Try::Park(_) => {
+                guess.set(true);
+                self.park(wait, cx, None, true, attempt)
+            }
+        }
+    }
+
+    /// A receive wait is dropped: a value it was handed passes on.
+    pub(crate) fn cancel_recv(&self, wait: Pin<&mut Wait<T>>) {
+        self.cancel(wait, true, |st, n, wakes| {
+            if n.status == Status::Done {
+                let v = n.value.take().expect("a served receiver holds a value");
+                st.pass_on(v, wakes);
             }
         });
-        if res.is_err() {
-            self.space.release(1);
-        }
-        res
     }
 
-    /// A rendezvous send waits here after [`Chan::push`]: `Ok` once a
-    /// receiver took the value at `pos`; on close before that, the value
-    /// is retracted and handed back.
-    pub(crate) fn poll_offer(&self, pos: usize, cx: &mut Context<'_>) -> Poll<Result<(), T>> {
-        // Wakers are cloned (and dropped) outside the lock: user code.
-        let mut waker = Some(cx.waker().clone());
-        let res = self.ring.with(|r| {
-            if r.pops != pos {
-                return Some(Ok(()));
-            }
-            if r.closed {
-                let (value, stale) = Self::retract_locked(r);
-                waker = stale;
-                return Some(Err(value));
-            }
-            match &r.offer {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => core::mem::swap(&mut r.offer, &mut waker),
-            }
-            None
-        });
-        drop(waker);
-        match res {
-            None => Poll::Pending,
-            Some(Ok(())) => Poll::Ready(Ok(())),
-            Some(Err(v)) => {
-                self.after_retract();
-                Poll::Ready(Err(v))
-            }
-        }
-    }
+    // ------------------------------------------------------------ close
 
-    /// A rendezvous send dropped while its value at `pos` is offered: takes
-    /// the value back unless a receiver already took it.
-    pub(crate) fn retract(&self, pos: usize) -> Option<T> {
-        let (v, stale) = self.ring.with(|r| {
-            if r.pops != pos {
-                return None;
-            }
-            Some(Self::retract_locked(r))
-        })?;
-        drop(stale);
-        self.after_retract();
-        Some(v)
-    }
-
-    /// Takes the offered value back out; also returns the offer's waker,
-    /// to be dropped after the lock is released.
-    fn retract_locked(r: &mut Ring<T>) -> (T, Option<Waker>) {
-        debug_assert_eq!(r.len, 1, "a rendezvous ring holds one offer");
-        // Undo the push: the value is the only one, at `head`.
-        r.len = 0;
-        // SAFETY: `len` was 1, so `head` held the value; it is now empty.
-        let value = unsafe { r.buf[r.head].assume_init_read() };
-        (value, r.offer.take())
-    }
-
-    fn after_retract(&self) {
-        self.space.release(1);
-        // Take back the `items` permit announcing the value, if no receiver
-        // was handed it yet; otherwise that receiver meets a phantom.
-        let _ = self.items.try_acquire(1);
-    }
-
-    /// Closes the channel: later sends fail, waiting senders get their
+    /// Closes the channel: later sends fail, parked senders get their
     /// values back, receivers drain what is left and then see the close.
     /// Returns whether this call closed it.
     pub(crate) fn close(&self) -> bool {
-        let (first, offer, want) = self.ring.with(|r| {
-            let first = !r.closed;
-            r.closed = true;
-            (first, r.offer.take(), r.want.take())
-        });
-        if !first {
-            return false;
+        let mut first = None;
+        loop {
+            let mut wakes = Wakes::new();
+            let more = self.state.with(|st| {
+                if first.is_none() {
+                    first = Some(!st.closed);
+                    st.closed = true;
+                    self.closed.store(1, Ordering::Release);
+                }
+                while wakes.room() > 0 {
+                    // SAFETY: lock held; a popped node is alive (its owner
+                    // unlinks it before dropping it, under this lock).
+                    let w = unsafe {
+                        match st.senders.pop_front() {
+                            Some(w) => w,
+                            None => match st.receivers.pop_front() {
+                                Some(w) => w,
+                                None => return false,
+                            },
+                        }
+                    };
+                    // SAFETY: as above; `with` not nested.
+                    unsafe {
+                        Wait::with(w, |n| {
+                            n.status = Status::Closed;
+                            wakes.push(n.waker.take());
+                        });
+                    }
+                }
+                true
+            });
+            wakes.wake_all();
+            if !more {
+                return first == Some(true);
+            }
         }
-        for w in [offer, want].into_iter().flatten() {
-            w.wake();
-        }
-        self.space.close();
-        self.items.release(CLOSE_PERMITS);
-        true
     }
 }

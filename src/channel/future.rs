@@ -7,23 +7,26 @@ use core::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 
-use super::chan::Chan;
+use super::chan::{Chan, Guess};
+use super::waiter::Wait;
 use super::{OwnedPermit, Permit, RecvError, SendError, Sender};
-use crate::wait::Acquire;
 
 pin_project! {
     /// The future of [`Sender::send`](super::Sender::send).
     ///
-    /// It first waits for a free slot (senders are served FIFO), then writes
-    /// the value. On a rendezvous channel (`cap == 0`) it then waits until a
-    /// receiver has taken the value.
+    /// If the channel has room (a rendezvous channel: a parked receiver) the
+    /// value goes in at once — straight to a parked receiver if there is
+    /// one. Otherwise the future parks with its value (senders are served
+    /// FIFO) until a receiver takes the value from it, or moves it into a
+    /// freed slot; then it completes. On a rendezvous channel (`cap == 0`)
+    /// it completes only once a receiver has taken the value.
     ///
     /// # Cancel safety
-    /// Dropping it before it completes means the value was **not** sent:
-    /// it is dropped with the future, no slot or wake-up is lost, and on a
-    /// rendezvous channel an offered value is taken back out of the channel
-    /// unless a receiver already took it (then the send did happen; only
-    /// its `Ok` is lost). To keep the value while waiting for room, use
+    /// Dropping it never loses the value and leaks no slot or wake-up:
+    /// either the value was not sent (it is dropped with the future), or —
+    /// if a receiver already took it while the future waited — the send did
+    /// happen and only its `Ok` is lost. To keep the value while waiting
+    /// for room, or to know for sure whether it was sent, use
     /// [`Sender::reserve`](super::Sender::reserve).
     ///
     /// # Examples
@@ -38,31 +41,28 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct Send<'a, T> {
         chan: &'a Chan<T>,
+        guess: &'a Guess,
+        // The value until the send parks (then it waits in `wait`).
         value: Option<T>,
-        // `Some` once a rendezvous value is offered.
-        pos: Option<usize>,
         #[pin]
-        acquire: Acquire,
+        wait: Wait<T>,
     }
 
     impl<T> PinnedDrop for Send<'_, T> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            this.acquire.cancel(&this.chan.space);
-            if let Some(pos) = this.pos.take() {
-                drop(this.chan.retract(pos));
-            }
+            this.chan.cancel_send(this.wait);
         }
     }
 }
 
 impl<'a, T> Send<'a, T> {
-    pub(super) fn new(chan: &'a Chan<T>, value: T) -> Self {
+    pub(super) fn new(chan: &'a Chan<T>, guess: &'a Guess, value: T) -> Self {
         Self {
             chan,
+            guess,
             value: Some(value),
-            pos: None,
-            acquire: Acquire::fifo(1),
+            wait: Wait::new(),
         }
     }
 }
@@ -70,37 +70,19 @@ impl<'a, T> Send<'a, T> {
 impl<T> Future for Send<'_, T> {
     type Output = Result<(), SendError<T>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let chan = *this.chan;
-        if let Some(pos) = *this.pos {
-            let res = ready!(chan.poll_offer(pos, cx));
-            *this.pos = None;
-            return Poll::Ready(res.map_err(SendError));
-        }
-        let res = ready!(this.acquire.poll_acquire(&chan.space, cx));
-        let value = this.value.take().expect("`Send` polled after completion");
-        if res.is_err() {
-            return Poll::Ready(Err(SendError(value)));
-        }
-        let rendezvous = chan.is_rendezvous();
-        match chan.push(value, rendezvous.then(|| cx.waker())) {
-            Err(v) => Poll::Ready(Err(SendError(v))),
-            Ok(_) if !rendezvous => Poll::Ready(Ok(())),
-            Ok(pos) => {
-                // A receiver that takes the value wakes the waker just
-                // registered, so waiting is safe even if it already did.
-                *this.pos = Some(pos);
-                Poll::Pending
-            }
-        }
+        this.chan
+            .poll_send(this.wait, this.value, this.guess, cx)
+            .map(|r| r.map_err(SendError))
     }
 }
 
 impl<T> fmt::Debug for Send<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Send")
-            .field("offered", &self.pos.is_some())
+            .field("parked", &self.wait.is_linked())
             .finish_non_exhaustive()
     }
 }
@@ -110,9 +92,10 @@ pin_project! {
     ///
     /// # Cancel safety
     /// Dropping it at any point never swallows a value — also on a
-    /// rendezvous channel: a value is only taken out of the channel in the
-    /// same `poll` that returns it. A wake-up it was handed passes on to the
-    /// next waiting receiver. It is therefore safe in `select!` loops.
+    /// rendezvous channel. A value handed to it while it was parked passes
+    /// on to the next parked receiver, or goes back to the *front* of the
+    /// channel (order kept) for the next `recv`. It is therefore safe in
+    /// `select!` loops.
     ///
     /// # Examples
     /// ```
@@ -126,26 +109,25 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct Recv<'a, T> {
         chan: &'a Chan<T>,
-        // Counted among the parked receivers (rendezvous only).
-        parked: bool,
+        guess: &'a Guess,
         #[pin]
-        acquire: Acquire,
+        wait: Wait<T>,
     }
 
     impl<T> PinnedDrop for Recv<'_, T> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            this.chan.cancel_recv(this.acquire, this.parked);
+            this.chan.cancel_recv(this.wait);
         }
     }
 }
 
 impl<'a, T> Recv<'a, T> {
-    pub(super) fn new(chan: &'a Chan<T>) -> Self {
+    pub(super) fn new(chan: &'a Chan<T>, guess: &'a Guess) -> Self {
         Self {
             chan,
-            parked: false,
-            acquire: Acquire::fifo(1),
+            guess,
+            wait: Wait::new(),
         }
     }
 }
@@ -156,7 +138,7 @@ impl<T> Future for Recv<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         this.chan
-            .poll_recv(this.acquire, this.parked, cx)
+            .poll_recv(this.wait, this.guess, cx)
             .map(|v| v.ok_or(RecvError))
     }
 }
@@ -175,7 +157,7 @@ pin_project! {
     ///
     /// # Cancel safety
     /// Dropping it at any point loses no slot and no wake-up: a slot it
-    /// was handed passes on to the next waiting sender.
+    /// was granted passes on to the next waiting sender.
     ///
     /// # Examples
     /// ```
@@ -189,16 +171,14 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct Reserve<'a, T> {
         chan: &'a Chan<T>,
-        // Holds a `space` permit (rendezvous: waiting for a taker).
-        have_space: bool,
         #[pin]
-        acquire: Acquire,
+        wait: Wait<T>,
     }
 
     impl<T> PinnedDrop for Reserve<'_, T> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            this.chan.cancel_reserve(this.acquire, this.have_space);
+            this.chan.cancel_reserve(this.wait);
         }
     }
 }
@@ -207,8 +187,7 @@ impl<'a, T> Reserve<'a, T> {
     pub(super) fn new(chan: &'a Chan<T>) -> Self {
         Self {
             chan,
-            have_space: false,
-            acquire: Acquire::fifo(1),
+            wait: Wait::new(),
         }
     }
 }
@@ -219,7 +198,7 @@ impl<'a, T> Future for Reserve<'a, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let chan: &'a Chan<T> = this.chan;
-        let res = ready!(chan.poll_reserve(this.acquire, this.have_space, cx));
+        let res = ready!(chan.poll_reserve(this.wait, cx));
         Poll::Ready(match res {
             Ok(()) => Ok(Permit::new(chan)),
             Err(()) => Err(SendError(())),
@@ -250,16 +229,15 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct ReserveOwned<T> {
         sender: Option<Sender<T>>,
-        have_space: bool,
         #[pin]
-        acquire: Acquire,
+        wait: Wait<T>,
     }
 
     impl<T> PinnedDrop for ReserveOwned<T> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(tx) = this.sender {
-                tx.chan.cancel_reserve(this.acquire, this.have_space);
+                tx.chan.cancel_reserve(this.wait);
             }
         }
     }
@@ -269,8 +247,7 @@ impl<T> ReserveOwned<T> {
     pub(super) fn new(sender: Sender<T>) -> Self {
         Self {
             sender: Some(sender),
-            have_space: false,
-            acquire: Acquire::fifo(1),
+            wait: Wait::new(),
         }
     }
 }
@@ -285,7 +262,7 @@ impl<T> Future for ReserveOwned<T> {
             .as_ref()
             .expect("`ReserveOwned` polled after completion")
             .chan;
-        let res = ready!(chan.poll_reserve(this.acquire, this.have_space, cx));
+        let res = ready!(chan.poll_reserve(this.wait, cx));
         let sender = this.sender.take().expect("checked above");
         Poll::Ready(match res {
             Ok(()) => Ok(OwnedPermit::new(sender)),

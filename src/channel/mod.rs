@@ -20,13 +20,17 @@
 //! * **Nothing lost**: a value whose send reported success is received
 //!   exactly once or is still in the channel (dropped with it). A dropped
 //!   `recv` future never swallows a value; a dropped `send` future leaks no
-//!   capacity.
+//!   capacity and loses no value.
+//! * **Direct hand-off**: a sender that finds a receiver parked gives it
+//!   the value directly; a receiver takes a parked sender's value directly
+//!   (or moves it into the slot it freed). One internal lock, no allocation,
+//!   and a woken waiter never has to queue again.
 //! * Storage is allocated once, by [`bounded`][bounded]; no allocation per
 //!   message or per wait (waiters live inside the futures).
 //!
 //! | future              | cancel-safe? | dropped before completion means        |
 //! |---------------------|--------------|----------------------------------------|
-//! | [`Send`][Send]      | yes          | the value was not sent (it is dropped) |
+//! | [`Send`][Send]      | yes          | not sent (value dropped with it), or already taken while it waited |
 //! | [`Reserve`][Reserve], [`ReserveOwned`][ReserveOwned] | yes | no slot was taken |
 //! | [`Recv`][Recv]      | yes          | no value was taken                     |
 //!
@@ -74,6 +78,10 @@ mod poll_sender;
 mod receiver;
 #[cfg(target_has_atomic = "ptr")]
 mod sender;
+#[cfg(target_has_atomic = "ptr")]
+mod state;
+#[cfg(target_has_atomic = "ptr")]
+mod waiter;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};
 #[cfg(target_has_atomic = "ptr")]
@@ -109,5 +117,9 @@ pub use sender::{Sender, WeakSender};
 #[cfg(target_has_atomic = "ptr")]
 pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     let chan = alloc::sync::Arc::new(chan::Chan::new(cap));
-    (Sender { chan: chan.clone() }, Receiver::new(chan))
+    let tx = Sender {
+        chan: chan.clone(),
+        guess: chan::Guess::new(),
+    };
+    (tx, Receiver::new(chan))
 }

@@ -10,8 +10,8 @@ use super::{SendError, Sender};
 /// A reserved slot, from [`Sender::reserve`]: [`send`](Self::send) fills it
 /// without waiting; dropping the permit frees the slot.
 ///
-/// On a rendezvous channel the permit is the right to make the one offer
-/// at a time, granted once a receiver was waiting; `send` hands the value
+/// On a rendezvous channel the permit holds the channel's one slot,
+/// granted once a receiver was waiting; `send` hands the value
 /// to the longest-waiting receiver and returns at once. If every receiver
 /// stopped waiting in between, the value stays offered and the next
 /// receiver takes it: a value sent through a permit is never lost, but the
@@ -49,14 +49,14 @@ impl<'a, T> Permit<'a, T> {
     /// ```
     pub fn send(self, value: T) -> Result<(), SendError<T>> {
         let this = ManuallyDrop::new(self);
-        // The permit's slot passes into `push` (which returns it on error).
-        this.chan.push(value, None).map(drop).map_err(SendError)
+        // The permit's slot passes into `send_reserved` (freed on error).
+        this.chan.send_reserved(value).map_err(SendError)
     }
 }
 
 impl<T> Drop for Permit<'_, T> {
     fn drop(&mut self) {
-        self.chan.space.release(1);
+        self.chan.release_reserved();
     }
 }
 
@@ -92,7 +92,7 @@ pub struct OwnedPermit<T> {
 }
 
 impl<T> OwnedPermit<T> {
-    /// The caller passes one `space` permit in.
+    /// The caller passes one reserved slot in.
     pub(super) fn new(sender: Sender<T>) -> Self {
         Self {
             sender: Some(sender),
@@ -115,8 +115,8 @@ impl<T> OwnedPermit<T> {
     /// ```
     pub fn send(mut self, value: T) -> Result<Sender<T>, SendError<T>> {
         let sender = self.sender.take().expect("an `OwnedPermit` holds a sender");
-        // The permit's slot passes into `push` (which returns it on error).
-        sender.chan.push(value, None).map_err(SendError)?;
+        // The permit's slot passes into `send_reserved` (freed on error).
+        sender.chan.send_reserved(value).map_err(SendError)?;
         Ok(sender)
     }
 
@@ -130,7 +130,7 @@ impl<T> OwnedPermit<T> {
     /// ```
     pub fn release(mut self) -> Sender<T> {
         let sender = self.sender.take().expect("an `OwnedPermit` holds a sender");
-        sender.chan.space.release(1);
+        sender.chan.release_reserved();
         sender
     }
 }
@@ -138,7 +138,7 @@ impl<T> OwnedPermit<T> {
 impl<T> Drop for OwnedPermit<T> {
     fn drop(&mut self) {
         if let Some(sender) = &self.sender {
-            sender.chan.space.release(1);
+            sender.chan.release_reserved();
         }
     }
 }

@@ -5,15 +5,15 @@ use core::fmt;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
+use super::waiter::Wait;
 use super::{SendError, Sender};
-use crate::wait::Acquire;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Nothing reserved, no wait started.
     Idle,
-    /// `poll_reserve` returned `Pending`: the wait is queued (or, on a
-    /// rendezvous channel, holds the offer right and waits for a taker).
+    /// `poll_reserve` returned `Pending`: the wait is queued (on a
+    /// rendezvous channel, until a receiver is parked as well).
     Reserving,
     /// A slot is reserved for the next `send_item`.
     Reserved,
@@ -81,9 +81,7 @@ pub struct PollSender<T> {
     /// `None` once closed through [`PollSender::close`].
     sender: Option<Sender<T>>,
     /// The pinned wait, boxed at the first wait and reused.
-    acquire: Option<Pin<Box<Acquire>>>,
-    /// Holds a `space` permit while waiting for a rendezvous taker.
-    have_space: bool,
+    wait: Option<Pin<Box<Wait<T>>>>,
     state: State,
 }
 
@@ -99,8 +97,7 @@ impl<T> PollSender<T> {
     pub fn new(sender: Sender<T>) -> Self {
         Self {
             sender: Some(sender),
-            acquire: None,
-            have_space: false,
+            wait: None,
             state: State::Idle,
         }
     }
@@ -133,13 +130,8 @@ impl<T> PollSender<T> {
             State::Reserved => return Poll::Ready(Ok(())),
             State::Idle | State::Reserving => {}
         }
-        let acquire = self
-            .acquire
-            .get_or_insert_with(|| Box::pin(Acquire::fifo(1)));
-        match sender
-            .chan
-            .poll_reserve(acquire.as_mut(), &mut self.have_space, cx)
-        {
+        let wait = self.wait.get_or_insert_with(|| Box::pin(Wait::new()));
+        match sender.chan.poll_reserve(wait.as_mut(), cx) {
             Poll::Pending => {
                 self.state = State::Reserving;
                 Poll::Pending
@@ -181,8 +173,8 @@ impl<T> PollSender<T> {
                 panic!("`PollSender::send_item` called without a slot reserved by `poll_reserve`")
             }
         };
-        // The reserved slot passes into `push` (which returns it on error).
-        match sender.chan.push(value, None) {
+        // The reserved slot passes into `send_reserved` (freed on error).
+        match sender.chan.send_reserved(value) {
             Ok(_) => {
                 self.state = State::Idle;
                 Ok(())
@@ -216,19 +208,16 @@ impl<T> PollSender<T> {
         match self.state {
             State::Idle | State::Closed => false,
             State::Reserving => {
-                let acquire = self
-                    .acquire
+                let wait = self
+                    .wait
                     .as_mut()
                     .expect("a wait was started, so it is boxed");
-                sender
-                    .chan
-                    .cancel_reserve(acquire.as_mut(), &mut self.have_space);
-                acquire.set(Acquire::fifo(1));
+                sender.chan.cancel_reserve(wait.as_mut());
                 self.state = State::Idle;
                 true
             }
             State::Reserved => {
-                sender.chan.space.release(1);
+                sender.chan.release_reserved();
                 self.state = State::Idle;
                 true
             }
@@ -287,8 +276,7 @@ impl<T> Clone for PollSender<T> {
             Some(tx) => Self::new(tx.clone()),
             None => Self {
                 sender: None,
-                acquire: None,
-                have_space: false,
+                wait: None,
                 state: State::Closed,
             },
         }

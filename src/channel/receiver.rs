@@ -12,10 +12,10 @@ use futures_core::stream::FusedStream;
 
 #[cfg(feature = "std")]
 use super::RecvError;
-use super::chan::Chan;
+use super::chan::{Chan, Guess};
+use super::waiter::Wait;
 use super::{Recv, TryRecvError};
 use crate::loom::atomic::Ordering::{AcqRel, Relaxed};
-use crate::wait::Acquire;
 
 /// The receiving half of a [`bounded`](super::bounded) channel. Clone it
 /// for more consumers (each value goes to exactly one of them); the channel
@@ -40,9 +40,9 @@ pub struct Receiver<T> {
     pub(super) chan: Arc<Chan<T>>,
     /// The wait of [`Stream::poll_next`], boxed once per receiver (only if
     /// it is used as a stream) so that `Receiver` stays `Unpin`.
-    stream: Option<Pin<Box<Acquire>>>,
-    /// The stream's wait is counted among parked receivers (rendezvous).
-    stream_parked: bool,
+    stream: Option<Pin<Box<Wait<T>>>>,
+    /// Whether this handle's last receive had to wait.
+    guess: Guess,
 }
 
 impl<T> Receiver<T> {
@@ -50,7 +50,7 @@ impl<T> Receiver<T> {
         Self {
             chan,
             stream: None,
-            stream_parked: false,
+            guess: Guess::new(),
         }
     }
 
@@ -71,7 +71,7 @@ impl<T> Receiver<T> {
     /// # });
     /// ```
     pub fn recv(&self) -> Recv<'_, T> {
-        Recv::new(&self.chan)
+        Recv::new(&self.chan, &self.guess)
     }
 
     /// Receives without waiting: `Empty` if no value is there now, `Closed`
@@ -179,7 +179,7 @@ impl<T> Receiver<T> {
         self.chan.is_closed()
     }
 
-    /// Values in the channel now.
+    /// Values buffered in the channel now (see [`Sender::len`](super::Sender::len)).
     ///
     /// # Examples
     /// ```
@@ -263,11 +263,8 @@ impl<T> Stream for Receiver<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        let acquire = this
-            .stream
-            .get_or_insert_with(|| Box::pin(Acquire::fifo(1)));
-        this.chan
-            .poll_recv(acquire.as_mut(), &mut this.stream_parked, cx)
+        let wait = this.stream.get_or_insert_with(|| Box::pin(Wait::new()));
+        this.chan.poll_recv(wait.as_mut(), &this.guess, cx)
     }
 }
 
@@ -286,9 +283,8 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        if let Some(acquire) = &mut self.stream {
-            self.chan
-                .cancel_recv(acquire.as_mut(), &mut self.stream_parked);
+        if let Some(wait) = &mut self.stream {
+            self.chan.cancel_recv(wait.as_mut());
         }
         if self.chan.receivers.fetch_sub(1, AcqRel) == 1 {
             self.chan.close();

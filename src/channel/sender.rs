@@ -3,8 +3,10 @@
 use alloc::sync::Arc;
 use core::fmt;
 
-use super::chan::Chan;
-use super::{OwnedPermit, Permit, Reserve, ReserveOwned, Send, SendError, TrySendError};
+#[cfg(feature = "std")]
+use super::SendError;
+use super::chan::{Chan, Guess};
+use super::{OwnedPermit, Permit, Reserve, ReserveOwned, Send, TrySendError};
 use crate::loom::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 
 /// The sending half of a [`bounded`](super::bounded) channel. Clone it for
@@ -25,6 +27,8 @@ use crate::loom::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 /// ```
 pub struct Sender<T> {
     pub(super) chan: Arc<Chan<T>>,
+    /// Whether this handle's last `send` had to wait.
+    pub(super) guess: Guess,
 }
 
 impl<T> Sender<T> {
@@ -36,8 +40,9 @@ impl<T> Sender<T> {
     /// before the value is sent.
     ///
     /// # Cancel safety
-    /// See [`Send`]: a dropped send did not send (the value is dropped with
-    /// it); no capacity leaks.
+    /// See [`Send`]: a dropped send either did not send (the value is
+    /// dropped with it) or was already served while it waited (the value is
+    /// in the channel or was received); nothing is lost, no capacity leaks.
     ///
     /// # Examples
     /// ```
@@ -49,7 +54,7 @@ impl<T> Sender<T> {
     /// # });
     /// ```
     pub fn send(&self, value: T) -> Send<'_, T> {
-        Send::new(&self.chan, value)
+        Send::new(&self.chan, &self.guess, value)
     }
 
     /// Sends without waiting: `Full(value)` if no slot is free (or a
@@ -58,12 +63,13 @@ impl<T> Sender<T> {
     ///
     /// On a **rendezvous** channel (`cap == 0`) it succeeds exactly when a
     /// receiver is parked in [`recv`](super::Receiver::recv) (or
-    /// `recv_blocking`, or `next()` on the stream) and no other send is
-    /// offering a value — Go's and crossbeam's rule. The value is then
-    /// handed to the *longest-waiting* receiver: a `try_recv` or `recv`
+    /// `recv_blocking`, or `next()` on the stream) and no other hand-off or
+    /// permit holds the one slot — Go's and crossbeam's rule. The value is
+    /// then handed to the *longest-waiting* receiver: a `try_recv` or `recv`
     /// arriving later cannot take it first. If that receiver's future is
-    /// dropped before it runs, the value passes to the next receiver, like
-    /// any wake-up a dropped `recv` was handed; it is never lost. Without a
+    /// dropped before it runs, the value passes to the next parked
+    /// receiver, or stays in the channel for the next one; it is never
+    /// lost. Without a
     /// parked receiver it is `Full(value)`, also when receivers only poll
     /// with `try_recv`.
     ///
@@ -90,26 +96,15 @@ impl<T> Sender<T> {
     /// assert_eq!(recv.poll(&mut cx), std::task::Poll::Ready(Ok(2)));
     /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        if self.chan.is_rendezvous() {
-            return self.chan.try_send_rendezvous(value);
-        }
-        match self.chan.space.try_acquire(1) {
-            Ok(()) => self
-                .chan
-                .push(value, None)
-                .map(drop)
-                .map_err(TrySendError::Closed),
-            Err(crate::wait::TryFail::NoPermits) => Err(TrySendError::Full(value)),
-            Err(crate::wait::TryFail::Closed) => Err(TrySendError::Closed(value)),
-        }
+        self.chan.try_send(value)
     }
 
     /// Waits (FIFO among senders) for a free slot and reserves it, so the
     /// value need not be given up while waiting (or even made). Fails if the
     /// channel is or gets closed.
     ///
-    /// On a **rendezvous** channel the permit is the right to make the one
-    /// offer, and `reserve` completes only once a receiver is also waiting
+    /// On a **rendezvous** channel the permit holds the one slot, and
+    /// `reserve` completes only once a receiver is also waiting
     /// in `recv`: like a buffered channel's free slot, a waiting receiver
     /// is the capacity. [`Permit::send`] then hands the value to the
     /// longest-waiting receiver without waiting; if every receiver stopped
@@ -197,15 +192,7 @@ impl<T> Sender<T> {
     /// assert!(tx.try_reserve().is_ok());
     /// ```
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
-        match self.chan.space.try_acquire(1) {
-            Ok(()) if self.chan.is_rendezvous() => self
-                .chan
-                .try_reserve_taker()
-                .map(|()| Permit::new(&self.chan)),
-            Ok(()) => Ok(Permit::new(&self.chan)),
-            Err(crate::wait::TryFail::NoPermits) => Err(TrySendError::Full(())),
-            Err(crate::wait::TryFail::Closed) => Err(TrySendError::Closed(())),
-        }
+        self.chan.try_reserve().map(|()| Permit::new(&self.chan))
     }
 
     /// Sends `value`, blocking the thread while the channel is full.
@@ -261,8 +248,11 @@ impl<T> Sender<T> {
         self.chan.is_closed()
     }
 
-    /// Values in the channel now (for a rendezvous channel: 1 while a
-    /// value is offered and not yet taken).
+    /// Values buffered in the channel now. Values already handed to a
+    /// waiting receiver (whose future has not returned them yet) and values
+    /// of parked senders are not counted. A rendezvous channel buffers a
+    /// value only when its taker went away before returning it, or a
+    /// permit's value found no receiver waiting.
     ///
     /// # Examples
     /// ```
@@ -356,6 +346,7 @@ impl<T> Clone for Sender<T> {
         self.chan.senders.fetch_add(1, Relaxed);
         Self {
             chan: self.chan.clone(),
+            guess: Guess::new(),
         }
     }
 }
@@ -415,6 +406,7 @@ impl<T> WeakSender<T> {
                 Ok(_) => {
                     return Some(Sender {
                         chan: self.chan.clone(),
+                        guess: Guess::new(),
                     });
                 }
                 Err(actual) => n = actual,

@@ -1,0 +1,232 @@
+//! What the channel lock guards: the ring, the two wait queues and the
+//! slot accounting, with the operations on them that never wait (see the
+//! module docs of `chan.rs` for the design).
+
+use alloc::boxed::Box;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+use core::task::Waker;
+
+use super::waiter::{List, Status, Wait};
+
+/// The slots: values `head .. head + len` (wrapping).
+#[derive(Debug)]
+pub(super) struct Ring<T> {
+    pub(super) buf: Box<[MaybeUninit<T>]>,
+    pub(super) head: usize,
+    pub(super) len: usize,
+}
+
+impl<T> Ring<T> {
+    #[inline]
+    pub(super) fn push_back(&mut self, value: T) {
+        debug_assert!(self.len < self.buf.len(), "the slot count guarantees room");
+        let mut i = self.head + self.len;
+        if i >= self.buf.len() {
+            i -= self.buf.len();
+        }
+        self.buf[i].write(value);
+        self.len += 1;
+    }
+
+    pub(super) fn push_front(&mut self, value: T) {
+        debug_assert!(self.len < self.buf.len(), "the slot count guarantees room");
+        self.head = if self.head == 0 {
+            self.buf.len() - 1
+        } else {
+            self.head - 1
+        };
+        self.buf[self.head].write(value);
+        self.len += 1;
+    }
+
+    #[inline]
+    pub(super) fn pop_front(&mut self) -> Option<T> {
+        if self.len == 0 {
+            return None;
+        }
+        // SAFETY: `head` is below `head + len`, so the slot holds a value;
+        // moving the head on makes the slot uninitialized again.
+        let value = unsafe { self.buf[self.head].assume_init_read() };
+        self.head += 1;
+        if self.head == self.buf.len() {
+            self.head = 0;
+        }
+        self.len -= 1;
+        Some(value)
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        while self.pop_front().is_some() {}
+    }
+}
+
+/// Wakers collected under the lock, woken (and stale ones dropped) after it
+/// is released.
+pub(super) struct Wakes {
+    wake: [Option<Waker>; WAKES],
+    len: usize,
+    pub(super) stale: Option<Waker>,
+}
+
+const WAKES: usize = 4;
+
+impl Wakes {
+    #[inline]
+    pub(super) const fn new() -> Self {
+        Self {
+            wake: [const { None }; WAKES],
+            len: 0,
+            stale: None,
+        }
+    }
+
+    #[inline]
+    pub(super) fn push(&mut self, waker: Option<Waker>) {
+        if let Some(w) = waker {
+            self.wake[self.len] = Some(w);
+            self.len += 1;
+        }
+    }
+
+    #[inline]
+    pub(super) fn room(&self) -> usize {
+        WAKES - self.len
+    }
+
+    #[inline]
+    pub(super) fn wake_all(&mut self) {
+        for w in &mut self.wake[..self.len] {
+            if let Some(w) = w.take() {
+                w.wake();
+            }
+        }
+        self.len = 0;
+        self.stale = None;
+    }
+}
+
+/// Everything behind the lock.
+#[derive(Debug)]
+pub(super) struct State<T> {
+    pub(super) ring: Ring<T>,
+    /// Values handed to parked receivers, not yet returned by their futures.
+    pub(super) handed: usize,
+    /// Slots held by permits.
+    pub(super) reserved: usize,
+    pub(super) closed: bool,
+    pub(super) senders: List<T>,
+    pub(super) receivers: List<T>,
+}
+
+impl<T> State<T> {
+    #[inline]
+    pub(super) fn room(&self) -> usize {
+        self.ring.buf.len() - self.ring.len - self.handed - self.reserved
+    }
+
+    /// Whether a newcomer may place a value (or take a permit) right now:
+    /// nobody queued before it, a free slot, and on a rendezvous channel a
+    /// parked receiver to take it.
+    #[inline]
+    pub(super) fn can_send(&self, rendezvous: bool) -> bool {
+        self.senders.is_empty() && self.room() > 0 && (!rendezvous || !self.receivers.is_empty())
+    }
+
+    /// Writes `value` into `r`'s node and wakes it.
+    #[inline]
+    pub(super) fn give(r: NonNull<Wait<T>>, value: T, wakes: &mut Wakes) {
+        // SAFETY: `r` was just unlinked under the lock (held by the caller);
+        // its owner has not seen that yet, so it is alive and only
+        // reached here.
+        unsafe {
+            Wait::with(r, |n| {
+                n.value = Some(value);
+                n.status = Status::Done;
+                wakes.push(n.waker.take());
+            });
+        }
+    }
+
+    /// Places `value` in the channel: to the longest-waiting parked
+    /// receiver, else at the back of the ring. The caller checked `room`.
+    #[inline]
+    pub(super) fn deliver(&mut self, value: T, wakes: &mut Wakes) {
+        // SAFETY: lock held (we are behind it).
+        match unsafe { self.receivers.pop_front() } {
+            Some(r) => {
+                self.handed += 1;
+                Self::give(r, value, wakes);
+            }
+            None => self.ring.push_back(value),
+        }
+    }
+
+    /// A value handed to a receiver that is gone: to the next parked
+    /// receiver, else back to the front of the ring (its slot is counted in
+    /// `handed`, so it fits).
+    pub(super) fn pass_on(&mut self, value: T, wakes: &mut Wakes) {
+        // SAFETY: lock held.
+        match unsafe { self.receivers.pop_front() } {
+            Some(r) => Self::give(r, value, wakes),
+            None => {
+                self.handed -= 1;
+                self.ring.push_front(value);
+            }
+        }
+    }
+
+    /// Takes the next value without waiting: the ring's oldest, else the
+    /// value of the parked sender at the head of the queue (which is then
+    /// complete). A reserve at the head is not passed over (FIFO).
+    #[inline]
+    pub(super) fn take(&mut self, wakes: &mut Wakes) -> Option<T> {
+        if let Some(v) = self.ring.pop_front() {
+            return Some(v);
+        }
+        let s = self.senders.front()?;
+        // SAFETY: `s` is linked and the lock is held; `with` not nested.
+        unsafe {
+            let v = Wait::with(s, |n| n.value.take())?;
+            self.senders.remove(s);
+            Wait::with(s, |n| {
+                n.status = Status::Done;
+                wakes.push(n.waker.take());
+            });
+            Some(v)
+        }
+    }
+
+    /// Serves parked senders while there is a free slot (rendezvous: and a
+    /// parked receiver): a send's value moves into the channel and the send
+    /// completes; a reserve is granted its slot. Returns `true` if it
+    /// stopped only because `wakes` is full (the caller pumps again).
+    #[inline]
+    pub(super) fn pump(&mut self, rendezvous: bool, wakes: &mut Wakes) -> bool {
+        while let Some(s) = self.senders.front() {
+            if self.room() == 0 || (rendezvous && self.receivers.is_empty()) {
+                return false;
+            }
+            if wakes.room() < 2 {
+                return true;
+            }
+            // SAFETY: `s` is linked and the lock is held; `with` not nested
+            // (`deliver` reaches other nodes only).
+            let value = unsafe {
+                self.senders.remove(s);
+                Wait::with(s, |n| {
+                    n.status = Status::Done;
+                    wakes.push(n.waker.take());
+                    n.value.take()
+                })
+            };
+            match value {
+                Some(v) => self.deliver(v, wakes),
+                None => self.reserved += 1,
+            }
+        }
+        false
+    }
+}

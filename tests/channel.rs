@@ -265,6 +265,61 @@ fn reserve_waits_and_is_cancel_safe() {
     assert_eq!(rx.try_recv(), Ok(2));
 }
 
+/// tokio's promise for `select!`: a buffered `send` dropped before it
+/// returned `Ready` did not send. The freed slot is *granted* to the parked
+/// send (its value stays in the future); dropping the future gives the
+/// slot back.
+#[test]
+fn granted_send_dropped_before_repoll_did_not_send() {
+    let (tx, rx) = bounded(1);
+    tx.try_send(0).unwrap();
+    let w = CountingWaker::new();
+    let mut s = Box::pin(tx.send(1));
+    assert!(w.poll_box(&mut s).is_pending(), "full: the send parks");
+    assert_eq!(rx.try_recv(), Ok(0)); // frees the slot: granted to `s`
+    assert_eq!(w.count(), 1, "the granted send is woken");
+    assert_eq!(tx.len(), 0, "the value stays in the send future");
+    assert!(
+        matches!(tx.try_send(99), Err(TrySendError::Full(99))),
+        "a newcomer does not take the slot granted to the parked send"
+    );
+    drop(s); // never polled again: the value was not sent
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "1 was not sent");
+    assert_eq!(tx.try_send(2), Ok(()), "the granted slot was given back");
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+}
+
+/// A dropped granted send passes its slot to the next parked sender; a
+/// granted send that is polled places its value (straight into a parked
+/// receiver if one waits).
+#[test]
+fn granted_send_dropped_passes_slot_on_and_polled_one_places_value() {
+    let (tx, rx) = bounded(1);
+    tx.try_send(0).unwrap();
+    let w = CountingWaker::new();
+    let mut s1 = Box::pin(tx.send(1));
+    let mut s2 = Box::pin(tx.send(2));
+    assert!(w.poll_box(&mut s1).is_pending());
+    assert!(w.poll_box(&mut s2).is_pending());
+    assert_eq!(rx.try_recv(), Ok(0)); // granted to s1
+    assert!(w.poll_box(&mut s2).is_pending(), "s2 does not overtake s1");
+    drop(s1); // the slot passes to s2
+    assert_eq!(w.count(), 2, "s2 is woken with the slot");
+    let mut r = Box::pin(rx.recv());
+    assert!(w.poll_box(&mut r).is_pending(), "2 is not in the ring yet");
+    assert_eq!(w.poll_box(&mut s2), Poll::Ready(Ok(())));
+    assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(2)), "handed directly");
+    assert_eq!(tx.try_send(3), Ok(()));
+    // Closed between the grant and the next poll: the value comes back.
+    let mut s4 = Box::pin(tx.send(4));
+    assert!(w.poll_box(&mut s4).is_pending());
+    assert_eq!(rx.try_recv(), Ok(3)); // granted to s4
+    rx.close();
+    assert_eq!(w.poll_box(&mut s4), Poll::Ready(Err(SendError(4))));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+}
+
 // ---------------------------------------------------------------- rendezvous
 
 #[test]
@@ -1051,10 +1106,11 @@ async fn nothing_lost(
                 "{what}: a sent value is received or still in the channel"
             ),
             RETURNED => assert!(received == 0 && !in_channel, "{what}"),
-            // A send dropped after it was served (its value moved into the
-            // channel or to a receiver while it waited) did send: the value
-            // is received or still in the channel, never both; otherwise it
-            // was dropped with the future.
+            // A buffered send dropped before `Ready` never sent: its value
+            // was dropped with the future. Only a rendezvous send whose value
+            // a receiver took (and maybe dropped back into the channel) did
+            // send: received or still in the channel, never both.
+            _ if cap > 0 => assert!(received == 0 && !in_channel, "{what}"),
             _ => assert!(!(received == 1 && in_channel), "{what}"),
         }
     }

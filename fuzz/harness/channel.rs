@@ -9,11 +9,14 @@
 //! values and of waiting senders, `len() <= cap`, close semantics, no lost
 //! wake-up (a future served while parked has been woken), cancellation (a
 //! dropped receiver passes its value on or back to the front of the ring;
-//! a dropped parked send takes its value with it), and the rendezvous rules
-//! (a send completes only once a receiver took its value: handed to a
-//! parked one or taken from the queue; `try_send` succeeds exactly when a
-//! receiver is parked, and the oldest one gets the value; `reserve`
-//! completes only once a receiver is parked).
+//! on a buffered channel a parked send is only ever *granted* a slot and
+//! places its value when polled again, so a send dropped before it
+//! returned `Ready` never sent: its value leaves with it and a granted slot
+//! passes on), and the rendezvous rules (a send completes only once a
+//! receiver took its value: handed to a parked one or taken from the
+//! queue; `try_send` succeeds exactly when a receiver is parked, and the
+//! oldest one gets the value; `reserve` completes only once a receiver is
+//! parked).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -55,9 +58,12 @@ pub enum Op {
 enum St {
     /// Parked in its queue.
     Queued,
-    /// Served while parked: a send's value was taken, a reserve granted a
-    /// slot, a receiver handed `Some(value)`.
+    /// Served while parked: a rendezvous send's value was taken, a reserve
+    /// granted a slot, a receiver handed `Some(value)`.
     Done(Option<u32>),
+    /// A buffered send granted a slot (counted in `reserved`): it still
+    /// holds its value and places it when polled.
+    Granted,
     /// Taken out of its queue by `close`.
     Closed,
 }
@@ -129,11 +135,14 @@ fn deliver(m: &mut Model, recvs: &mut Recvs<'_>, v: u32) {
     }
 }
 
-/// The ring's front, else the value of the oldest parked send (if it is a
-/// send and not a reserve).
+/// The ring's front, else (rendezvous only) the value of the oldest parked
+/// send (if it is a send and not a reserve).
 fn take(m: &mut Model, sends: &mut Sends<'_>) -> Option<u32> {
     if let Some(v) = m.buf.pop_front() {
         return Some(v);
+    }
+    if m.cap > 0 {
+        return None;
     }
     let s = parked(sends)?;
     match s.fut {
@@ -146,17 +155,27 @@ fn take(m: &mut Model, sends: &mut Sends<'_>) -> Option<u32> {
 }
 
 /// Serves parked senders while a slot is free (rendezvous: and a receiver
-/// is parked).
+/// is parked): buffered, each is granted the slot; rendezvous, a send's
+/// value goes to the parked receiver.
 fn pump(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) {
     loop {
         if m.room() == 0 || (m.cap == 0 && parked(recvs).is_none()) {
             return;
         }
         let Some(s) = parked(sends) else { return };
-        s.st = St::Done(None);
         match s.fut {
-            Fut::Send(_, v) => deliver(m, recvs, v),
-            Fut::Reserve(_) => m.reserved += 1,
+            Fut::Send(_, v) if m.cap == 0 => {
+                s.st = St::Done(None);
+                deliver(m, recvs, v);
+            }
+            Fut::Send(..) => {
+                s.st = St::Granted;
+                m.reserved += 1;
+            }
+            Fut::Reserve(_) => {
+                s.st = St::Done(None);
+                m.reserved += 1;
+            }
         }
     }
 }
@@ -279,6 +298,16 @@ pub fn run(cap: usize, ops: &[Op]) {
                     (St::Queued, Polled::Pending, _) => {}
                     (St::Queued, _, _) => panic!("a parked send overtook"),
                     (St::Done(_), Polled::Sent(r), _) => assert_eq!(r, Ok(())),
+                    (St::Granted, Polled::Sent(r), Fut::Send(_, v)) => {
+                        // Places its value into the granted slot now.
+                        m.reserved -= 1;
+                        if m.closed {
+                            assert_eq!(r, Err(SendError(*v)), "closed after the grant");
+                        } else {
+                            assert_eq!(r, Ok(()));
+                            deliver(&mut m, &mut recvs, *v);
+                        }
+                    }
                     (St::Done(_), Polled::Reserved(r), _) => {
                         // The slot was counted when it was granted.
                         permits.push(r.expect("granted reserve"));
@@ -297,11 +326,12 @@ pub fn run(cap: usize, ops: &[Op]) {
                 let p = sends.remove(i % sends.len());
                 let reserve = matches!(p.fut, Fut::Reserve(_));
                 drop(p.fut);
-                if reserve && matches!(p.st, St::Done(_)) {
+                if (reserve && matches!(p.st, St::Done(_))) || p.st == St::Granted {
                     m.reserved -= 1; // a granted slot passes on
                 }
-                // A parked send takes its value with it; a served one did
-                // send (its value is in the channel or was received).
+                // A parked or granted send takes its value with it (it was
+                // not sent); only a rendezvous send whose value a receiver
+                // took did send.
             }
             Op::PermitSend(i) if !permits.is_empty() => {
                 let p = permits.remove(i % permits.len());
@@ -355,6 +385,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                         Some(v) => assert_eq!(res, Poll::Ready(Ok(v))),
                         None => assert_eq!(res, Poll::Ready(Err(RecvError))),
                     },
+                    St::Granted => unreachable!("only a send is granted a slot"),
                 }
                 if st != St::Queued {
                     recvs.remove(i);

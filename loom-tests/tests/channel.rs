@@ -18,7 +18,18 @@
 //! the front · M9 a receiver returning its handed value does not free its
 //! slot (`handed` not decremented) · M10 parked senders are not served when
 //! a slot frees (no `pump`) · M11 `room` ignores `handed` · M14 a send
-//! does not check `closed`.
+//! does not check `closed` · M15 a freed slot *moves* the head parked
+//! send's value into the channel instead of granting the slot (the old
+//! behaviour: a send dropped before `Ready` may have sent) · M16 a granted
+//! send that is dropped keeps its slot (`reserved` not given back).
+//!
+//! M15 and M16 were planted in the real crate (backed up and restored),
+//! and only the three models they concern were run against them, plus M3
+//! and M5 again against the two models rewritten with them
+//! (`send_future_dropped_while_receiver_frees_slot`,
+//! `parked_senders_served_fifo`); the other rows are from the redesign's
+//! run. M15 is also caught by `tests/channel.rs`
+//! (`granted_send_dropped_before_repoll_did_not_send`).
 //!
 //! The oneshot models (M12 the receiver's drop forgets a sent value · M13
 //! `send` does not wake the receiver) were checked the same way against
@@ -37,7 +48,8 @@
 //! | rendezvous_handoff                                  | M1, M6, M7 |
 //! | rendezvous_receiver_dropped_midway                  | M1, M2, M3, M7 |
 //! | rendezvous_send_dropped_while_receiver_races        | M1, M3, M6, M7 |
-//! | send_future_dropped_while_receiver_frees_slot       | M3 |
+//! | send_future_dropped_while_receiver_frees_slot       | M3, M15, M16 |
+//! | parked_send_dropped_after_grant_never_half_sends    | M3, M15, M16 |
 //! | woken_receiver_dropped_passes_value_on              | M1, M2 |
 //! | reserve_dropped_passes_slot_on                      | M10 |
 //! | oneshot_send_races_receiver_drop                    | M12 |
@@ -49,11 +61,12 @@
 //! | sender_hands_off_to_parked_receivers                | M1, M7, M9, M10 |
 //! | rendezvous_receiver_takes_parked_senders_values     | M1, M7, M9 |
 //! | dropped_after_grant_puts_value_back_in_front        | M2, M3, M8 |
-//! | parked_senders_served_fifo                          | M5 |
+//! | parked_senders_served_fifo                          | M5, M15 |
 //! | close_races_handoff_to_parked_receiver              | M1, M4, M7, M14 |
 //! | handed_value_keeps_its_slot                         | M2, M3, M11 |
 #![cfg(loom)]
 
+use std::future::Future;
 use std::pin::pin;
 use std::task::Poll;
 
@@ -266,7 +279,9 @@ fn rendezvous_send_dropped_while_receiver_races() {
 }
 
 /// Buffered: a send future waiting on a full channel is dropped while a
-/// receiver frees the slot; the slot must not leak.
+/// receiver frees the slot. A send that did not return `Ok` did not send
+/// (tokio's `select!` promise: the freed slot is only *granted* to the
+/// parked send, its value stays in the future), and the slot must not leak.
 #[test]
 fn send_future_dropped_while_receiver_frees_slot() {
     model(|| {
@@ -277,20 +292,74 @@ fn send_future_dropped_while_receiver_frees_slot() {
             rx
         });
         let (waker, _) = counting_waker();
+        let mut sent = false;
         {
             let mut s = pin!(tx.send(2));
             if let Poll::Ready(res) = poll_once(s.as_mut(), &waker) {
                 res.unwrap();
+                sent = true;
             }
         }
         let rx = t.join().unwrap();
-        // Either the send went through (then its value is there), or the
-        // slot is free again.
+        // Either the send returned `Ok` (then its value is there), or it
+        // did not send and the slot is free again.
         match rx.try_recv() {
-            Ok(v) => assert_eq!(v, 2),
-            Err(e) => assert_eq!(e, TryRecvError::Empty),
+            Ok(v) => {
+                assert_eq!(v, 2);
+                assert!(sent, "a send dropped before `Ready` sent its value");
+            }
+            Err(e) => {
+                assert_eq!(e, TryRecvError::Empty);
+                assert!(!sent, "a send that returned `Ok` lost its value");
+            }
         }
         assert!(tx.try_send(3).is_ok(), "the slot leaked");
+    });
+}
+
+/// Buffered: a parked send is polled once more (racing the receiver that
+/// frees the slot, which grants it to the send) and then dropped. Its value
+/// is received exactly once and the send returned `Ok`, or it was never
+/// received, was dropped with the future, and the send never returned
+/// `Ok`; the granted slot is given back either way.
+#[test]
+fn parked_send_dropped_after_grant_never_half_sends() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = bounded(1);
+        tx.try_send(None).unwrap();
+        let t = thread::spawn(move || {
+            assert!(matches!(rx.recv_blocking(), Ok(None)));
+            rx
+        });
+        let (waker, _) = counting_waker();
+        let mut sent = false;
+        {
+            let mut s = pin!(tx.send(Some(Counted(drops.clone()))));
+            for _ in 0..2 {
+                if let Poll::Ready(res) = poll_once(s.as_mut(), &waker) {
+                    assert!(res.is_ok());
+                    sent = true;
+                    break;
+                }
+            }
+        }
+        let rx = t.join().unwrap();
+        match rx.try_recv() {
+            Ok(v) => {
+                assert!(sent, "a send dropped before `Ready` sent its value");
+                assert!(v.is_some());
+                assert_eq!(drops.load(SeqCst), 0);
+                drop(v);
+            }
+            Err(e) => {
+                assert_eq!(e, TryRecvError::Empty);
+                assert!(!sent, "a send that returned `Ok` lost its value");
+            }
+        }
+        assert_eq!(drops.load(SeqCst), 1, "the value is dropped exactly once");
+        assert!(tx.try_send(None).is_ok(), "the granted slot leaked");
+        assert!(matches!(rx.try_recv(), Ok(None)));
     });
 }
 
@@ -523,7 +592,10 @@ fn dropped_after_grant_puts_value_back_in_front() {
 
 /// Waiting senders are served FIFO while a consumer races them: two sends
 /// park in order on a full channel, the consumer (another thread) drains;
-/// the values come out in the order the senders parked.
+/// the values come out in the order the senders parked. Both sends are
+/// driven by one task that polls the later one first (a freed slot is
+/// granted to the head sender, which must be polled to place its value, so
+/// awaiting the later send alone would wait for ever — as with tokio).
 #[test]
 fn parked_senders_served_fifo() {
     model(|| {
@@ -539,8 +611,26 @@ fn parked_senders_served_fifo() {
             v
         });
         // Poll the later one first: it must not overtake.
-        assert_eq!(block_on(s2.as_mut()), Ok(()));
-        assert_eq!(block_on(s1.as_mut()), Ok(()));
+        let (mut r1, mut r2) = (None, None);
+        block_on(std::future::poll_fn(|cx| {
+            if r2.is_none()
+                && let Poll::Ready(r) = s2.as_mut().poll(cx)
+            {
+                assert!(r1.is_some(), "the later send overtook");
+                r2 = Some(r);
+            }
+            if r1.is_none()
+                && let Poll::Ready(r) = s1.as_mut().poll(cx)
+            {
+                r1 = Some(r);
+            }
+            if r1.is_some() && r2.is_some() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }));
+        assert_eq!((r1, r2), (Some(Ok(())), Some(Ok(()))));
         assert_eq!(t.join().unwrap(), [0, 1, 2]);
     });
 }

@@ -9,7 +9,8 @@
 //!   `reserve` has no value;
 //! * `receivers`: a FIFO queue of parked receivers;
 //! * `handed`: values written into a parked receiver's node that its future
-//!   has not returned yet, and `reserved`: slots held by permits.
+//!   has not returned yet, and `reserved`: slots held by permits or granted
+//!   to parked senders (see below).
 //!
 //! A value in the ring, a handed value and a permit each occupy one slot:
 //! `len + handed + reserved <= max(cap, 1)`. That bound is what makes a
@@ -17,29 +18,47 @@
 //!
 //! **Direct hand-off** (as in Go channels): a sender that finds a parked
 //! receiver (the ring is then empty) writes its value straight into that
-//! receiver's node, unlinks it and wakes it; a receiver that finds the ring
-//! empty takes the value of the parked sender at the head of the queue
-//! directly and completes it; a receiver that frees a slot moves the head
-//! sender's value into the ring (or hands it to a parked receiver) and
-//! completes that sender ([`State::pump`]). A woken waiter has always been
-//! *served* already — it finds its value (or its completion) in its node and
-//! never queues again. Wakers are collected under the lock and woken after
-//! it is released; wakers are cloned and dropped outside it too.
+//! receiver's node, unlinks it and wakes it.
+//!
+//! **Granted slots** (`cap > 0`): a parked sender's value is never taken
+//! from it. A slot that frees (a receive, a dropped permit or granted
+//! sender, a receiver's value put back...) is *granted* to the sender at
+//! the head of the queue ([`State::pump`]): it is unlinked, marked `Done`,
+//! the slot counted in `reserved` — exactly how a parked `reserve` gets its
+//! permit — and woken. A granted `send` still holds its value in its node;
+//! on its next poll it places it ([`State::fill`]: to a parked receiver if
+//! one waits, else into the ring) and returns `Ready(Ok)`. Dropped before
+//! that poll, it gives the slot back (which serves the next parked sender)
+//! and its value is dropped with it: **a buffered `send` dropped before it
+//! returned `Ready` never sent** (tokio's `select!` promise). A newcomer
+//! cannot take a granted slot (it is counted), so senders stay FIFO. A
+//! receiver that finds the ring empty parks, even if senders are parked
+//! (their slots are all in use; the next one freed is granted to them).
+//! A woken waiter has always been *served* already — granted, or (a
+//! receiver) handed its value — and never queues again. Wakers are collected
+//! under the lock and woken after it is released; wakers are cloned and
+//! dropped outside it too.
 //!
 //! **Rendezvous** (`cap == 0`) is the same machine with one rule more: a
 //! sender is served only by a receiver — handed to a parked one, or taken by
-//! one from the sender queue — never into the ring. The one slot is used by
-//! at most one hand-off in flight, one permit, or one value that came back
-//! from a dropped receiver (see below). `try_send` succeeds exactly when a
-//! receiver is parked (and the slot is free): the value goes to the
-//! longest-waiting receiver. `reserve` completes once a receiver is parked.
+//! one from the sender queue — never into the ring; here a receiver
+//! necessarily *takes* the parked sender's value (there is no slot to
+//! grant), and the send is complete from that moment: a rendezvous `send`
+//! dropped after a receiver took its value *did* send (only its `Ok` is
+//! lost). The one slot is used by at most one hand-off in flight, one
+//! permit, or one value that came back from a dropped receiver (see below).
+//! `try_send` succeeds exactly when a receiver is parked (and the slot is
+//! free): the value goes to the longest-waiting receiver. `reserve`
+//! completes once a receiver is parked.
 //!
 //! **Cancellation**: a receiver dropped after a value was handed to it
 //! passes the value to the next parked receiver, or puts it back at the
 //! *front* of the ring (order kept; the slot it occupied is still counted,
-//! so it fits). A send dropped while parked takes its value with it; one
-//! dropped after it was served did send. A reserve dropped after it was
-//! granted gives its slot back (which serves the next parked sender).
+//! so it fits). A send dropped while parked, or (buffered) granted but not
+//! polled again, takes its value with it and did not send; a granted slot
+//! is given back. Only a rendezvous send dropped after a receiver took its
+//! value did send. A reserve dropped after it was granted gives its slot
+//! back (which serves the next parked sender).
 //!
 //! **Fast paths**: an operation that does not wait takes the lock once.
 //! Each `Sender`/`Receiver` handle remembers whether its last `send`/`recv`
@@ -54,8 +73,10 @@
 //! **Close** marks the state closed and empties both queues (status
 //! `Closed`): parked senders find their values still in their nodes and
 //! fail with them; parked receivers look at the ring once more (a dropped
-//! receiver may have put a value back) and then report the close. Values in
-//! the ring and handed values are still received.
+//! receiver may have put a value back) and then report the close. A send
+//! granted a slot before the close fails with its value on its next poll
+//! (its slot is freed), like a permit's `send`. Values in the ring and
+//! handed values are still received.
 
 use alloc::boxed::Box;
 use core::pin::Pin;
@@ -348,9 +369,14 @@ impl<T> Chan<T> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), T>> {
         if wait.is_linked() {
-            return self.poll_linked(wait, cx, |_, n, _| match n.status {
+            return self.poll_linked(wait, cx, |st, n, wakes| match n.status {
                 Status::Closed => Err(n.value.take().expect("a closed send keeps its value")),
-                _ => Ok(()),
+                // Granted a slot (buffered channel): place the value now.
+                _ => match n.value.take() {
+                    Some(v) => st.fill(v, wakes),
+                    // Rendezvous: a receiver took the value.
+                    None => Ok(()),
+                },
             });
         }
         let v = value.take().expect("`Send` polled after completion");
@@ -380,10 +406,16 @@ impl<T> Chan<T> {
         }
     }
 
-    /// A `Send` future is dropped: a parked value leaves with it (returned
-    /// here to be dropped by the caller); a served send did send.
+    /// A `Send` future is dropped: its value, if still in its node, leaves
+    /// with it (dropped by `cancel` after the lock); a slot it was granted
+    /// is given back (which serves the next parked sender). Only a
+    /// rendezvous send whose value a receiver took did send.
     pub(crate) fn cancel_send(&self, wait: Pin<&mut Wait<T>>) {
-        self.cancel(wait, false, |_, _, _| ());
+        self.cancel(wait, false, |st, n, _| {
+            if n.status == Status::Done && n.value.is_some() {
+                st.reserved -= 1;
+            }
+        });
     }
 
     /// The reserve core behind `Reserve`, `ReserveOwned` and `PollSender`:
@@ -445,14 +477,7 @@ impl<T> Chan<T> {
 
     /// Fills a permit's slot; on `Err` (closed) the slot is freed.
     pub(crate) fn send_reserved(&self, value: T) -> Result<(), T> {
-        self.run(|st, wakes| {
-            st.reserved -= 1;
-            if st.closed {
-                return Err(value);
-            }
-            st.deliver(value, wakes);
-            Ok(())
-        })
+        self.run(|st, wakes| st.fill(value, wakes))
     }
 
     /// Frees a permit's slot (serving the next parked sender).
@@ -466,7 +491,8 @@ impl<T> Chan<T> {
     /// and drained.
     #[inline]
     pub(crate) fn try_recv(&self) -> Result<Option<T>, ()> {
-        self.run(|st, wakes| match st.take(wakes) {
+        let rendezvous = self.rendezvous();
+        self.run(|st, wakes| match st.take(rendezvous, wakes) {
             Some(v) => Ok(Some(v)),
             None if st.closed => Err(()),
             None => Ok(None),
@@ -482,20 +508,22 @@ impl<T> Chan<T> {
         guess: &Guess,
         cx: &mut Context<'_>,
     ) -> Poll<Option<T>> {
+        let rendezvous = self.rendezvous();
         if wait.is_linked() {
             return self.poll_linked(wait, cx, |st, n, wakes| match n.status {
-                Status::Closed => st.take(wakes),
+                Status::Closed => st.take(rendezvous, wakes),
                 _ => {
                     st.handed -= 1;
                     Some(n.value.take().expect("a served receiver holds a value"))
                 }
             });
         }
-        let attempt = |st: &mut State<T>, wakes: &mut Wakes, _: Option<T>| match st.take(wakes) {
-            Some(v) => Try::Done(Some(v)),
-            None if st.closed => Try::Done(None),
-            None => Try::Park(None),
-        };
+        let attempt =
+            |st: &mut State<T>, wakes: &mut Wakes, _: Option<T>| match st.take(rendezvous, wakes) {
+                Some(v) => Try::Done(Some(v)),
+                None if st.closed => Try::Done(None),
+                None => Try::Park(None),
+            };
         if guess.waits() {
             let res = self.park(wait, cx, None, true, attempt);
             guess.set(res.is_pending());

@@ -17,16 +17,25 @@ pin_project! {
     /// If the channel has room (a rendezvous channel: a parked receiver) the
     /// value goes in at once — straight to a parked receiver if there is
     /// one. Otherwise the future parks with its value (senders are served
-    /// FIFO) until a receiver takes the value from it, or moves it into a
-    /// freed slot; then it completes. On a rendezvous channel (`cap == 0`)
-    /// it completes only once a receiver has taken the value.
+    /// FIFO). With `cap > 0` a freed slot is then *granted* to it and it is
+    /// woken; its next poll places the value (to a parked receiver, else
+    /// into the channel) and completes. On a rendezvous channel (`cap == 0`)
+    /// it completes only once a receiver has taken the value from it.
     ///
     /// # Cancel safety
-    /// Dropping it never loses the value and leaks no slot or wake-up:
-    /// either the value was not sent (it is dropped with the future), or —
-    /// if a receiver already took it while the future waited — the send did
-    /// happen and only its `Ok` is lost. To keep the value while waiting
-    /// for room, or to know for sure whether it was sent, use
+    /// Dropping it leaks no slot or wake-up and never loses a sent value.
+    ///
+    /// * `cap > 0`: if it is dropped before it returned `Ready`, the value
+    ///   was **not** sent — it is dropped with the future, and a slot
+    ///   granted to it passes on to the next waiting sender. This is
+    ///   `tokio::sync::mpsc`'s promise: in a `select!` loop a cancelled send
+    ///   can simply be retried, without duplicates.
+    /// * `cap == 0` (rendezvous): a receiver takes the value from the
+    ///   waiting future itself, so a send dropped after that moment *did*
+    ///   send and only its `Ok` is lost; dropped before, it did not send.
+    ///
+    /// To keep the value while waiting for room, or (rendezvous) to know
+    /// for sure whether it was sent, use
     /// [`Sender::reserve`](super::Sender::reserve).
     ///
     /// # Examples

@@ -22,15 +22,18 @@
 //!   `recv` future never swallows a value; a dropped `send` future leaks no
 //!   capacity and loses no value.
 //! * **Direct hand-off**: a sender that finds a receiver parked gives it
-//!   the value directly; a receiver takes a parked sender's value directly
-//!   (or moves it into the slot it freed). One internal lock, no allocation,
+//!   the value directly. A slot freed while senders wait is granted to the
+//!   longest-waiting one, which places its value when it runs again (so a
+//!   dropped `send` never sent); on a rendezvous channel a receiver takes
+//!   a parked sender's value directly. One internal lock, no allocation,
 //!   and a woken waiter never has to queue again.
 //! * Storage is allocated once, by [`bounded`][bounded]; no allocation per
 //!   message or per wait (waiters live inside the futures).
 //!
 //! | future              | cancel-safe? | dropped before completion means        |
 //! |---------------------|--------------|----------------------------------------|
-//! | [`Send`][Send]      | yes          | not sent (value dropped with it), or already taken while it waited |
+//! | [`Send`][Send], `cap > 0` | yes    | not sent (value dropped with it); a slot granted to it passes on |
+//! | [`Send`][Send], `cap == 0` | yes   | not sent (value dropped with it), or — if a receiver already took the value — sent (only the `Ok` is lost) |
 //! | [`Reserve`][Reserve], [`ReserveOwned`][ReserveOwned] | yes | no slot was taken |
 //! | [`Recv`][Recv]      | yes          | no value was taken                     |
 //!

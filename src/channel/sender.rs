@@ -40,9 +40,12 @@ impl<T> Sender<T> {
     /// before the value is sent.
     ///
     /// # Cancel safety
-    /// See [`Send`]: a dropped send either did not send (the value is
-    /// dropped with it) or was already served while it waited (the value is
-    /// in the channel or was received); nothing is lost, no capacity leaks.
+    /// See [`Send`]. With `cap > 0`, a send dropped before it returned
+    /// `Ready` did **not** send: the value is dropped with it, and a slot
+    /// granted to it passes on to the next waiting sender (as in
+    /// `tokio::sync::mpsc`, so it is safe to retry after `select!`). On a
+    /// rendezvous channel (`cap == 0`) a send dropped after a receiver took
+    /// its value did send (only the `Ok` is lost). No capacity leaks.
     ///
     /// # Examples
     /// ```
@@ -250,7 +253,8 @@ impl<T> Sender<T> {
 
     /// Values buffered in the channel now. Values already handed to a
     /// waiting receiver (whose future has not returned them yet) and values
-    /// of parked senders are not counted. A rendezvous channel buffers a
+    /// of parked senders (also those granted a slot but not yet polled) are
+    /// not counted. A rendezvous channel buffers a
     /// value only when its taker went away before returning it, or a
     /// permit's value found no receiver waiting.
     ///

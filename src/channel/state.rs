@@ -178,13 +178,19 @@ impl<T> State<T> {
         }
     }
 
-    /// Takes the next value without waiting: the ring's oldest, else the
-    /// value of the parked sender at the head of the queue (which is then
-    /// complete). A reserve at the head is not passed over (FIFO).
+    /// Takes the next value without waiting: the ring's oldest, else, on a
+    /// rendezvous channel, the value of the parked sender at the head of
+    /// the queue (which is then complete). A reserve at the head is not
+    /// passed over (FIFO). On a buffered channel a parked sender's value is
+    /// never taken: the sender is granted a slot instead ([`State::pump`])
+    /// and places its value itself.
     #[inline]
-    pub(super) fn take(&mut self, wakes: &mut Wakes) -> Option<T> {
+    pub(super) fn take(&mut self, rendezvous: bool, wakes: &mut Wakes) -> Option<T> {
         if let Some(v) = self.ring.pop_front() {
             return Some(v);
+        }
+        if !rendezvous {
+            return None;
         }
         let s = self.senders.front()?;
         // SAFETY: `s` is linked and the lock is held; `with` not nested.
@@ -199,10 +205,29 @@ impl<T> State<T> {
         }
     }
 
+    /// Fills a granted slot (a permit's, or one granted to a parked send)
+    /// with `value`: to a parked receiver, else into the ring. If the
+    /// channel was closed meanwhile the slot is freed and `value` comes
+    /// back.
+    #[inline]
+    pub(super) fn fill(&mut self, value: T, wakes: &mut Wakes) -> Result<(), T> {
+        self.reserved -= 1;
+        if self.closed {
+            return Err(value);
+        }
+        self.deliver(value, wakes);
+        Ok(())
+    }
+
     /// Serves parked senders while there is a free slot (rendezvous: and a
-    /// parked receiver): a send's value moves into the channel and the send
-    /// completes; a reserve is granted its slot. Returns `true` if it
-    /// stopped only because `wakes` is full (the caller pumps again).
+    /// parked receiver). On a buffered channel every parked sender — `send`
+    /// or `reserve` — is *granted* the slot (counted in `reserved`, status
+    /// `Done`) and woken; a `send` keeps its value in its node and places it
+    /// on its next poll ([`State::fill`]), or gives the slot back if it is
+    /// dropped first. On a rendezvous channel a `send`'s value moves to the
+    /// parked receiver and the send completes; a reserve is granted the
+    /// slot. Returns `true` if it stopped only because `wakes` is full (the
+    /// caller pumps again).
     #[inline]
     pub(super) fn pump(&mut self, rendezvous: bool, wakes: &mut Wakes) -> bool {
         while let Some(s) = self.senders.front() {
@@ -219,7 +244,7 @@ impl<T> State<T> {
                 Wait::with(s, |n| {
                     n.status = Status::Done;
                     wakes.push(n.waker.take());
-                    n.value.take()
+                    if rendezvous { n.value.take() } else { None }
                 })
             };
             match value {

@@ -3,8 +3,9 @@
 //! sender or receiver queue.
 //!
 //! Unlike the semaphore's waiter (`crate::wait`), a channel waiter carries a
-//! *value*: a parked sender's value waits in its node until a receiver takes
-//! it, and a value handed to a parked receiver is written into its node.
+//! *value*: a parked sender's value waits in its node (until it is granted a
+//! slot and places the value itself, or — rendezvous — a receiver takes it),
+//! and a value handed to a parked receiver is written into its node.
 //!
 //! The list is not synchronized itself: every access to a linked node — and
 //! to any node whose owner has not yet observed, under the lock, that it was
@@ -23,8 +24,10 @@ use crate::loom::UnsafeCell;
 pub(crate) enum Status {
     /// In a queue.
     Queued,
-    /// Taken out of the queue and served: a receiver's node holds its value;
-    /// a sender's value was taken (or, for a reserve, a slot was granted).
+    /// Taken out of the queue and served: a receiver's node holds its value.
+    /// A sender was granted a slot (counted in `reserved`; a `send` still
+    /// holds its value and places it when polled) or, on a rendezvous
+    /// channel, a `send`'s value was taken (the node is then empty).
     Done,
     /// Taken out of the queue by `close`: a sender's value is still in its
     /// node.

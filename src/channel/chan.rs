@@ -236,6 +236,7 @@ impl<T> Chan<T> {
                     Wait::with(ptr, |n| {
                         n.value = value;
                         n.waker = waker.take();
+                        n.status = Status::Queued;
                     });
                     if receiver {
                         st.receivers.push_back(ptr);

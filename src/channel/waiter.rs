@@ -18,6 +18,7 @@ use core::ptr::NonNull;
 use core::task::Waker;
 
 use crate::loom::UnsafeCell;
+use crate::wait::{Linked, Links};
 
 /// Where a waiter stands. Written under the channel lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +38,7 @@ pub(crate) enum Status {
 /// The shared part of a waiter, reached only under the channel lock.
 #[derive(Debug)]
 pub(crate) struct Node<T> {
-    next: Option<NonNull<Wait<T>>>,
-    prev: Option<NonNull<Wait<T>>>,
+    links: Links<Wait<T>>,
     pub(crate) status: Status,
     /// Sender: the value to send (`None` for a reserve). Receiver: the value
     /// it was handed.
@@ -79,8 +79,7 @@ impl<T> Wait<T> {
     pub(crate) fn new() -> Self {
         Self {
             node: UnsafeCell::new(Node {
-                next: None,
-                prev: None,
+                links: Links::new(),
                 status: Status::Done,
                 value: None,
                 waker: None,
@@ -124,99 +123,14 @@ impl<T> Wait<T> {
     }
 }
 
-/// A FIFO queue of waiters: circular and doubly linked; `head.prev` is the
-/// tail. Only reached under the channel lock.
-#[derive(Debug)]
-pub(crate) struct List<T> {
-    head: Option<NonNull<Wait<T>>>,
-}
+/// A FIFO queue of channel waiters (the wait core's intrusive list), only
+/// reached under the channel lock.
+pub(crate) type List<T> = crate::wait::List<Wait<T>>;
 
-// SAFETY: the list only holds pointers to `Wait<T>`s, which are `Send`
-// when `T: Send`; it is only used under the channel lock.
-unsafe impl<T: Send> Send for List<T> {}
-
-impl<T> List<T> {
-    pub(crate) const fn new() -> Self {
-        Self { head: None }
-    }
-
+impl<T> Linked for Wait<T> {
     #[inline]
-    pub(crate) fn front(&self) -> Option<NonNull<Wait<T>>> {
-        self.head
-    }
-
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.head.is_none()
-    }
-
-    /// Appends `w` at the tail and marks it [`Status::Queued`].
-    ///
-    /// # Safety
-    /// The channel lock is held, `w` is alive, pinned and not linked, and it
-    /// stays alive until it is removed.
-    pub(crate) unsafe fn push_back(&mut self, w: NonNull<Wait<T>>) {
-        let Some(head) = self.head else {
-            // SAFETY: lock held, `w` alive and unlinked (caller).
-            unsafe {
-                Wait::with(w, |n| {
-                    n.next = Some(w);
-                    n.prev = Some(w);
-                    n.status = Status::Queued;
-                });
-            }
-            self.head = Some(w);
-            return;
-        };
-        // SAFETY: lock held, so every linked node is alive and reached by
-        // this thread alone; `with` is never nested on one node.
-        unsafe {
-            let tail = Wait::with(head, |h| h.prev.expect("a linked head has a prev"));
-            Wait::with(w, |n| {
-                n.next = Some(head);
-                n.prev = Some(tail);
-                n.status = Status::Queued;
-            });
-            Wait::with(tail, |t| t.next = Some(w));
-            Wait::with(head, |h| h.prev = Some(w));
-        }
-    }
-
-    /// Unlinks `w` (status unchanged: the caller sets it).
-    ///
-    /// # Safety
-    /// The channel lock is held and `w` is linked in `self`.
-    pub(crate) unsafe fn remove(&mut self, w: NonNull<Wait<T>>) {
-        // SAFETY: lock held and `w` linked, so alive.
-        let (next, prev) = unsafe {
-            Wait::with(w, |n| {
-                let (next, prev) = (n.next.take(), n.prev.take());
-                (next.expect("linked"), prev.expect("linked"))
-            })
-        };
-        if next == w {
-            self.head = None;
-            return;
-        }
-        // SAFETY: the neighbours are linked (alive); lock held.
-        unsafe {
-            Wait::with(prev, |p| p.next = Some(next));
-            Wait::with(next, |n| n.prev = Some(prev));
-        }
-        if self.head == Some(w) {
-            self.head = Some(next);
-        }
-    }
-
-    /// Unlinks the head, if any.
-    ///
-    /// # Safety
-    /// The channel lock is held.
-    #[inline]
-    pub(crate) unsafe fn pop_front(&mut self) -> Option<NonNull<Wait<T>>> {
-        let w = self.head?;
-        // SAFETY: `w` is the linked head; lock held (caller).
-        unsafe { self.remove(w) };
-        Some(w)
+    unsafe fn links<R>(this: NonNull<Self>, f: impl FnOnce(&mut Links<Self>) -> R) -> R {
+        // SAFETY: forwarded to the caller (alive, lock held, not nested).
+        unsafe { Wait::with(this, |n| f(&mut n.links)) }
     }
 }

@@ -1,8 +1,11 @@
-//! An intrusive, circular, doubly-linked list of waiters.
+//! An intrusive, circular, doubly-linked list of waiters, and the
+//! semaphore's waiter.
 //!
 //! The nodes live pinned inside the futures that wait (no allocation per
-//! wait). The list is not synchronized itself: every access happens with the
-//! owning [`RawSemaphore`](super::RawSemaphore)'s lock bit held.
+//! wait). The list is not synchronized itself: every access happens with its
+//! owner's lock held (the [`RawSemaphore`](super::RawSemaphore)'s lock bit,
+//! or a channel's spin lock). [`List`] is generic over the waiter type
+//! ([`Linked`]) so the channel, whose waiters also carry a value, shares it.
 
 use core::marker::PhantomPinned;
 use core::mem::MaybeUninit;
@@ -14,8 +17,7 @@ use crate::loom::UnsafeCell;
 /// The mutable part of a waiter, reached only under the list's lock.
 #[derive(Debug)]
 pub(crate) struct Node {
-    next: Option<NonNull<Waiter>>,
-    prev: Option<NonNull<Waiter>>,
+    links: Links<Waiter>,
     /// Permits still missing. A waiter that has left the list with
     /// `needed == 0` was granted; with `needed > 0` the semaphore closed.
     pub(crate) needed: usize,
@@ -64,8 +66,7 @@ impl Waiter {
         waker: Option<Waker>,
     ) {
         let node = Node {
-            next: None,
-            prev: None,
+            links: Links::new(),
             needed,
             wanted,
             waker,
@@ -99,43 +100,98 @@ impl Waiter {
     }
 }
 
-/// The list head. `None` when empty; otherwise `head.prev` is the tail.
-#[derive(Debug, Default)]
-pub(crate) struct List {
-    head: Option<NonNull<Waiter>>,
+/// The links of a node in a [`List`].
+#[derive(Debug)]
+pub(crate) struct Links<W> {
+    next: Option<NonNull<W>>,
+    prev: Option<NonNull<W>>,
 }
 
-impl List {
+impl<W> Links<W> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            next: None,
+            prev: None,
+        }
+    }
+}
+
+/// A waiter type that a [`List`] can link: the semaphore's [`Waiter`] and
+/// the channel's waiter (which also carries a value).
+pub(crate) trait Linked: Sized {
+    /// Runs `f` on the waiter's links.
+    ///
+    /// # Safety
+    /// `this` is alive, the caller holds the lock that guards the list (or
+    /// is the only thread that can reach the waiter), and accesses to one
+    /// waiter's node are not nested.
+    unsafe fn links<R>(this: NonNull<Self>, f: impl FnOnce(&mut Links<Self>) -> R) -> R;
+}
+
+impl Linked for Waiter {
+    #[inline]
+    unsafe fn links<R>(this: NonNull<Self>, f: impl FnOnce(&mut Links<Self>) -> R) -> R {
+        // SAFETY: forwarded to the caller; a waiter that is in a list (the
+        // only time its links are read) was initialized.
+        unsafe { Waiter::with(this, |n| f(&mut n.links)) }
+    }
+}
+
+/// An intrusive, circular, doubly-linked FIFO list of waiters. `None` when
+/// empty; otherwise `head.prev` is the tail. Not synchronized itself: its
+/// owner's lock guards it and every node linked into it.
+#[derive(Debug)]
+pub(crate) struct List<W> {
+    head: Option<NonNull<W>>,
+}
+
+impl<W> Default for List<W> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// SAFETY: the list only holds pointers to waiters that live pinned in their
+// futures; it is used only under its owner's lock, and every waiter it
+// reaches can be shared across threads (`W: Sync`) and moved (`W: Send`).
+unsafe impl<W: Send + Sync> Send for List<W> {}
+
+impl<W> List<W> {
     pub(crate) const fn new() -> Self {
         Self { head: None }
     }
 
-    pub(crate) fn front(&self) -> Option<NonNull<Waiter>> {
+    #[inline]
+    pub(crate) fn front(&self) -> Option<NonNull<W>> {
         self.head
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.head.is_none()
     }
+}
 
+impl<W: Linked> List<W> {
     /// Whether `w` is in a list.
     ///
     /// # Safety
-    /// As for [`Waiter::with`].
-    pub(crate) unsafe fn is_linked(w: NonNull<Waiter>) -> bool {
+    /// As for [`Linked::links`].
+    pub(crate) unsafe fn is_linked(w: NonNull<W>) -> bool {
         // SAFETY: forwarded to the caller.
-        unsafe { Waiter::with(w, |n| n.next.is_some()) }
+        unsafe { W::links(w, |l| l.next.is_some()) }
     }
 
     /// Appends `w` at the tail.
     ///
     /// # Safety
-    /// The lock is held, `w` is not linked and stays pinned until removed.
-    pub(crate) unsafe fn push_back(&mut self, w: NonNull<Waiter>) {
+    /// The lock is held, `w` is alive and not linked, and it stays pinned
+    /// until removed.
+    pub(crate) unsafe fn push_back(&mut self, w: NonNull<W>) {
         let Some(head) = self.head else {
             // SAFETY: the caller owns `w` exclusively (lock held, unlinked).
             unsafe {
-                Waiter::with(w, |n| {
+                W::links(w, |n| {
                     n.next = Some(w);
                     n.prev = Some(w);
                 });
@@ -144,15 +200,15 @@ impl List {
             return;
         };
         // SAFETY: the lock is held, so every linked node is alive and reached
-        // by this thread alone; `with` is never nested on one node.
+        // by this thread alone; `links` is never nested on one node.
         unsafe {
-            let tail = Waiter::with(head, |h| h.prev.expect("linked head has a prev"));
-            Waiter::with(w, |n| {
+            let tail = W::links(head, |h| h.prev.expect("linked head has a prev"));
+            W::links(w, |n| {
                 n.next = Some(head);
                 n.prev = Some(tail);
             });
-            Waiter::with(tail, |t| t.next = Some(w));
-            Waiter::with(head, |h| h.prev = Some(w));
+            W::links(tail, |t| t.next = Some(w));
+            W::links(head, |h| h.prev = Some(w));
         }
     }
 
@@ -160,7 +216,7 @@ impl List {
     ///
     /// # Safety
     /// As for [`List::push_back`].
-    pub(crate) unsafe fn push_front(&mut self, w: NonNull<Waiter>) {
+    pub(crate) unsafe fn push_front(&mut self, w: NonNull<W>) {
         // SAFETY: forwarded; in a circular list the new tail's successor is
         // the head, so making it the head puts it in front.
         unsafe { self.push_back(w) };
@@ -171,10 +227,10 @@ impl List {
     ///
     /// # Safety
     /// The lock is held and `w` is linked in `self`.
-    pub(crate) unsafe fn remove(&mut self, w: NonNull<Waiter>) {
+    pub(crate) unsafe fn remove(&mut self, w: NonNull<W>) {
         // SAFETY: the lock is held and `w` is linked, so it is alive.
         let (next, prev) = unsafe {
-            Waiter::with(w, |n| {
+            W::links(w, |n| {
                 let links = (n.next.take(), n.prev.take());
                 (links.0.expect("linked"), links.1.expect("linked"))
             })
@@ -185,11 +241,24 @@ impl List {
         }
         // SAFETY: the neighbours are linked (alive) and the lock is held.
         unsafe {
-            Waiter::with(prev, |p| p.next = Some(next));
-            Waiter::with(next, |n| n.prev = Some(prev));
+            W::links(prev, |p| p.next = Some(next));
+            W::links(next, |n| n.prev = Some(prev));
         }
         if self.head == Some(w) {
             self.head = Some(next);
         }
+    }
+
+    /// Unlinks the head, if any (the channel's queues).
+    ///
+    /// # Safety
+    /// The lock is held.
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+    #[inline]
+    pub(crate) unsafe fn pop_front(&mut self) -> Option<NonNull<W>> {
+        let w = self.head?;
+        // SAFETY: `w` is the linked head; the lock is held (caller).
+        unsafe { self.remove(w) };
+        Some(w)
     }
 }

@@ -19,6 +19,8 @@ mod spin;
 mod wakers;
 
 pub(crate) use future::{SemRef, Waiting};
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub(crate) use list::{Linked, Links, List};
 pub(crate) use raw::{Acquire, Closed, MAX_PERMITS, RawSemaphore, TryFail};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub(crate) use spin::SpinLock;

@@ -57,7 +57,7 @@ pub(crate) struct Closed;
 #[derive(Debug)]
 pub(crate) struct RawSemaphore {
     state: AtomicUsize,
-    waiters: UnsafeCell<List>,
+    waiters: UnsafeCell<List<Waiter>>,
     #[cfg(loom)]
     gate: loom::sync::Mutex<()>,
 }
@@ -422,7 +422,7 @@ impl RawSemaphore {
     /// Runs `f` on the list with the lock held; `f` gets the state word as
     /// it was when the lock was taken (without `LOCKED`) and returns the
     /// new one, which is published with `Release`.
-    fn with_list(&self, locked: Locked<'_>, f: impl FnOnce(&mut List, usize) -> usize) {
+    fn with_list(&self, locked: Locked<'_>, f: impl FnOnce(&mut List<Waiter>, usize) -> usize) {
         let new = self.waiters.with_mut(|list| {
             // SAFETY: `Locked` is only made by taking the LOCKED bit, which
             // gives this thread exclusive access to the list until the store.
@@ -457,7 +457,7 @@ impl Drop for Acquire {
 ///
 /// # Safety
 /// The semaphore's lock is held.
-unsafe fn steal_from_head(list: &mut List, max: usize) -> usize {
+unsafe fn steal_from_head(list: &mut List<Waiter>, max: usize) -> usize {
     let Some(head) = list.front() else { return 0 };
     // SAFETY: lock held (caller) and `head` is linked.
     unsafe {

@@ -534,3 +534,52 @@ fn spawning_on_an_escaped_scope_panics() {
 fn a_zero_limit_is_refused() {
     let _ = Builder::new().limit(0);
 }
+
+/// Enough children to span several segments of the slab and of the ready
+/// queue (and the driver's batch), reused across rounds: slots freed by
+/// finished children are taken again, and a limit queues most of a wave.
+#[test]
+fn many_children_span_segments() {
+    let n: usize = if cfg!(miri) { 2_300 } else { 20_000 };
+    futures::executor::block_on(async {
+        let total = weftwork::scope(async |s| {
+            let hs: Vec<_> = (0..n)
+                .map(|i| {
+                    s.spawn(async move {
+                        yields(i % 3).await;
+                        i
+                    })
+                })
+                .collect();
+            let mut sum = 0;
+            for h in hs.into_iter().rev() {
+                sum += h.await;
+            }
+            // A second wave into the freed slots.
+            let hs: Vec<_> = (0..n).map(|i| s.spawn(async move { i })).collect();
+            for h in hs {
+                sum += h.await;
+            }
+            sum
+        })
+        .await;
+        assert_eq!(total, n * (n - 1));
+        let running = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
+        Builder::new()
+            .limit(7)
+            .scope(async |s| {
+                for i in 0..n {
+                    let (running, done) = (&running, &done);
+                    s.spawn(async move {
+                        assert!(running.fetch_add(1, SeqCst) < 7);
+                        yields(i % 2).await;
+                        running.fetch_sub(1, SeqCst);
+                        done.fetch_add(1, SeqCst);
+                    });
+                }
+            })
+            .await;
+        assert_eq!(done.load(SeqCst), n);
+    });
+}

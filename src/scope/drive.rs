@@ -7,7 +7,6 @@
 //! cannot starve other tasks either.
 
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
@@ -17,6 +16,7 @@ use pin_project_lite::pin_project;
 use super::children::Core;
 use super::mode::Mode;
 use super::ready::{BODY, BodyWake};
+use super::seg::SegVec;
 
 /// Polls per call of the scope's `poll` before it yields to the executor.
 const BUDGET: usize = if cfg!(loom) { 4 } else { 128 };
@@ -51,7 +51,7 @@ pin_project! {
         out: Option<B::Output>,
         body_wake: Arc<BodyWake>,
         body_waker: Waker,
-        batch: Vec<usize>,
+        batch: SegVec<usize>,
         finished: bool,
     }
 
@@ -77,7 +77,7 @@ impl<'env, B: Future, M: Mode> Drive<'env, B, M> {
             mode,
             body: Some(body),
             out: None,
-            batch: Vec::new(),
+            batch: SegVec::new(),
             finished: false,
         }
     }

@@ -119,6 +119,7 @@ mod drive;
 mod handle;
 mod mode;
 mod ready;
+mod seg;
 mod task;
 
 pub use completions::{Completions, Next};

@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 use core::task::Waker;
 
 use super::completions::SetQ;
+use super::seg::SegVec;
 use super::task::{State, TaskPtr, TaskRef};
 use crate::loom::atomic::{AtomicUsize, Ordering::*};
 use crate::wait::SpinLock;
@@ -52,12 +53,13 @@ pub(crate) struct Shared {
 pub(crate) struct Inner {
     /// The slab's reference to each child it still holds (not finished,
     /// not torn down); the free slots form a list through the table (no
-    /// second vector that grows as children finish).
-    slots: Vec<Slot>,
+    /// second vector that grows as children finish). Segmented, as is the
+    /// ready queue: no big buffer to free or grow (`seg.rs`).
+    slots: SegVec<Slot>,
     /// The first free slot, or [`NO_SLOT`].
     free: usize,
     /// Slots (or [`BODY`]) to poll.
-    pub(crate) ready: Vec<usize>,
+    pub(crate) ready: SegVec<usize>,
     /// Taken by the first wake after a poll of the scope: later wakes
     /// before the next poll need not wake the task again.
     pub(crate) driver: Option<Waker>,
@@ -119,8 +121,7 @@ impl Inner {
     /// [`fill`](Self::fill).
     pub(crate) fn reserve_slot(&mut self) -> usize {
         if self.free == NO_SLOT {
-            self.slots.push(Slot::Free(NO_SLOT));
-            return self.slots.len() - 1;
+            return self.slots.push(Slot::Free(NO_SLOT));
         }
         let i = self.free;
         let Slot::Free(next) = self.slots[i] else {
@@ -158,9 +159,9 @@ impl Shared {
     pub(crate) fn new(limit: usize) -> Self {
         Self {
             lock: SpinLock::new(Inner {
-                slots: Vec::new(),
+                slots: SegVec::new(),
                 free: NO_SLOT,
-                ready: Vec::new(),
+                ready: SegVec::new(),
                 driver: None,
                 waiting: VecDeque::new(),
                 running: 0,
@@ -192,7 +193,7 @@ impl Shared {
 
     /// Swaps the queued indices into `out` (which must be empty) and
     /// registers `waker` as the driver's. Returns whether anything was queued.
-    pub(crate) fn take(&self, out: &mut Vec<usize>, waker: &Waker) -> bool {
+    pub(crate) fn take(&self, out: &mut SegVec<usize>, waker: &Waker) -> bool {
         debug_assert!(out.is_empty());
         self.lock.with(|r| {
             core::mem::swap(&mut r.ready, out);

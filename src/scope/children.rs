@@ -104,15 +104,7 @@ fn end_locked(s: &mut Inner, t: TaskPtr, done: bool) -> After {
 fn begin_locked(s: &mut Inner, i: usize) -> Option<TaskPtr> {
     let t = s.held(i)?;
     // SAFETY: the lock is held (`s`).
-    let runnable = unsafe {
-        t.with_ctl(|c| {
-            let runnable = c.state == State::Runnable;
-            if runnable {
-                c.state = State::Polling;
-            }
-            runnable
-        })
-    };
+    let runnable = unsafe { t.advance(State::Runnable, State::Polling) };
     runnable.then_some(t)
 }
 

@@ -86,15 +86,7 @@ impl Inner {
                 continue;
             };
             // SAFETY: the lock is held (`&mut self`).
-            let admitted = unsafe {
-                task.with_ctl(|c| {
-                    let waiting = c.state == State::Waiting;
-                    if waiting {
-                        c.state = State::Runnable;
-                    }
-                    waiting
-                })
-            };
+            let admitted = unsafe { task.advance(State::Waiting, State::Runnable) };
             if admitted {
                 self.running += 1;
                 // Never polled, so still marked queued since its spawn.

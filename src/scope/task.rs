@@ -266,6 +266,23 @@ impl TaskPtr {
         self.header().ctl.with_mut(|c| f(unsafe { &mut *c }))
     }
 
+    /// Moves the child from state `from` to `to`; whether it was in `from`.
+    ///
+    /// # Safety
+    /// As for [`TaskPtr::with_ctl`].
+    pub(crate) unsafe fn advance(self, from: State, to: State) -> bool {
+        // SAFETY: forwarded to the caller.
+        unsafe {
+            self.with_ctl(|c| {
+                let was = c.state == from;
+                if was {
+                    c.state = to;
+                }
+                was
+            })
+        }
+    }
+
     /// Whether dropping this finished child's output runs no user code.
     pub(crate) fn trivial_output(self) -> bool {
         self.header().vtable.trivial_output

@@ -1,4 +1,4 @@
-//! Zero heap allocations per wait (DESIGN §4).
+//! Zero heap allocations per wait and per channel message (DESIGN §4).
 //!
 //! A counting global allocator counts only while the *current thread* has
 //! armed it (a thread-local flag), so the other tests of this binary, which
@@ -234,6 +234,65 @@ fn rwlock_waits_do_not_allocate() {
         "RwLock::write_arc",
         || ready_now(l.read_arc()),
         || l.write_arc(),
+    );
+}
+
+/// After creation a channel allocates nothing: not per message (buffered,
+/// handed to a parked receiver, or placed by a parked sender granted a
+/// slot) and not per wait, on a buffered and on a rendezvous channel.
+#[test]
+fn channel_messages_and_waits_do_not_allocate() {
+    let (tx, rx) = weftwork::channel::bounded::<u64>(4);
+    let (tx0, rx0) = weftwork::channel::bounded::<u64>(0);
+    let (_flag, waker) = flag();
+    let mut cx = Context::from_waker(&waker);
+    let mut round = || {
+        // Buffered: fill, then drain in order.
+        for i in 0..4 {
+            tx.try_send(i).unwrap();
+        }
+        for i in 0..4 {
+            assert_eq!(rx.try_recv().unwrap(), i);
+        }
+        // A parked receiver is handed the value directly.
+        {
+            let mut r = pin!(rx.recv());
+            assert!(r.as_mut().poll(&mut cx).is_pending());
+            ready_now(tx.send(7)).unwrap();
+            assert!(matches!(r.as_mut().poll(&mut cx), Poll::Ready(Ok(7))));
+        }
+        // A parked sender is granted the slot a receive frees.
+        for i in 0..4 {
+            tx.try_send(i).unwrap();
+        }
+        {
+            let mut s = pin!(tx.send(9));
+            assert!(s.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(rx.try_recv().unwrap(), 0);
+            assert!(matches!(s.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+        }
+        for want in [1, 2, 3, 9] {
+            assert_eq!(rx.try_recv().unwrap(), want);
+        }
+        // Rendezvous: a parked receiver takes a `try_send`, and a parked
+        // sender's value is taken by `try_recv`.
+        {
+            let mut r = pin!(rx0.recv());
+            assert!(r.as_mut().poll(&mut cx).is_pending());
+            tx0.try_send(5).unwrap();
+            assert!(matches!(r.as_mut().poll(&mut cx), Poll::Ready(Ok(5))));
+            let mut s = pin!(tx0.send(6));
+            assert!(s.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(rx0.try_recv().unwrap(), 6);
+            assert!(matches!(s.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+        }
+    };
+    round();
+    let (n, bytes) = allocs_during(|| (0..100).for_each(|_| round()));
+    assert_eq!(
+        (n, bytes),
+        (0, 0),
+        "channel: {n} allocations ({bytes} bytes) for 100 rounds"
     );
 }
 

@@ -211,6 +211,34 @@ impl<T> Chan<T> {
         }
     }
 
+    /// A first poll: tries `attempt` without a waker, and parks if it must
+    /// wait. If the handle's [`Guess`] says the last operation waited, it
+    /// parks straight away (one lock round-trip; `park` still retries
+    /// `attempt` under the lock first).
+    #[inline]
+    fn attempt_or_park<R>(
+        &self,
+        wait: Pin<&mut Wait<T>>,
+        cx: &mut Context<'_>,
+        guess: &Guess,
+        value: Option<T>,
+        receiver: bool,
+        attempt: impl Fn(&mut State<T>, &mut Wakes, Option<T>) -> Try<R, Option<T>>,
+    ) -> Poll<R> {
+        if guess.waits() {
+            let res = self.park(wait, cx, value, receiver, attempt);
+            guess.set(res.is_pending());
+            return res;
+        }
+        match self.run(|st, wakes| attempt(st, wakes, value)) {
+            Try::Done(r) => Poll::Ready(r),
+            Try::Park(value) => {
+                guess.set(true);
+                self.park(wait, cx, value, receiver, attempt)
+            }
+        }
+    }
+
     /// Parks `wait` (unlinked, owned by the caller) in a queue: `first`
     /// retries the operation with the lock held and returns `Done` if it
     /// no longer needs to wait; otherwise the node is linked with `value`
@@ -393,18 +421,7 @@ impl<T> Chan<T> {
                 Try::Park(Some(v))
             }
         };
-        if guess.waits() {
-            let res = self.park(wait, cx, Some(v), false, attempt);
-            guess.set(res.is_pending());
-            return res;
-        }
-        match self.run(|st, wakes| attempt(st, wakes, Some(v))) {
-            Try::Done(r) => Poll::Ready(r),
-            Try::Park(v) => {
-                guess.set(true);
-                self.park(wait, cx, v, false, attempt)
-            }
-        }
+        self.attempt_or_park(wait, cx, guess, Some(v), false, attempt)
     }
 
     /// A `Send` future is dropped: its value, if still in its node, leaves
@@ -525,18 +542,7 @@ impl<T> Chan<T> {
                 None if st.closed => Try::Done(None),
                 None => Try::Park(None),
             };
-        if guess.waits() {
-            let res = self.park(wait, cx, None, true, attempt);
-            guess.set(res.is_pending());
-            return res;
-        }
-        match self.run(|st, wakes| attempt(st, wakes, None)) {
-            Try::Done(r) => Poll::Ready(r),
-            Try::Park(_) => {
-                guess.set(true);
-                self.park(wait, cx, None, true, attempt)
-            }
-        }
+        self.attempt_or_park(wait, cx, guess, None, true, attempt)
     }
 
     /// A receive wait is dropped: a value it was handed passes on.

@@ -56,6 +56,6 @@ pub use sync::{
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub use cancel::CancelToken;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-pub use scope::{JoinHandle, Scope, scope, try_scope};
+pub use scope::{JoinHandle, LocalScope, Scope, local_scope, scope, try_scope};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub use task_group::TaskGroup;

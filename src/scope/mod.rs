@@ -92,13 +92,18 @@
 //! leaked (`mem::forget`) scope future simply never polls them again —
 //! nothing touches the borrowed data after the leak.
 //!
-//! The body gets its [`Scope`] by value (cheap to clone): a scope taken as
-//! `&'s Scope` with a higher-ranked `'s` would make `rustc` unable to prove
-//! the scope future `Send` (so it could not be `tokio::spawn`ed). The price:
-//! a `Scope` or [`JoinHandle`] can be moved out of the body. That is
-//! harmless — the scope returns only after every child finished, so an
-//! escaped handle holds a finished output, and spawning on a finished scope
-//! panics with a clear message — but it is not prevented at compile time.
+//! The body gets its [`Scope`] by value (cheap to clone), so a `Scope` or
+//! [`JoinHandle`] can be moved out of the body. That is harmless — the
+//! scope returns only after every child finished, so an escaped handle
+//! holds a finished output, and spawning on a finished scope panics with a
+//! clear message — but it is not prevented at compile time.
+//!
+//! [`local_scope`] prevents it: its [`LocalScope`] carries a higher-ranked
+//! lifetime, so returning or storing it or a handle outside the body does
+//! not compile. The trade-off: `rustc` cannot prove `Send` for a future
+//! that awaits a `local_scope` (a `tokio::spawn`ed task, a scope's child),
+//! so it suits `block_on`, current-thread and local executors; elsewhere
+//! use [`scope`](scope()).
 //!
 //! # Send
 //!
@@ -117,6 +122,7 @@ mod children;
 mod completions;
 mod drive;
 mod handle;
+mod local;
 mod mode;
 mod ready;
 mod seg;
@@ -124,6 +130,7 @@ mod task;
 
 pub use completions::{Completions, Next};
 pub use handle::{JoinHandle, Scope};
+pub use local::{LocalScope, local_scope};
 pub use mode::{FailFast, FirstOk, Mode, Plain, Supervise};
 
 use crate::cancel::CancelToken;

@@ -290,6 +290,54 @@ fn granted_send_dropped_before_repoll_did_not_send() {
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
 }
 
+/// A value handed to a parked receiver does not take one of the `cap`
+/// slots: with a receiver waiting, a `cap == 1` channel takes one value
+/// for it and buffers one more.
+#[test]
+fn a_handed_value_does_not_take_a_slot() {
+    let (tx, rx) = bounded(1);
+    let w = CountingWaker::new();
+    let mut r = Box::pin(rx.recv());
+    assert!(w.poll_box(&mut r).is_pending());
+    assert_eq!(tx.try_send(1), Ok(()), "handed to the parked receiver");
+    assert_eq!(tx.len(), 0, "a handed value is not buffered");
+    assert_eq!(tx.try_send(2), Ok(()), "the slot is still free");
+    assert!(matches!(tx.try_send(3), Err(TrySendError::Full(3))));
+    assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(1)));
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+/// Receivers dropped while holding handed values put them back into the
+/// ring even when it is full (the ring keeps spare slots for them): `len`
+/// goes over `cap`, sends see `Full` until it is back under, and nothing is
+/// lost. Hand-offs stop when the spare slots are used up.
+#[test]
+fn dropped_receivers_put_handed_values_back_over_capacity() {
+    let (tx, rx) = bounded(1);
+    let w = CountingWaker::new();
+    let mut r1 = Box::pin(rx.recv());
+    let mut r2 = Box::pin(rx.recv());
+    let mut r3 = Box::pin(rx.recv());
+    for r in [&mut r1, &mut r2, &mut r3] {
+        assert!(w.poll_box(r).is_pending());
+    }
+    assert_eq!(tx.try_send(1), Ok(())); // to r1
+    assert_eq!(tx.try_send(2), Ok(())); // to r2: the one spare slot
+    assert!(
+        matches!(tx.try_send(3), Err(TrySendError::Full(3))),
+        "no spare slot left for a third hand-off (r3 still waits)"
+    );
+    drop(r3);
+    drop(r1);
+    drop(r2);
+    assert_eq!(tx.len(), 2, "both values are back, one over the capacity");
+    assert!(matches!(tx.try_send(4), Err(TrySendError::Full(4))));
+    let mut got = [rx.try_recv().unwrap(), rx.try_recv().unwrap()];
+    got.sort();
+    assert_eq!(got, [1, 2]);
+    assert_eq!(tx.try_send(5), Ok(()), "back under the capacity");
+}
+
 /// A dropped granted send passes its slot to the next parked sender; a
 /// granted send that is polled places its value (straight into a parked
 /// receiver if one waits).

@@ -99,17 +99,44 @@ impl<F> Pending<F> {
     }
 }
 
+/// The ring's extra slots for values handed to parked receivers (the
+/// channel docs: `min(cap, 64)` on a buffered channel).
+const SLACK: usize = 64;
+
 struct Model {
     cap: usize,
     buf: VecDeque<u32>,
+    /// How many of `buf`'s front values were put back by dropped receivers
+    /// (always a prefix: the only values that may push `len` over `cap`).
+    back: usize,
     handed: usize,
     reserved: usize,
     closed: bool,
 }
 
 impl Model {
+    /// Free logical slots: buffered plus reserved values stay within
+    /// `max(cap, 1)` (put-backs aside).
     fn room(&self) -> usize {
-        self.cap.max(1) - self.buf.len() - self.handed - self.reserved
+        self.cap
+            .max(1)
+            .saturating_sub(self.buf.len() + self.reserved)
+    }
+
+    /// Free physical slots: buffered, handed and reserved values.
+    fn spare(&self) -> usize {
+        let slots = if self.cap == 0 {
+            1
+        } else {
+            self.cap + self.cap.min(SLACK)
+        };
+        slots - self.buf.len() - self.handed - self.reserved
+    }
+
+    fn pop_front(&mut self) -> Option<u32> {
+        let v = self.buf.pop_front()?;
+        self.back = self.back.saturating_sub(1);
+        Some(v)
     }
 }
 
@@ -120,8 +147,21 @@ fn parked<F>(v: &mut [Pending<F>]) -> Option<&mut Pending<F>> {
     v.iter_mut().find(|p| p.st == St::Queued)
 }
 
+/// A newcomer's value goes in now: nobody queued before it, and a parked
+/// receiver (hand-off needs no logical slot) or, buffered, a free slot.
 fn can_send(m: &Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> bool {
-    parked(sends).is_none() && m.room() > 0 && (m.cap > 0 || parked(recvs).is_some())
+    parked(sends).is_none()
+        && m.spare() > 0
+        && (parked(recvs).is_some() || (m.cap > 0 && m.room() > 0))
+}
+
+/// A newcomer gets a permit now: nobody queued before it, a free slot, and
+/// (rendezvous) a parked receiver.
+fn can_reserve(m: &Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> bool {
+    parked(sends).is_none()
+        && m.room() > 0
+        && m.spare() > 0
+        && (m.cap > 0 || parked(recvs).is_some())
 }
 
 /// To the oldest parked receiver, else the back of the ring.
@@ -138,7 +178,7 @@ fn deliver(m: &mut Model, recvs: &mut Recvs<'_>, v: u32) {
 /// The ring's front, else (rendezvous only) the value of the oldest parked
 /// send (if it is a send and not a reserve).
 fn take(m: &mut Model, sends: &mut Sends<'_>) -> Option<u32> {
-    if let Some(v) = m.buf.pop_front() {
+    if let Some(v) = m.pop_front() {
         return Some(v);
     }
     if m.cap > 0 {
@@ -159,7 +199,7 @@ fn take(m: &mut Model, sends: &mut Sends<'_>) -> Option<u32> {
 /// value goes to the parked receiver.
 fn pump(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) {
     loop {
-        if m.room() == 0 || (m.cap == 0 && parked(recvs).is_none()) {
+        if m.room() == 0 || m.spare() == 0 || (m.cap == 0 && parked(recvs).is_none()) {
             return;
         }
         let Some(s) = parked(sends) else { return };
@@ -214,6 +254,7 @@ pub fn run(cap: usize, ops: &[Op]) {
     let mut m = Model {
         cap,
         buf: VecDeque::new(),
+        back: 0,
         handed: 0,
         reserved: 0,
         closed: false,
@@ -262,7 +303,11 @@ pub fn run(cap: usize, ops: &[Op]) {
                         Polled::Reserved(r) => assert!(r.is_err()),
                         Polled::Pending => panic!("pending on a closed channel"),
                     }
-                } else if can_send(&m, &mut sends, &mut recvs) {
+                } else if if op == Op::StartSend {
+                    can_send(&m, &mut sends, &mut recvs)
+                } else {
+                    can_reserve(&m, &mut sends, &mut recvs)
+                } {
                     match res {
                         Polled::Sent(r) => {
                             assert_eq!(r, Ok(()));
@@ -283,7 +328,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                 let res = tx.try_reserve();
                 if m.closed {
                     assert!(matches!(res, Err(TrySendError::Closed(()))));
-                } else if can_send(&m, &mut sends, &mut recvs) {
+                } else if can_reserve(&m, &mut sends, &mut recvs) {
                     permits.push(res.expect("a free slot (and a parked receiver)"));
                     m.reserved += 1;
                 } else {
@@ -401,6 +446,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                         Some(r) => r.st = St::Done(Some(v)),
                         None => {
                             m.handed -= 1;
+                            m.back += 1;
                             m.buf.push_front(v);
                         }
                     }
@@ -420,8 +466,14 @@ pub fn run(cap: usize, ops: &[Op]) {
             _ => {}
         }
         pump(&mut m, &mut sends, &mut recvs);
-        assert!(tx.len() <= cap.max(1), "len {} > cap {cap}", tx.len());
-        assert!(m.buf.len() + m.handed + m.reserved <= cap.max(1));
+        // Only values put back by dropped receivers go over `cap`.
+        assert!(
+            tx.len() <= cap.max(1) + m.back,
+            "len {} > cap {cap}",
+            tx.len()
+        );
+        assert!(m.buf.len() + m.reserved <= cap.max(1) + m.back);
+        let _ = m.spare(); // buffered + handed + reserved fit the ring (no underflow)
         assert_eq!(tx.len(), m.buf.len(), "values in the ring");
         assert_eq!(tx.is_closed(), m.closed);
         // No lost wake-up: every future served while parked was woken.

@@ -17,7 +17,8 @@
 //! not wake it · M8 a value passed back goes to the back of the ring, not
 //! the front · M9 a receiver returning its handed value does not free its
 //! slot (`handed` not decremented) · M10 parked senders are not served when
-//! a slot frees (no `pump`) · M11 `room` ignores `handed` · M14 a send
+//! a slot frees (no `pump`) · M11 (retired: since handed values no
+//! longer take a logical slot, this is the design) · M14 a send
 //! does not check `closed` · M15 a freed slot *moves* the head parked
 //! send's value into the channel instead of granting the slot (the old
 //! behaviour: a send dropped before `Ready` may have sent) · M16 a granted
@@ -30,6 +31,16 @@
 //! `parked_senders_served_fifo`); the other rows are from the redesign's
 //! run. M15 is also caught by `tests/channel.rs`
 //! (`granted_send_dropped_before_repoll_did_not_send`).
+//!
+//! When handed values stopped counting against the capacity (they take a
+//! spare physical slot instead), `handed_value_keeps_its_slot` was
+//! rewritten as `handed_value_put_back_over_a_full_ring`, re-checked
+//! against M8 (caught). The two new rules' mutations — M17 a hand-off
+//! ignores the spare slots, M19 a permit is granted past the capacity when
+//! receivers are parked — are not reachable by these small models; they
+//! are caught by `tests/channel.rs`
+//! (`dropped_receivers_put_handed_values_back_over_capacity`) and the
+//! proptest model (`tests/prop_channel.rs`) respectively.
 //!
 //! The oneshot models (M12 the receiver's drop forgets a sent value · M13
 //! `send` does not wake the receiver) were checked the same way against
@@ -63,7 +74,7 @@
 //! | dropped_after_grant_puts_value_back_in_front        | M2, M3, M8 |
 //! | parked_senders_served_fifo                          | M5, M15 |
 //! | close_races_handoff_to_parked_receiver              | M1, M4, M7, M14 |
-//! | handed_value_keeps_its_slot                         | M2, M3, M11 |
+//! | handed_value_put_back_over_a_full_ring              | M8 |
 #![cfg(loom)]
 
 use std::future::Future;
@@ -656,25 +667,36 @@ fn close_races_handoff_to_parked_receiver() {
     });
 }
 
-/// A handed value keeps its slot until its receiver returns it: with the
-/// one slot handed to a parked receiver (which is dropped concurrently), a
-/// second `try_send` is `Full` whatever the interleaving, and the value
-/// that comes back from the dropped receiver fits in front.
+/// A handed value takes no slot of the capacity, but the ring keeps a spare
+/// one for it: with one value handed to a parked receiver (dropped
+/// concurrently), a second `try_send` may fill the one slot, and the value
+/// that comes back from the dropped receiver still fits — in front, so the
+/// order holds — whatever the interleaving.
 #[test]
-fn handed_value_keeps_its_slot() {
+fn handed_value_put_back_over_a_full_ring() {
     model(|| {
         let (tx, rx) = bounded(1);
         let (waker, _) = counting_waker();
         let mut r = Box::pin(rx.recv());
         assert!(poll_once(r.as_mut(), &waker).is_pending());
         let t = thread::spawn(move || {
-            tx.try_send(1).unwrap();
-            assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
-            tx
+            let first = tx.try_send(1);
+            let second = tx.try_send(2);
+            (tx, first, second)
         });
         drop(r);
-        let _tx = t.join().unwrap();
-        assert_eq!(rx.try_recv(), Ok(1));
-        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        let (_tx, first, second) = t.join().unwrap();
+        assert_eq!(first, Ok(()), "handed, or buffered if the receiver left");
+        let mut got = Vec::new();
+        while let Ok(v) = rx.try_recv() {
+            got.push(v);
+        }
+        match second {
+            Ok(()) => assert_eq!(got, [1, 2], "1 was put back in front of 2"),
+            Err(e) => {
+                assert_eq!(e, TrySendError::Full(2));
+                assert_eq!(got, [1]);
+            }
+        }
     });
 }

@@ -3,7 +3,8 @@
 //! One lock (the internal [`SpinLock`], a loom mutex under `cfg(loom)`)
 //! guards all of a channel's state:
 //!
-//! * `ring`: the preallocated slots (`max(cap, 1)` of them);
+//! * `ring`: the preallocated slots: `cap + min(cap, SLACK)` of them (one
+//!   for a rendezvous channel);
 //! * `senders`: a FIFO queue of parked senders. A parked `send` keeps its
 //!   value in its own waiter node, pinned inside the future; a parked
 //!   `reserve` has no value;
@@ -12,9 +13,18 @@
 //!   has not returned yet, and `reserved`: slots held by permits or granted
 //!   to parked senders (see below).
 //!
-//! A value in the ring, a handed value and a permit each occupy one slot:
-//! `len + handed + reserved <= max(cap, 1)`. That bound is what makes a
-//! dropped receiver's value always fit back into the ring.
+//! **Capacity**: buffered values and permits share the `cap` logical
+//! slots, `len + reserved <= max(cap, 1)`. A value handed to a parked
+//! receiver does not take a logical slot (as in Go: while receivers are
+//! being woken with their values, `cap` more can be buffered, so a `cap ==
+//! 1` pipeline parks each side once per two messages), but each still
+//! takes a *physical* slot of the ring: `len + handed + reserved <= ring
+//! size`
+//! (hand-offs stop when the slack is used up). That is what makes a
+//! dropped receiver's value always fit back into the ring — at the front,
+//! possibly over `cap` (the only way `len` exceeds `cap`).
+//! A rendezvous channel keeps one slot for everything, as before:
+//! `len + handed + reserved <= 1`.
 //!
 //! **Direct hand-off** (as in Go channels): a sender that finds a parked
 //! receiver (the ring is then empty) writes its value straight into that
@@ -88,6 +98,11 @@ use super::waiter::{List, Node, Status, Wait};
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::wait::SpinLock;
 
+/// Extra ring slots (at most; `min(cap, SLACK)`) for values handed to
+/// parked receivers, which do not count against the capacity: a receiver
+/// dropped while holding one puts it back into the ring, and it must fit.
+const SLACK: usize = 64;
+
 /// The largest capacity [`Chan::new`] accepts.
 const MAX_CAP: usize = usize::MAX >> 3;
 
@@ -144,12 +159,13 @@ impl<T> Chan<T> {
         Self {
             state: SpinLock::new(State {
                 ring: Ring {
-                    buf: Box::new_uninit_slice(cap.max(1)),
+                    buf: Box::new_uninit_slice(if cap == 0 { 1 } else { cap + cap.min(SLACK) }),
                     head: 0,
                     len: 0,
                 },
                 handed: 0,
                 reserved: 0,
+                slots: cap.max(1),
                 closed: false,
                 senders: List::new(),
                 receivers: List::new(),
@@ -455,7 +471,7 @@ impl<T> Chan<T> {
         let attempt = |st: &mut State<T>, _: &mut Wakes, _: Option<T>| {
             if st.closed {
                 Try::Done(Err(()))
-            } else if st.can_send(rendezvous) {
+            } else if st.can_reserve(rendezvous) {
                 st.reserved += 1;
                 Try::Done(Ok(()))
             } else {
@@ -484,7 +500,7 @@ impl<T> Chan<T> {
         self.run(|st, _| {
             if st.closed {
                 Err(TrySendError::Closed(()))
-            } else if st.can_send(rendezvous) {
+            } else if st.can_reserve(rendezvous) {
                 st.reserved += 1;
                 Ok(())
             } else {

@@ -22,7 +22,9 @@
 //!   `recv` future never swallows a value; a dropped `send` future leaks no
 //!   capacity and loses no value.
 //! * **Direct hand-off**: a sender that finds a receiver parked gives it
-//!   the value directly. A slot freed while senders wait is granted to the
+//!   the value directly; that value does not take one of the `cap` slots
+//!   (as in Go), so `cap` values can be buffered while parked receivers
+//!   are being woken with theirs. A slot freed while senders wait is granted to the
 //!   longest-waiting one, which places its value when it runs again (so a
 //!   dropped `send` never sent); on a rendezvous channel a receiver takes
 //!   a parked sender's value directly. One internal lock, no allocation,

@@ -254,9 +254,12 @@ impl<T> Sender<T> {
     /// Values buffered in the channel now. Values already handed to a
     /// waiting receiver (whose future has not returned them yet) and values
     /// of parked senders (also those granted a slot but not yet polled) are
-    /// not counted. A rendezvous channel buffers a
-    /// value only when its taker went away before returning it, or a
-    /// permit's value found no receiver waiting.
+    /// not counted. At most [`capacity`](Self::capacity) — except right
+    /// after a receive future that had been handed a value was dropped
+    /// while the channel was full: its value goes back to the front, over
+    /// the capacity (at most `min(cap, 64)` such values at once). A rendezvous channel buffers a value only when its
+    /// taker went away before returning it, or a permit's value found no
+    /// receiver waiting.
     ///
     /// # Examples
     /// ```

@@ -116,23 +116,48 @@ pub(super) struct State<T> {
     pub(super) handed: usize,
     /// Slots held by permits.
     pub(super) reserved: usize,
+    /// `max(cap, 1)`: the bound on buffered plus reserved values.
+    pub(super) slots: usize,
     pub(super) closed: bool,
     pub(super) senders: List<T>,
     pub(super) receivers: List<T>,
 }
 
 impl<T> State<T> {
+    /// Slots free for a value in the ring or a permit: `slots - len -
+    /// reserved` (values put back by dropped receivers may push `len`
+    /// over).
     #[inline]
     pub(super) fn room(&self) -> usize {
+        self.slots.saturating_sub(self.ring.len + self.reserved)
+    }
+
+    /// Physical slots free: every buffered, handed or reserved value needs
+    /// one, so a value put back by a dropped receiver always fits.
+    #[inline]
+    fn spare(&self) -> usize {
         self.ring.buf.len() - self.ring.len - self.handed - self.reserved
     }
 
-    /// Whether a newcomer may place a value (or take a permit) right now:
-    /// nobody queued before it, a free slot, and on a rendezvous channel a
-    /// parked receiver to take it.
+    /// Whether a newcomer may take a permit right now: nobody queued
+    /// before it, a free slot, and on a rendezvous channel a parked
+    /// receiver.
+    #[inline]
+    pub(super) fn can_reserve(&self, rendezvous: bool) -> bool {
+        self.senders.is_empty()
+            && self.room() > 0
+            && self.spare() > 0
+            && (!rendezvous || !self.receivers.is_empty())
+    }
+
+    /// Whether a newcomer may place a value right now: nobody queued before
+    /// it and a parked receiver to take it (hand-off needs no ring slot),
+    /// or, buffered, a free slot.
     #[inline]
     pub(super) fn can_send(&self, rendezvous: bool) -> bool {
-        self.senders.is_empty() && self.room() > 0 && (!rendezvous || !self.receivers.is_empty())
+        self.senders.is_empty()
+            && self.spare() > 0
+            && (!self.receivers.is_empty() || (!rendezvous && self.room() > 0))
     }
 
     /// Writes `value` into `r`'s node and wakes it.
@@ -231,7 +256,7 @@ impl<T> State<T> {
     #[inline]
     pub(super) fn pump(&mut self, rendezvous: bool, wakes: &mut Wakes) -> bool {
         while let Some(s) = self.senders.front() {
-            if self.room() == 0 || (rendezvous && self.receivers.is_empty()) {
+            if self.room() == 0 || self.spare() == 0 || (rendezvous && self.receivers.is_empty()) {
                 return false;
             }
             if wakes.room() < 2 {

@@ -204,7 +204,8 @@ impl<T> Chan<T> {
         let rendezvous = self.rendezvous();
         let (out, more) = self.state.with(|st| {
             let out = f(st, &mut wakes);
-            let more = st.pump(rendezvous, &mut wakes);
+            // Parked senders are rare on the fast path: check inline.
+            let more = !st.senders.is_empty() && st.pump(rendezvous, &mut wakes);
             (out, more)
         });
         wakes.wake_all();
@@ -349,15 +350,26 @@ impl<T> Chan<T> {
     /// Unlinks a waiter that is being dropped (or aborted): `exit` runs on
     /// its node under the lock if it already left the queue; the result is
     /// dropped after the lock is released.
+    #[inline]
     fn cancel<R>(
+        &self,
+        wait: Pin<&mut Wait<T>>,
+        receiver: bool,
+        exit: impl FnOnce(&mut State<T>, &mut Node<T>, &mut Wakes) -> R,
+    ) -> Option<R> {
+        // Most futures are dropped after they completed: decide inline.
+        if !wait.is_linked() {
+            return None;
+        }
+        self.cancel_linked(wait, receiver, exit)
+    }
+
+    fn cancel_linked<R>(
         &self,
         mut wait: Pin<&mut Wait<T>>,
         receiver: bool,
         exit: impl FnOnce(&mut State<T>, &mut Node<T>, &mut Wakes) -> R,
     ) -> Option<R> {
-        if !wait.is_linked() {
-            return None;
-        }
         let ptr = wait.as_mut().ptr();
         let out = self.run(|st, wakes| {
             // SAFETY: `wait` is alive and pinned; the lock is held; a
@@ -444,6 +456,7 @@ impl<T> Chan<T> {
     /// with it (dropped by `cancel` after the lock); a slot it was granted
     /// is given back (which serves the next parked sender). Only a
     /// rendezvous send whose value a receiver took did send.
+    #[inline]
     pub(crate) fn cancel_send(&self, wait: Pin<&mut Wait<T>>) {
         self.cancel(wait, false, |st, n, _| {
             if n.status == Status::Done && n.value.is_some() {
@@ -485,6 +498,7 @@ impl<T> Chan<T> {
     }
 
     /// A reserve wait is dropped: a slot it was granted passes on.
+    #[inline]
     pub(crate) fn cancel_reserve(&self, wait: Pin<&mut Wait<T>>) {
         self.cancel(wait, false, |st, n, _| {
             if n.status == Status::Done {
@@ -562,6 +576,7 @@ impl<T> Chan<T> {
     }
 
     /// A receive wait is dropped: a value it was handed passes on.
+    #[inline]
     pub(crate) fn cancel_recv(&self, wait: Pin<&mut Wait<T>>) {
         self.cancel(wait, true, |st, n, wakes| {
             if n.status == Status::Done {

@@ -5,9 +5,9 @@
 use alloc::boxed::Box;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
-use core::task::Waker;
 
 use super::waiter::{List, Status, Wait};
+use crate::wait::WakeBatch;
 
 /// The slots: values `head .. head + len` (wrapping).
 #[derive(Debug)]
@@ -63,50 +63,9 @@ impl<T> Drop for Ring<T> {
     }
 }
 
-/// Wakers collected under the lock, woken (and stale ones dropped) after it
-/// is released.
-pub(super) struct Wakes {
-    wake: [Option<Waker>; WAKES],
-    len: usize,
-    pub(super) stale: Option<Waker>,
-}
-
-const WAKES: usize = 4;
-
-impl Wakes {
-    #[inline]
-    pub(super) const fn new() -> Self {
-        Self {
-            wake: [const { None }; WAKES],
-            len: 0,
-            stale: None,
-        }
-    }
-
-    #[inline]
-    pub(super) fn push(&mut self, waker: Option<Waker>) {
-        if let Some(w) = waker {
-            self.wake[self.len] = Some(w);
-            self.len += 1;
-        }
-    }
-
-    #[inline]
-    pub(super) fn room(&self) -> usize {
-        WAKES - self.len
-    }
-
-    #[inline]
-    pub(super) fn wake_all(&mut self) {
-        for w in &mut self.wake[..self.len] {
-            if let Some(w) = w.take() {
-                w.wake();
-            }
-        }
-        self.len = 0;
-        self.stale = None;
-    }
-}
+/// Wakers collected under the lock, woken (and a stale one dropped) after
+/// it is released.
+pub(super) type Wakes = WakeBatch<4>;
 
 /// Everything behind the lock.
 #[derive(Debug)]
@@ -179,14 +138,19 @@ impl<T> State<T> {
     /// receiver, else at the back of the ring. The caller checked `room`.
     #[inline]
     pub(super) fn deliver(&mut self, value: T, wakes: &mut Wakes) {
-        // SAFETY: lock held (we are behind it).
-        match unsafe { self.receivers.pop_front() } {
-            Some(r) => {
-                self.handed += 1;
-                Self::give(r, value, wakes);
-            }
-            None => self.ring.push_back(value),
+        if self.receivers.is_empty() {
+            self.ring.push_back(value);
+        } else {
+            self.hand_off(value, wakes);
         }
+    }
+
+    /// [`deliver`](Self::deliver) to a parked receiver (there is one).
+    fn hand_off(&mut self, value: T, wakes: &mut Wakes) {
+        // SAFETY: lock held (we are behind it).
+        let r = unsafe { self.receivers.pop_front() }.expect("a receiver is parked");
+        self.handed += 1;
+        Self::give(r, value, wakes);
     }
 
     /// A value handed to a receiver that is gone: to the next parked
@@ -253,7 +217,6 @@ impl<T> State<T> {
     /// parked receiver and the send completes; a reserve is granted the
     /// slot. Returns `true` if it stopped only because `wakes` is full (the
     /// caller pumps again).
-    #[inline]
     pub(super) fn pump(&mut self, rendezvous: bool, wakes: &mut Wakes) -> bool {
         while let Some(s) = self.senders.front() {
             if self.room() == 0 || self.spare() == 0 || (rendezvous && self.receivers.is_empty()) {

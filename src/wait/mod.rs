@@ -24,3 +24,5 @@ pub(crate) use list::{Linked, Links, List};
 pub(crate) use raw::{Acquire, Closed, MAX_PERMITS, RawSemaphore, TryFail};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub(crate) use spin::SpinLock;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub(crate) use wakers::WakeBatch;

@@ -30,6 +30,9 @@ use core::task::{Context, Poll};
 
 use super::list::{List, Waiter};
 use super::wakers::WakeBatch;
+
+/// Wakers collected per lock hold before the lock is released to wake them.
+const BATCH: usize = 16;
 use crate::loom::UnsafeCell;
 use crate::loom::atomic::{AtomicUsize, Ordering::*};
 
@@ -234,11 +237,11 @@ impl RawSemaphore {
     #[inline(never)]
     fn release_slow<'a>(&'a self, mut locked: Locked<'a>, n: usize) {
         let mut rem = n;
-        let mut wakers = WakeBatch::new();
+        let mut wakers = WakeBatch::<BATCH>::new();
         loop {
             let mut overflowed = None;
             self.with_list(locked, |list, cur| {
-                while rem > 0 && !wakers.is_full() {
+                while rem > 0 && wakers.room() > 0 {
                     let Some(head) = list.front() else { break };
                     // SAFETY: the lock is held and `head` is linked.
                     let done = unsafe {
@@ -341,13 +344,13 @@ impl RawSemaphore {
 
     /// Closes the semaphore: every waiter and every later acquire fails.
     pub(crate) fn close(&self) {
-        let mut wakers = WakeBatch::new();
+        let mut wakers = WakeBatch::<BATCH>::new();
         loop {
             let locked = self.lock();
             let mut more = false;
             self.with_list(locked, |list, cur| {
                 while let Some(head) = list.front() {
-                    if wakers.is_full() {
+                    if wakers.room() == 0 {
                         more = true;
                         break;
                     }

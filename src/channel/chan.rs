@@ -401,6 +401,7 @@ impl<T> Chan<T> {
 
     /// Sends `value` if that needs no waiting: `Ok`, or the value back in
     /// `Full` / `Closed`.
+    #[inline]
     pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         let rendezvous = self.rendezvous();
         self.run(|st, wakes| {

@@ -70,6 +70,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.recv().await.is_err());
     /// # });
     /// ```
+    #[inline]
     pub fn recv(&self) -> Recv<'_, T> {
         Recv::new(&self.chan, &self.guess)
     }
@@ -85,6 +86,7 @@ impl<T> Receiver<T> {
     /// tx.try_send(1).unwrap();
     /// assert_eq!(rx.try_recv(), Ok(1));
     /// ```
+    #[inline]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         match self.chan.try_recv() {
             Ok(Some(v)) => Ok(v),

@@ -56,6 +56,7 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.send(2).await.unwrap_err().0, 2);
     /// # });
     /// ```
+    #[inline]
     pub fn send(&self, value: T) -> Send<'_, T> {
         Send::new(&self.chan, &self.guess, value)
     }
@@ -98,6 +99,7 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.try_send(2), Ok(()));
     /// assert_eq!(recv.poll(&mut cx), std::task::Poll::Ready(Ok(2)));
     /// ```
+    #[inline]
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         self.chan.try_send(value)
     }

@@ -369,6 +369,66 @@ fn abort_drops_a_child_and_the_scope_ends() {
     });
 }
 
+/// Waiting children aborted in bulk (enough to compact the wait queue
+/// several times) never run, are dropped at once, and the rest are still
+/// admitted in spawn order — also children spawned after the aborts, which
+/// may reuse aborted children's slots and must not jump the queue.
+#[test]
+fn aborting_waiting_children_keeps_spawn_order() {
+    on_all_executors(|_| async {
+        let drops = Drops::default();
+        let order = StdMutex::new(Vec::new());
+        let gate = Arc::new(AtomicBool::new(false));
+        Builder::new()
+            .limit(1)
+            .scope(async |s| {
+                let g = gate.clone();
+                let blocker = s.spawn(async move {
+                    while !g.load(SeqCst) {
+                        yield_now().await;
+                    }
+                });
+                let spawn = |i: usize| {
+                    let order = &order;
+                    let g = drops.token();
+                    s.spawn(async move {
+                        let _g = g;
+                        order.lock().unwrap().push(i);
+                    })
+                };
+                let mut kept = Vec::new();
+                let mut doomed = Vec::new();
+                for i in 0..300 {
+                    let h = spawn(i);
+                    if i % 3 == 0 {
+                        kept.push(h);
+                    } else {
+                        doomed.push(h);
+                    }
+                }
+                for h in doomed {
+                    h.abort();
+                }
+                assert_eq!(drops.get(), 200, "each abort dropped its child at once");
+                // New children, possibly in the aborted children's slots.
+                for i in 300..320 {
+                    kept.push(spawn(i));
+                }
+                yield_now().await;
+                assert!(order.lock().unwrap().is_empty(), "nothing ran past the blocker");
+                gate.store(true, SeqCst);
+                blocker.await;
+                for h in kept {
+                    h.await;
+                }
+            })
+            .await;
+        let expected: Vec<usize> = (0..300).filter(|i| i % 3 == 0).chain(300..320).collect();
+        assert_eq!(*order.lock().unwrap(), expected);
+        assert_eq!(drops.get(), 320);
+    });
+}
+
 #[test]
 fn dropping_the_scope_future_drops_every_child_and_cancels_its_token() {
     let drops = Drops::default();

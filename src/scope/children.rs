@@ -48,16 +48,18 @@ impl After {
 /// dropped): it leaves the slab. A finished child with a handle keeps its
 /// output for the handle, which takes the slab's reference over.
 fn retire(s: &mut Inner, t: TaskPtr, c: &mut Ctl, keep: bool) -> After {
+    let waiting = c.counted && c.state == State::Waiting;
     if c.counted {
         s.live -= 1;
-        if c.state == State::Waiting {
-            let i = t.index();
-            s.waiting.retain(|&w| w != i);
-        } else {
+        if !waiting {
             s.admit_next();
         }
     }
-    let task = s.unslot(t);
+    let task = if waiting {
+        s.unslot_waiting(t)
+    } else {
+        s.unslot(t)
+    };
     if c.set != NO_SET {
         // A completion set's child: its set takes the finished child over.
         let (drop, wake) = completions::retire_member(s, c, task, keep);
@@ -288,7 +290,7 @@ impl<'env> Core<'env> {
                 }
                 // Their unfinished children are all dropped below.
                 completions::tear_down(s, &mut wakers);
-                s.waiting.clear();
+                s.clear_waiting();
                 s.live = 0;
                 s.running = 0;
                 for i in 0..s.slot_count() {

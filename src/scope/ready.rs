@@ -31,6 +31,11 @@ enum Slot {
     Held(TaskRef),
     /// Free; the next free slot (or [`NO_SLOT`]).
     Free(usize),
+    /// A waiting child that left (aborted or dropped) before it was
+    /// admitted: its index is still in `waiting`, so the slot is freed only
+    /// when [`Inner::admit_next`] (or a compaction) takes the index out —
+    /// never reused while a stale entry could name it.
+    Gone,
 }
 
 /// How the scope was closed to new children.
@@ -63,8 +68,11 @@ pub(crate) struct Inner {
     /// Taken by the first wake after a poll of the scope: later wakes
     /// before the next poll need not wake the task again.
     pub(crate) driver: Option<Waker>,
-    /// Children over the limit, in spawn order.
+    /// Children over the limit, in spawn order (with the indices of
+    /// [`Slot::Gone`] ones, skipped when reached).
     pub(crate) waiting: VecDeque<usize>,
+    /// How many entries of `waiting` are [`Slot::Gone`].
+    gone: usize,
     /// Counted children admitted and not finished.
     pub(crate) running: usize,
     /// Counted children not finished (admitted or waiting).
@@ -83,6 +91,10 @@ impl Inner {
         self.running -= 1;
         while let Some(i) = self.waiting.pop_front() {
             let Some(task) = self.held(i) else {
+                if matches!(self.slots.get(i), Some(Slot::Gone)) {
+                    self.gone -= 1;
+                    self.free_slot(i);
+                }
                 continue;
             };
             // SAFETY: the lock is held (`&mut self`).
@@ -145,6 +157,48 @@ impl Inner {
         self.take_slot(t.index())
             .expect("a held child has its slot")
     }
+
+    /// Takes a *waiting* child `t` out of the slab in O(1) (amortized): its
+    /// entry stays in `waiting` and its slot is marked [`Slot::Gone`] until
+    /// that entry is reached. When gone entries outnumber the live ones,
+    /// `waiting` is compacted, so aborting waiting children in a loop keeps
+    /// memory bounded.
+    pub(crate) fn unslot_waiting(&mut self, t: TaskPtr) -> TaskRef {
+        let i = t.index();
+        let Slot::Held(task) = core::mem::replace(&mut self.slots[i], Slot::Gone) else {
+            unreachable!("a held child has its slot")
+        };
+        self.gone += 1;
+        if self.gone * 2 > self.waiting.len() {
+            for _ in 0..self.waiting.len() {
+                let w = self.waiting.pop_front().expect("counted above");
+                if matches!(self.slots[w], Slot::Gone) {
+                    self.free_slot(w);
+                } else {
+                    self.waiting.push_back(w);
+                }
+            }
+            self.gone = 0;
+        }
+        task
+    }
+
+    /// Empties `waiting` (teardown: its children are dropped by the
+    /// caller), freeing the slots of gone ones.
+    pub(crate) fn clear_waiting(&mut self) {
+        while let Some(w) = self.waiting.pop_front() {
+            if matches!(self.slots[w], Slot::Gone) {
+                self.free_slot(w);
+            }
+        }
+        self.gone = 0;
+    }
+
+    /// Puts slot `i` (not held) on the free list.
+    fn free_slot(&mut self, i: usize) {
+        self.slots[i] = Slot::Free(self.free);
+        self.free = i;
+    }
 }
 
 impl Shared {
@@ -156,6 +210,7 @@ impl Shared {
                 ready: SegVec::new(),
                 driver: None,
                 waiting: VecDeque::new(),
+                gone: 0,
                 running: 0,
                 live: 0,
                 limit,

@@ -415,7 +415,10 @@ fn aborting_waiting_children_keeps_spawn_order() {
                     kept.push(spawn(i));
                 }
                 yield_now().await;
-                assert!(order.lock().unwrap().is_empty(), "nothing ran past the blocker");
+                assert!(
+                    order.lock().unwrap().is_empty(),
+                    "nothing ran past the blocker"
+                );
                 gate.store(true, SeqCst);
                 blocker.await;
                 for h in kept {

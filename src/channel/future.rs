@@ -104,7 +104,10 @@ pin_project! {
     /// rendezvous channel. A value handed to it while it was parked passes
     /// on to the next parked receiver, or goes back to the *front* of the
     /// channel (order kept) for the next `recv`. It is therefore safe in
-    /// `select!` loops.
+    /// `select!` loops. (One limit: if several receive futures that were
+    /// each handed a value are dropped, each value goes to the front as its
+    /// future is dropped, so between themselves they come back in the
+    /// reverse of that order.)
     ///
     /// # Examples
     /// ```

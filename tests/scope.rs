@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use common::on_all_executors;
+use common::{Drops, on_all_executors, yields};
 use std::task::Waker;
 
 fn noop_waker() -> Waker {
@@ -19,33 +19,6 @@ fn noop_waker() -> Waker {
 }
 use weftwork::scope::{self, Builder, yield_now};
 use weftwork::{CancelToken, try_scope};
-
-/// Counts drops of the values made by `token()`.
-#[derive(Clone, Default)]
-struct Drops(Arc<AtomicUsize>);
-
-struct OnDrop(Arc<AtomicUsize>);
-impl Drop for OnDrop {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-impl Drops {
-    fn token(&self) -> OnDrop {
-        OnDrop(self.0.clone())
-    }
-    fn get(&self) -> usize {
-        self.0.load(SeqCst)
-    }
-}
-
-/// Yields `n` times.
-async fn yields(n: usize) {
-    for _ in 0..n {
-        yield_now().await;
-    }
-}
 
 #[test]
 fn children_borrow_the_callers_locals_and_are_all_joined() {

@@ -2,6 +2,8 @@
 //! whose handles cannot leave the body, run on executors that do not ask
 //! for `Send`.
 
+mod common;
+
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use std::task::{Context, Waker};
 use std::thread;
 use std::time::Duration;
 
+use common::{Drops, yields};
 use weftwork::scope::{Builder, yield_now};
 use weftwork::{CancelToken, LocalScope, local_scope};
 
@@ -77,32 +80,6 @@ fn tokio_ct() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
-}
-
-/// Counts drops.
-#[derive(Clone, Default)]
-struct Drops(Arc<AtomicUsize>);
-
-struct OnDrop(Arc<AtomicUsize>);
-impl Drop for OnDrop {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-impl Drops {
-    fn token(&self) -> OnDrop {
-        OnDrop(self.0.clone())
-    }
-    fn get(&self) -> usize {
-        self.0.load(SeqCst)
-    }
-}
-
-async fn yields(n: usize) {
-    for _ in 0..n {
-        yield_now().await;
-    }
 }
 
 #[test]

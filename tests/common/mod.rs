@@ -306,3 +306,33 @@ pub fn ready<T>(p: Poll<T>, what: &str) -> T {
 pub fn assert_send<T: Send>() {}
 pub fn assert_sync<T: Sync>() {}
 pub fn assert_send_sync<T: Send + Sync>() {}
+
+/// Counts drops of the values made by [`Drops::token`].
+#[derive(Clone, Default)]
+pub struct Drops(Arc<AtomicUsize>);
+
+/// Adds one to its [`Drops`] when dropped.
+pub struct OnDrop(Arc<AtomicUsize>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Drops {
+    pub fn token(&self) -> OnDrop {
+        OnDrop(self.0.clone())
+    }
+
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Yields to the executor `n` times (through the scope's `yield_now`).
+pub async fn yields(n: usize) {
+    for _ in 0..n {
+        weftwork::scope::yield_now().await;
+    }
+}

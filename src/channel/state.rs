@@ -181,6 +181,13 @@ impl<T> State<T> {
         if !rendezvous {
             return None;
         }
+        self.take_parked(wakes)
+    }
+
+    /// [`take`](Self::take) on a rendezvous channel with an empty ring: the
+    /// value of the parked sender at the head of the queue, if it is a
+    /// `send` (not a reserve).
+    fn take_parked(&mut self, wakes: &mut Wakes) -> Option<T> {
         let s = self.senders.front()?;
         // SAFETY: `s` is linked and the lock is held; `with` not nested.
         unsafe {

@@ -6,7 +6,8 @@
 //! `fuzz/fuzz_targets/channel.rs` (cargo-fuzz). Everything runs on one
 //! thread with the no-op waker, so the run is deterministic and every
 //! result is predicted exactly: no loss, no duplication, FIFO order of
-//! values and of waiting senders, `len() <= cap`, close semantics, no lost
+//! values and of waiting senders, `len() <= cap` (plus values put back by
+//! dropped receivers, which may go over), close semantics, no lost
 //! wake-up (a future served while parked has been woken), cancellation (a
 //! dropped receiver passes its value on or back to the front of the ring;
 //! on a buffered channel a parked send is only ever *granted* a slot and

@@ -16,13 +16,13 @@
 //! **Capacity**: buffered values and permits share the `cap` logical
 //! slots, `len + reserved <= max(cap, 1)`. A value handed to a parked
 //! receiver does not take a logical slot (as in Go: while receivers are
-//! being woken with their values, `cap` more can be buffered, so a `cap ==
-//! 1` pipeline parks each side once per two messages), but each still
-//! takes a *physical* slot of the ring: `len + handed + reserved <= ring
-//! size`
-//! (hand-offs stop when the slack is used up). That is what makes a
-//! dropped receiver's value always fit back into the ring — at the front,
-//! possibly over `cap` (the only way `len` exceeds `cap`).
+//! being woken with their values, `cap` more can be buffered, so a
+//! `cap == 1` pipeline parks each side once per two messages), but each
+//! still takes a *physical* slot of the ring:
+//! `len + handed + reserved <= ring size` (hand-offs stop when the slack
+//! is used up). That is what makes a dropped receiver's value always fit
+//! back into the ring — at the front, possibly over `cap` (the only way
+//! `len` exceeds `cap`).
 //! A rendezvous channel keeps one slot for everything, as before:
 //! `len + handed + reserved <= 1`.
 //!

@@ -237,8 +237,8 @@ impl RawSemaphore {
     #[inline(never)]
     fn release_slow<'a>(&'a self, mut locked: Locked<'a>, n: usize) {
         let mut rem = n;
-        let mut wakers = WakeBatch::<BATCH>::new();
         loop {
+            let mut wakers = WakeBatch::<BATCH>::new();
             let mut overflowed = None;
             self.with_list(locked, |list, cur| {
                 while rem > 0 && wakers.room() > 0 {
@@ -344,8 +344,8 @@ impl RawSemaphore {
 
     /// Closes the semaphore: every waiter and every later acquire fails.
     pub(crate) fn close(&self) {
-        let mut wakers = WakeBatch::<BATCH>::new();
         loop {
+            let mut wakers = WakeBatch::<BATCH>::new();
             let locked = self.lock();
             let mut more = false;
             self.with_list(locked, |list, cur| {

@@ -45,26 +45,30 @@ impl<const N: usize> WakeBatch<N> {
         N - self.len
     }
 
-    /// Wakes every collected waker and drops the stale one.
+    /// Wakes every collected waker and drops the stale one. Consumes the
+    /// batch, so its `Drop` (there only for an unwinding caller) costs
+    /// nothing on this path.
     #[inline]
-    pub(crate) fn wake_all(&mut self) {
-        let len = core::mem::replace(&mut self.len, 0);
-        for slot in &mut self.wakers[..len] {
-            // SAFETY: `wakers[..len]` were initialized by `push`; `len` was
-            // reset first, so each is read exactly once (and never again by
-            // `drop`, even if a `wake` panics).
+    pub(crate) fn wake_all(self) {
+        let mut this = core::mem::ManuallyDrop::new(self);
+        let len = this.len;
+        for slot in this.wakers.iter_mut().take(len) {
+            // SAFETY: `wakers[..len]` were initialized by `push`, and the
+            // batch is never used again (not even by `Drop`), so each is
+            // read exactly once.
             unsafe { slot.assume_init_read() }.wake();
         }
-        self.stale = None;
+        drop(this.stale.take());
     }
 }
 
 impl<const N: usize> Drop for WakeBatch<N> {
-    #[inline]
+    /// Only when the batch is not woken (a panic under the lock): the
+    /// collected wakers are dropped unwoken.
     fn drop(&mut self) {
-        for slot in &mut self.wakers[..self.len] {
-            // SAFETY: `wakers[..len]` are initialized and not read since
-            // (`wake_all` resets `len` before reading them).
+        for slot in self.wakers.iter_mut().take(self.len) {
+            // SAFETY: `wakers[..len]` are initialized; `wake_all` consumes
+            // the batch without running this.
             unsafe { slot.assume_init_drop() };
         }
     }

@@ -104,7 +104,8 @@ pub use sender::{Sender, WeakSender};
 
 /// A bounded multi-producer multi-consumer channel holding up to `cap`
 /// values; `cap == 0` makes a rendezvous channel. The storage is allocated
-/// here, once.
+/// here, once: `cap + min(cap, 64)` slots (the extra ones hold values
+/// handed to waiting receivers, see [`Sender::len`]).
 ///
 /// # Panics
 /// If `cap` exceeds `usize::MAX >> 3`.

@@ -5,16 +5,14 @@
 mod common;
 
 use std::future::Future;
-use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
-use std::task::{Context, Waker};
 use std::thread;
 use std::time::Duration;
 
 use common::{Drops, yields};
-use weftwork::scope::{Builder, yield_now};
+use weftwork::scope::Builder;
 use weftwork::{CancelToken, LocalScope, local_scope};
 
 /// How long one executor may take for one test body before we call it a
@@ -215,66 +213,6 @@ fn the_builder_limit_caps_concurrent_children() {
         assert_eq!(done.load(SeqCst), 10);
         assert_eq!(max.load(SeqCst), 2);
     });
-}
-
-#[test]
-fn abort_drops_a_child_now_and_the_scope_ends() {
-    on_local_executors(|| async {
-        let drops = Drops::default();
-        local_scope(async |s| {
-            let g = drops.token();
-            let h = s.spawn(async move {
-                let _g = g;
-                std::future::pending::<()>().await;
-            });
-            yield_now().await;
-            assert!(!h.is_finished());
-            assert_eq!(drops.get(), 0);
-            h.abort();
-            assert_eq!(drops.get(), 1);
-        })
-        .await;
-        // A child still queued under the limit never runs.
-        let ran = AtomicBool::new(false);
-        Builder::new()
-            .limit(1)
-            .local_scope(async |s| {
-                let first = s.spawn(yields(2));
-                let queued = s.spawn(async { ran.store(true, SeqCst) });
-                queued.abort();
-                first.await;
-            })
-            .await;
-        assert!(!ran.load(SeqCst));
-    });
-}
-
-#[test]
-fn dropping_the_local_scope_future_drops_every_child_and_cancels_its_token() {
-    let drops = Drops::default();
-    let token = CancelToken::new();
-    let scope_token = std::sync::Mutex::new(None);
-    {
-        let mut fut = pin!(Builder::new().child_of(&token).local_scope(async |s| {
-            for _ in 0..3 {
-                let g = drops.token();
-                s.spawn(async move {
-                    let _g = g;
-                    std::future::pending::<()>().await;
-                });
-            }
-            *scope_token.lock().unwrap() = Some(s.token().clone());
-            std::future::pending::<()>().await;
-        }));
-        let mut cx = Context::from_waker(Waker::noop());
-        assert!(fut.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(drops.get(), 0);
-    }
-    assert_eq!(drops.get(), 3);
-    // The scope's token (a child of `token`) was cancelled, not `token`.
-    let scope_token = scope_token.lock().unwrap().take().expect("the body ran");
-    assert!(scope_token.is_cancelled());
-    assert!(!token.is_cancelled());
 }
 
 #[test]

@@ -61,15 +61,21 @@ use weftwork::scope::Builder;
 use weftwork::{CancelToken, Semaphore};
 use weftwork_loom_tests::{counting_waker, model, poll_once};
 
+/// A semaphore with no permit, and a thread that adds one: whatever waits
+/// on it is woken from that other thread.
+fn released_by_another_thread() -> (Arc<Semaphore>, thread::JoinHandle<()>) {
+    let sem = Arc::new(Semaphore::new(0));
+    let s2 = sem.clone();
+    (sem, thread::spawn(move || s2.add_permits(1)))
+}
+
 /// A child parked on a semaphore is woken by a release on another thread:
 /// the wake must reach the scope's driver (no lost wake-up, or loom reports
 /// a deadlock) and the child must run to completion.
 #[test]
 fn child_woken_from_another_thread() {
     model(|| {
-        let sem = Arc::new(Semaphore::new(0));
-        let s2 = sem.clone();
-        let releaser = thread::spawn(move || s2.add_permits(1));
+        let (sem, releaser) = released_by_another_thread();
         let got = block_on(weftwork::scope(async |s| {
             let sem = &sem;
             s.spawn(async move { sem.acquire().await.unwrap().forget() })
@@ -160,9 +166,7 @@ fn quiet_expected_panics() {
 #[test]
 fn abort_racing_a_wake_frees_the_slot() {
     model(|| {
-        let sem = Arc::new(Semaphore::new(0));
-        let s2 = sem.clone();
-        let releaser = thread::spawn(move || s2.add_permits(1));
+        let (sem, releaser) = released_by_another_thread();
         let taken = AtomicUsize::new(0);
         block_on(Builder::new().limit(1).scope(async |s| {
             let (sem, taken) = (&sem, &taken);
@@ -216,10 +220,8 @@ fn parent_cancel_reaches_waiting_children() {
 #[test]
 fn dropped_scope_racing_a_wake() {
     model(|| {
-        let sem = Arc::new(Semaphore::new(0));
+        let (sem, releaser) = released_by_another_thread();
         let dropped = Arc::new(AtomicUsize::new(0));
-        let s2 = sem.clone();
-        let releaser = thread::spawn(move || s2.add_permits(1));
         {
             let d = dropped.clone();
             let sem = &sem;
@@ -286,9 +288,7 @@ fn join_from_another_thread_racing_completion() {
 #[test]
 fn completions_child_woken_from_another_thread() {
     model(|| {
-        let sem = Arc::new(Semaphore::new(0));
-        let s2 = sem.clone();
-        let releaser = thread::spawn(move || s2.add_permits(1));
+        let (sem, releaser) = released_by_another_thread();
         let got = block_on(weftwork::scope(async |s| {
             let sem = &sem;
             let mut set = s.completions();

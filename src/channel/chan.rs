@@ -96,7 +96,7 @@ use super::TrySendError;
 use super::state::{Ring, State, Wakes};
 use super::waiter::{List, Node, Status, Wait};
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::wait::SpinLock;
+use crate::wait::{CachePadded, SpinLock};
 
 /// Extra ring slots (at most; `min(cap, SLACK)`) for values handed to
 /// parked receivers, which do not count against the capacity: a receiver
@@ -142,7 +142,9 @@ impl Guess {
 /// The shared state behind every `Sender`/`Receiver` of one channel.
 #[derive(Debug)]
 pub(crate) struct Chan<T> {
-    state: SpinLock<State<T>>,
+    /// On cache lines of its own: the fields below are read on every
+    /// operation and written (almost) never.
+    state: CachePadded<SpinLock<State<T>>>,
     cap: usize,
     /// Mirrors `State::closed` for lock-free `is_closed`.
     closed: AtomicUsize,
@@ -157,7 +159,7 @@ impl<T> Chan<T> {
             "a channel holds at most {MAX_CAP} values, {cap} were requested"
         );
         Self {
-            state: SpinLock::new(State {
+            state: CachePadded(SpinLock::new(State {
                 ring: Ring {
                     buf: Box::new_uninit_slice(if cap == 0 { 1 } else { cap + cap.min(SLACK) }),
                     head: 0,
@@ -169,7 +171,7 @@ impl<T> Chan<T> {
                 closed: false,
                 senders: List::new(),
                 receivers: List::new(),
-            }),
+            })),
             cap,
             closed: AtomicUsize::new(0),
             senders: AtomicUsize::new(1),
@@ -200,15 +202,18 @@ impl<T> Chan<T> {
     /// free; wakes what was collected once the lock is released.
     #[inline]
     fn run<R>(&self, f: impl FnOnce(&mut State<T>, &mut Wakes) -> R) -> R {
-        let mut wakes = Wakes::new();
         let rendezvous = self.rendezvous();
-        let (out, more) = self.state.with(|st| {
-            let out = f(st, &mut wakes);
-            // Parked senders are rare on the fast path: check inline.
-            let more = !st.senders.is_empty() && st.pump(rendezvous, &mut wakes);
-            (out, more)
-        });
-        wakes.wake_all();
+        let (out, more) = {
+            // Woken when dropped at the end of this block, lock released
+            // (dropped in place: never moved, so never copied).
+            let mut wakes = Wakes::new();
+            self.state.with(|st| {
+                let out = f(st, &mut wakes);
+                // Parked senders are rare on the fast path: check inline.
+                let more = !st.senders.is_empty() && st.pump(rendezvous, &mut wakes);
+                (out, more)
+            })
+        };
         if more {
             self.pump_more();
         }

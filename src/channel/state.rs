@@ -25,7 +25,9 @@ impl<T> Ring<T> {
         if i >= self.buf.len() {
             i -= self.buf.len();
         }
-        self.buf[i].write(value);
+        // SAFETY: `i < buf.len()`: `head < buf.len()` and `len < buf.len()`,
+        // so `head + len < 2 * buf.len()`, reduced once above.
+        unsafe { self.buf.get_unchecked_mut(i) }.write(value);
         self.len += 1;
     }
 
@@ -45,9 +47,10 @@ impl<T> Ring<T> {
         if self.len == 0 {
             return None;
         }
-        // SAFETY: `head` is below `head + len`, so the slot holds a value;
-        // moving the head on makes the slot uninitialized again.
-        let value = unsafe { self.buf[self.head].assume_init_read() };
+        // SAFETY: `head < buf.len()` (kept so by every update), and it is
+        // below `head + len`, so the slot holds a value; moving the head on
+        // makes the slot uninitialized again.
+        let value = unsafe { self.buf.get_unchecked(self.head).assume_init_read() };
         self.head += 1;
         if self.head == self.buf.len() {
             self.head = 0;

@@ -13,6 +13,8 @@
 pub(crate) mod block_on;
 mod future;
 mod list;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+mod padded;
 mod raw;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 mod spin;
@@ -21,6 +23,8 @@ mod wakers;
 pub(crate) use future::{SemRef, Waiting};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub(crate) use list::{Linked, Links, List};
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub(crate) use padded::CachePadded;
 pub(crate) use raw::{Acquire, Closed, MAX_PERMITS, RawSemaphore, TryFail};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub(crate) use spin::SpinLock;

@@ -3,14 +3,16 @@
 use core::mem::MaybeUninit;
 use core::task::Waker;
 
-/// Collects up to `N` wakers while a lock is held; [`WakeBatch::wake_all`]
-/// runs them once it is released, so no user waker runs (or is dropped)
-/// inside a critical section. `stale` holds a waker replaced under the lock,
-/// dropped with the batch.
+/// Collects up to `N` wakers while a lock is held; they run when the batch
+/// is dropped (or at [`WakeBatch::wake_all`]), which its owner arranges to
+/// happen once the lock is released, so no user waker runs (or is dropped)
+/// inside a critical section. `stale` holds a waker replaced under the
+/// lock, dropped with the batch.
 ///
-/// Creating and dropping an empty batch costs a couple of instructions
-/// (the slots are not initialized up front), which matters on the
-/// channel's fast path.
+/// Waking on drop also covers unwinding (a spurious wake-up is harmless, a
+/// lost one is not), and lets the channel's fast path drop an empty batch
+/// in place for a couple of instructions: the slots are not initialized up
+/// front, and the batch is never moved.
 pub(crate) struct WakeBatch<const N: usize> {
     /// `wakers[..len]` are initialized.
     wakers: [MaybeUninit<Waker>; N],
@@ -45,32 +47,28 @@ impl<const N: usize> WakeBatch<N> {
         N - self.len
     }
 
-    /// Wakes every collected waker and drops the stale one. Consumes the
-    /// batch, so its `Drop` (there only for an unwinding caller) costs
-    /// nothing on this path.
+    /// Wakes every collected waker now (the batch is then empty; a stale
+    /// waker is dropped with the batch).
     #[inline]
-    pub(crate) fn wake_all(self) {
-        let mut this = core::mem::ManuallyDrop::new(self);
-        let len = this.len;
-        for slot in this.wakers.iter_mut().take(len) {
-            // SAFETY: `wakers[..len]` were initialized by `push`, and the
-            // batch is never used again (not even by `Drop`), so each is
-            // read exactly once.
+    pub(crate) fn wake_all(&mut self) {
+        // Zeroed first: should a waker panic, the rest leak rather than
+        // being read twice.
+        let len = core::mem::replace(&mut self.len, 0);
+        for slot in &mut self.wakers[..len] {
+            // SAFETY: `wakers[..len]` were initialized by `push`, and `len`
+            // is now 0, so no later `wake_all` (nor `Drop`) reads them
+            // again: each is read exactly once.
             unsafe { slot.assume_init_read() }.wake();
         }
-        drop(this.stale.take());
     }
 }
 
 impl<const N: usize> Drop for WakeBatch<N> {
-    /// Only when the batch is not woken (a panic under the lock): the
-    /// collected wakers are dropped unwoken.
+    /// Wakes what is left (see the type docs); the stale waker is dropped
+    /// after.
+    #[inline]
     fn drop(&mut self) {
-        for slot in self.wakers.iter_mut().take(self.len) {
-            // SAFETY: `wakers[..len]` are initialized; `wake_all` consumes
-            // the batch without running this.
-            unsafe { slot.assume_init_drop() };
-        }
+        self.wake_all();
     }
 }
 

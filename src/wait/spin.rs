@@ -1,9 +1,10 @@
 //! A minimal lock for short internal critical sections (a few loads and
 //! stores; never a user callback, a waker or a value's destructor).
 //!
-//! Outside loom it is a test-and-test-and-set spin lock. Under loom it is a
-//! loom mutex: loom cannot tell a yielding spin loop from a livelock once
-//! three threads contend, but it models a blocking mutex exactly.
+//! Outside loom it is a test-and-test-and-set spin lock with a randomized
+//! back-off (see `lock_slow`). Under loom it is a loom mutex: loom cannot
+//! tell a yielding spin loop from a livelock once three threads contend,
+//! but it models a blocking mutex exactly.
 
 #[cfg(not(loom))]
 use crate::loom::UnsafeCell;
@@ -52,19 +53,54 @@ impl<T> SpinLock<T> {
         out
     }
 
+    /// Contended: a few quick retries, then a *randomized* back-off of
+    /// `BACKOFF_MIN .. BACKOFF_MIN + BACKOFF_SPREAD` spin hints between
+    /// rounds of retries; with `std`, after `YIELD_AFTER` rounds each round
+    /// also yields to the OS (the holder may have been preempted).
+    ///
+    /// The long back-off matters: when producers and consumers run on
+    /// different cores, retrying at once keeps the lock's cache line moving
+    /// between them on every operation, while backing off lets the holder's
+    /// core run several operations in a row. In `benches/channels.rs` (run
+    /// F) it took MPSC 8×1 from 3.96 to 1.57 ms and MPMC 4×4 from 3.69 to
+    /// 1.36 ms. The randomness keeps contenders out of lockstep.
     #[cold]
     fn lock_slow(&self) {
-        let mut spins = 0;
+        const RETRIES: u32 = 4;
+        const BACKOFF_MIN: u32 = 64;
+        const BACKOFF_SPREAD: u32 = 128;
+        #[cfg(feature = "std")]
+        const YIELD_AFTER: u32 = 16;
+        #[cfg(feature = "std")]
+        let mut rounds = 0u32;
+        // Seeded with a stack address: differs between threads.
+        let marker = 0u8;
+        let mut rng = (&raw const marker as usize as u32) | 1;
         loop {
-            while self.locked.load(Relaxed) != 0 {
-                crate::loom::spin_wait(&mut spins);
+            for _ in 0..RETRIES {
+                if self.locked.load(Relaxed) == 0
+                    && self
+                        .locked
+                        .compare_exchange_weak(0, 1, Acquire, Relaxed)
+                        .is_ok()
+                {
+                    return;
+                }
+                core::hint::spin_loop();
             }
-            if self
-                .locked
-                .compare_exchange_weak(0, 1, Acquire, Relaxed)
-                .is_ok()
+            // xorshift32: a new back-off length each round.
+            rng ^= rng << 13;
+            rng ^= rng >> 17;
+            rng ^= rng << 5;
+            for _ in 0..BACKOFF_MIN + rng % BACKOFF_SPREAD {
+                core::hint::spin_loop();
+            }
+            #[cfg(feature = "std")]
             {
-                return;
+                rounds = rounds.saturating_add(1);
+                if rounds > YIELD_AFTER {
+                    std::thread::yield_now();
+                }
             }
         }
     }

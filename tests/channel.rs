@@ -290,6 +290,30 @@ fn granted_send_dropped_before_repoll_did_not_send() {
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
 }
 
+/// A waiting future re-polled with another task's waker (it moved to
+/// another task, e.g. inside `select!` or a combinator) wakes that waker,
+/// not the old one: for a parked receiver and a parked sender.
+#[test]
+fn a_waiting_future_repolled_with_a_new_waker_wakes_the_new_one() {
+    let (tx, rx) = bounded(1);
+    let (old, new) = (CountingWaker::new(), CountingWaker::new());
+    let mut r = Box::pin(rx.recv());
+    assert!(old.poll_box(&mut r).is_pending());
+    assert!(new.poll_box(&mut r).is_pending(), "still empty");
+    tx.try_send(1).unwrap();
+    assert_eq!((old.count(), new.count()), (0, 1), "receiver: new waker");
+    assert_eq!(new.poll_box(&mut r), Poll::Ready(Ok(1)));
+
+    tx.try_send(2).unwrap();
+    let mut s = Box::pin(tx.send(3));
+    assert!(old.poll_box(&mut s).is_pending());
+    assert!(new.poll_box(&mut s).is_pending(), "still full");
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!((old.count(), new.count()), (0, 2), "sender: new waker");
+    assert_eq!(new.poll_box(&mut s), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(3));
+}
+
 /// A value handed to a parked receiver does not take one of the `cap`
 /// slots: with a receiver waiting, a `cap == 1` channel takes one value
 /// for it and buffers one more.

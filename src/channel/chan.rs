@@ -46,8 +46,10 @@
 //! (their slots are all in use; the next one freed is granted to them).
 //! A woken waiter has always been *served* already — granted, or (a
 //! receiver) handed its value — and never queues again. Wakers are collected
-//! under the lock and woken after it is released; wakers are cloned and
-//! dropped outside it too.
+//! under the lock and woken (and dropped) after it is released; a parking
+//! waiter's waker is *cloned* under the lock (a reference-count increment in
+//! every runtime), so that deciding to wait and queueing are one critical
+//! section.
 //!
 //! **Rendezvous** (`cap == 0`) is the same machine with one rule more: a
 //! sender is served only by a receiver — handed to a parked one, or taken by
@@ -70,11 +72,9 @@
 //! value did send. A reserve dropped after it was granted gives its slot
 //! back (which serves the next parked sender).
 //!
-//! **Fast paths**: an operation that does not wait takes the lock once.
-//! Each `Sender`/`Receiver` handle remembers whether its last `send`/`recv`
-//! had to wait ([`Guess`]); if so, the next one clones its waker first and
-//! parks in a single lock round-trip instead of two (only a guess: the
-//! decision is always taken again under the lock).
+//! **One lock round-trip per poll**: an operation that does not wait takes
+//! the lock once; one that must wait queues itself in that same critical
+//! section; polling a queued waiter takes it once more.
 //!
 //! The state behind the lock and its non-waiting operations live in
 //! `state.rs`, the intrusive waiter list in `waiter.rs`; this file holds the
@@ -90,7 +90,7 @@
 
 use alloc::boxed::Box;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll};
 
 use super::TrySendError;
 use super::state::{Ring, State, Wakes};
@@ -105,39 +105,6 @@ const SLACK: usize = 64;
 
 /// The largest capacity [`Chan::new`] accepts.
 const MAX_CAP: usize = usize::MAX >> 3;
-
-/// A first attempt made without a waker; `Park` asks for one.
-enum Try<R, V> {
-    Done(R),
-    Park(V),
-}
-
-/// A guess, kept per `Sender`/`Receiver` handle (so it shares no cache
-/// line with the other side), whether its next `send`/`recv` will wait: it
-/// waited last time. A poll that guesses so clones its waker first and goes
-/// straight to [`Chan::park`] (which decides under the lock), saving a
-/// second lock round-trip on the path that waits. Never trusted for
-/// correctness.
-#[derive(Debug)]
-pub(crate) struct Guess(AtomicUsize);
-
-impl Guess {
-    pub(crate) fn new() -> Self {
-        Self(AtomicUsize::new(0))
-    }
-
-    #[inline]
-    fn waits(&self) -> bool {
-        self.0.load(Ordering::Relaxed) != 0
-    }
-
-    #[inline]
-    fn set(&self, waits: bool) {
-        if self.waits() != waits {
-            self.0.store(usize::from(waits), Ordering::Relaxed);
-        }
-    }
-}
 
 /// The shared state behind every `Sender`/`Receiver` of one channel.
 #[derive(Debug)]
@@ -209,8 +176,7 @@ impl<T> Chan<T> {
             let mut wakes = Wakes::new();
             self.state.with(|st| {
                 let out = f(st, &mut wakes);
-                // Parked senders are rare on the fast path: check inline.
-                let more = !st.senders.is_empty() && st.pump(rendezvous, &mut wakes);
+                let more = st.pump(rendezvous, &mut wakes);
                 (out, more)
             })
         };
@@ -233,71 +199,30 @@ impl<T> Chan<T> {
         }
     }
 
-    /// A first poll: tries `attempt` without a waker, and parks if it must
-    /// wait. If the handle's [`Guess`] says the last operation waited, it
-    /// parks straight away (one lock round-trip; `park` still retries
-    /// `attempt` under the lock first).
+    /// A first poll: `attempt` runs under the lock and either completes
+    /// (`Ok`) or says the caller must wait (`Err`, with the value a parked
+    /// sender keeps in its node). Then, in the same critical section,
+    /// `wait` (unlinked, owned by the caller) is queued with that value and
+    /// a clone of the caller's waker.
     #[inline]
     fn attempt_or_park<R>(
         &self,
-        wait: Pin<&mut Wait<T>>,
-        cx: &mut Context<'_>,
-        guess: &Guess,
-        value: Option<T>,
-        receiver: bool,
-        attempt: impl Fn(&mut State<T>, &mut Wakes, Option<T>) -> Try<R, Option<T>>,
-    ) -> Poll<R> {
-        if guess.waits() {
-            let res = self.park(wait, cx, value, receiver, attempt);
-            guess.set(res.is_pending());
-            return res;
-        }
-        match self.run(|st, wakes| attempt(st, wakes, value)) {
-            Try::Done(r) => Poll::Ready(r),
-            Try::Park(value) => {
-                guess.set(true);
-                self.park(wait, cx, value, receiver, attempt)
-            }
-        }
-    }
-
-    /// Parks `wait` (unlinked, owned by the caller) in a queue: `first`
-    /// retries the operation with the lock held and returns `Done` if it
-    /// no longer needs to wait; otherwise the node is linked with `value`
-    /// and the caller's waker.
-    fn park<R>(
-        &self,
         mut wait: Pin<&mut Wait<T>>,
         cx: &mut Context<'_>,
-        value: Option<T>,
         receiver: bool,
-        first: impl FnOnce(&mut State<T>, &mut Wakes, Option<T>) -> Try<R, Option<T>>,
+        attempt: impl FnOnce(&mut State<T>, &mut Wakes) -> Result<R, Option<T>>,
     ) -> Poll<R> {
-        // Cloned (and, if unused, dropped) outside the lock: user code.
-        let mut waker = Some(cx.waker().clone());
         let ptr = wait.as_mut().ptr();
-        let res = self.run(|st, wakes| match first(st, wakes, value) {
-            Try::Done(r) => Some(r),
-            Try::Park(value) => {
+        let res = self.run(|st, wakes| match attempt(st, wakes) {
+            Ok(r) => Some(r),
+            Err(value) => {
                 // SAFETY: the caller owns `wait` exclusively (unlinked) and
                 // it is pinned; it is unlinked by the channel or by its
                 // owner's cancel before it is dropped. Lock held.
-                unsafe {
-                    Wait::with(ptr, |n| {
-                        n.value = value;
-                        n.waker = waker.take();
-                        n.status = Status::Queued;
-                    });
-                    if receiver {
-                        st.receivers.push_back(ptr);
-                    } else {
-                        st.senders.push_back(ptr);
-                    }
-                }
+                unsafe { st.park(ptr, value, cx.waker().clone(), receiver) };
                 None
             }
         });
-        drop(waker);
         match res {
             Some(r) => Poll::Ready(r),
             None => {
@@ -307,8 +232,9 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Polls a linked waiter: `Pending` (waker refreshed) while it is still
-    /// queued; once it left the queue, `exit` runs under the lock on its
+    /// Polls a linked waiter: `Pending` while it is still queued (its
+    /// waker refreshed if the task's changed; the old one is dropped after
+    /// the lock); once it left the queue, `exit` runs under the lock on its
     /// node and the waiter is unlinked for good.
     fn poll_linked<R>(
         &self,
@@ -317,38 +243,27 @@ impl<T> Chan<T> {
         exit: impl FnOnce(&mut State<T>, &mut Node<T>, &mut Wakes) -> R,
     ) -> Poll<R> {
         let ptr = wait.as_mut().ptr();
-        let mut exit = Some(exit);
-        let mut fresh: Option<Waker> = None;
-        loop {
-            let res = self.run(|st, wakes| {
-                // SAFETY: `wait` is alive and pinned (we hold it); the lock
-                // is held, and `exit` reaches other nodes only.
-                unsafe {
-                    Wait::with(ptr, |n| {
-                        if n.status != Status::Queued {
-                            let exit = exit.take().expect("runs once");
-                            return Some(Poll::Ready(exit(st, n, wakes)));
-                        }
-                        match &n.waker {
-                            Some(w) if w.will_wake(cx.waker()) => {}
-                            _ => match fresh.take() {
-                                Some(w) => wakes.stale = n.waker.replace(w),
-                                None => return None,
-                            },
-                        }
-                        Some(Poll::Pending)
-                    })
-                }
-            });
-            match res {
-                Some(Poll::Ready(r)) => {
-                    wait.set_linked(false);
-                    return Poll::Ready(r);
-                }
-                Some(Poll::Pending) => return Poll::Pending,
-                // A new waker is needed: clone it outside the lock.
-                None => fresh = Some(cx.waker().clone()),
+        let res = self.run(|st, wakes| {
+            // SAFETY: `wait` is alive and pinned (we hold it); the lock is
+            // held, and `exit` reaches other nodes only.
+            unsafe {
+                Wait::with(ptr, |n| {
+                    if n.status != Status::Queued {
+                        return Some(exit(st, n, wakes));
+                    }
+                    if !n.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        wakes.stale = n.waker.replace(cx.waker().clone());
+                    }
+                    None
+                })
             }
+        });
+        match res {
+            Some(r) => {
+                wait.set_linked(false);
+                Poll::Ready(r)
+            }
+            None => Poll::Pending,
         }
     }
 
@@ -428,7 +343,6 @@ impl<T> Chan<T> {
         &self,
         wait: Pin<&mut Wait<T>>,
         value: &mut Option<T>,
-        guess: &Guess,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), T>> {
         if wait.is_linked() {
@@ -444,18 +358,16 @@ impl<T> Chan<T> {
         }
         let v = value.take().expect("`Send` polled after completion");
         let rendezvous = self.rendezvous();
-        let attempt = |st: &mut State<T>, wakes: &mut Wakes, v: Option<T>| {
-            let v = v.expect("a send has a value");
+        self.attempt_or_park(wait, cx, false, |st, wakes| {
             if st.closed {
-                Try::Done(Err(v))
+                Ok(Err(v))
             } else if st.can_send(rendezvous) {
                 st.deliver(v, wakes);
-                Try::Done(Ok(()))
+                Ok(Ok(()))
             } else {
-                Try::Park(Some(v))
+                Err(Some(v))
             }
-        };
-        self.attempt_or_park(wait, cx, guess, Some(v), false, attempt)
+        })
     }
 
     /// A `Send` future is dropped: its value, if still in its node, leaves
@@ -487,20 +399,16 @@ impl<T> Chan<T> {
             });
         }
         let rendezvous = self.rendezvous();
-        let attempt = |st: &mut State<T>, _: &mut Wakes, _: Option<T>| {
+        self.attempt_or_park(wait, cx, false, |st, _| {
             if st.closed {
-                Try::Done(Err(()))
+                Ok(Err(()))
             } else if st.can_reserve(rendezvous) {
                 st.reserved += 1;
-                Try::Done(Ok(()))
+                Ok(Ok(()))
             } else {
-                Try::Park(None)
+                Err(None)
             }
-        };
-        match self.run(|st, wakes| attempt(st, wakes, None)) {
-            Try::Done(r) => Poll::Ready(r),
-            Try::Park(_) => self.park(wait, cx, None, false, attempt),
-        }
+        })
     }
 
     /// A reserve wait is dropped: a slot it was granted passes on.
@@ -559,7 +467,6 @@ impl<T> Chan<T> {
     pub(crate) fn poll_recv(
         &self,
         wait: Pin<&mut Wait<T>>,
-        guess: &Guess,
         cx: &mut Context<'_>,
     ) -> Poll<Option<T>> {
         let rendezvous = self.rendezvous();
@@ -572,13 +479,11 @@ impl<T> Chan<T> {
                 }
             });
         }
-        let attempt =
-            |st: &mut State<T>, wakes: &mut Wakes, _: Option<T>| match st.take(rendezvous, wakes) {
-                Some(v) => Try::Done(Some(v)),
-                None if st.closed => Try::Done(None),
-                None => Try::Park(None),
-            };
-        self.attempt_or_park(wait, cx, guess, None, true, attempt)
+        self.attempt_or_park(wait, cx, true, |st, wakes| match st.take(rendezvous, wakes) {
+            Some(v) => Ok(Some(v)),
+            None if st.closed => Ok(None),
+            None => Err(None),
+        })
     }
 
     /// A receive wait is dropped: a value it was handed passes on.

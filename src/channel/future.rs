@@ -7,7 +7,7 @@ use core::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 
-use super::chan::{Chan, Guess};
+use super::chan::Chan;
 use super::waiter::Wait;
 use super::{OwnedPermit, Permit, RecvError, SendError, Sender};
 
@@ -50,7 +50,6 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct Send<'a, T> {
         chan: &'a Chan<T>,
-        guess: &'a Guess,
         // The value until the send parks (then it waits in `wait`).
         value: Option<T>,
         #[pin]
@@ -66,10 +65,9 @@ pin_project! {
 }
 
 impl<'a, T> Send<'a, T> {
-    pub(super) fn new(chan: &'a Chan<T>, guess: &'a Guess, value: T) -> Self {
+    pub(super) fn new(chan: &'a Chan<T>, value: T) -> Self {
         Self {
             chan,
-            guess,
             value: Some(value),
             wait: Wait::new(),
         }
@@ -83,7 +81,7 @@ impl<T> Future for Send<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         this.chan
-            .poll_send(this.wait, this.value, this.guess, cx)
+            .poll_send(this.wait, this.value, cx)
             .map(|r| r.map_err(SendError))
     }
 }
@@ -121,7 +119,6 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct Recv<'a, T> {
         chan: &'a Chan<T>,
-        guess: &'a Guess,
         #[pin]
         wait: Wait<T>,
     }
@@ -135,10 +132,9 @@ pin_project! {
 }
 
 impl<'a, T> Recv<'a, T> {
-    pub(super) fn new(chan: &'a Chan<T>, guess: &'a Guess) -> Self {
+    pub(super) fn new(chan: &'a Chan<T>) -> Self {
         Self {
             chan,
-            guess,
             wait: Wait::new(),
         }
     }
@@ -151,7 +147,7 @@ impl<T> Future for Recv<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         this.chan
-            .poll_recv(this.wait, this.guess, cx)
+            .poll_recv(this.wait, cx)
             .map(|v| v.ok_or(RecvError))
     }
 }

@@ -123,9 +123,6 @@ pub use sender::{Sender, WeakSender};
 #[cfg(target_has_atomic = "ptr")]
 pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     let chan = alloc::sync::Arc::new(chan::Chan::new(cap));
-    let tx = Sender {
-        chan: chan.clone(),
-        guess: chan::Guess::new(),
-    };
+    let tx = Sender { chan: chan.clone() };
     (tx, Receiver::new(chan))
 }

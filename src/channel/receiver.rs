@@ -12,7 +12,7 @@ use futures_core::stream::FusedStream;
 
 #[cfg(feature = "std")]
 use super::RecvError;
-use super::chan::{Chan, Guess};
+use super::chan::Chan;
 use super::waiter::Wait;
 use super::{Recv, TryRecvError};
 use crate::loom::atomic::Ordering::{AcqRel, Relaxed};
@@ -41,8 +41,6 @@ pub struct Receiver<T> {
     /// The wait of [`Stream::poll_next`], boxed once per receiver (only if
     /// it is used as a stream) so that `Receiver` stays `Unpin`.
     stream: Option<Pin<Box<Wait<T>>>>,
-    /// Whether this handle's last receive had to wait.
-    guess: Guess,
 }
 
 impl<T> Receiver<T> {
@@ -50,7 +48,6 @@ impl<T> Receiver<T> {
         Self {
             chan,
             stream: None,
-            guess: Guess::new(),
         }
     }
 
@@ -72,7 +69,7 @@ impl<T> Receiver<T> {
     /// ```
     #[inline]
     pub fn recv(&self) -> Recv<'_, T> {
-        Recv::new(&self.chan, &self.guess)
+        Recv::new(&self.chan)
     }
 
     /// Receives without waiting: `Empty` if no value is there now, `Closed`
@@ -266,7 +263,7 @@ impl<T> Stream for Receiver<T> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
         let wait = this.stream.get_or_insert_with(|| Box::pin(Wait::new()));
-        this.chan.poll_recv(wait.as_mut(), &this.guess, cx)
+        this.chan.poll_recv(wait.as_mut(), cx)
     }
 }
 

@@ -5,7 +5,7 @@ use core::fmt;
 
 #[cfg(feature = "std")]
 use super::SendError;
-use super::chan::{Chan, Guess};
+use super::chan::Chan;
 use super::{OwnedPermit, Permit, Reserve, ReserveOwned, Send, TrySendError};
 use crate::loom::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 
@@ -27,8 +27,6 @@ use crate::loom::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 /// ```
 pub struct Sender<T> {
     pub(super) chan: Arc<Chan<T>>,
-    /// Whether this handle's last `send` had to wait.
-    pub(super) guess: Guess,
 }
 
 impl<T> Sender<T> {
@@ -58,7 +56,7 @@ impl<T> Sender<T> {
     /// ```
     #[inline]
     pub fn send(&self, value: T) -> Send<'_, T> {
-        Send::new(&self.chan, &self.guess, value)
+        Send::new(&self.chan, value)
     }
 
     /// Sends without waiting: `Full(value)` if no slot is free (or a
@@ -355,7 +353,6 @@ impl<T> Clone for Sender<T> {
         self.chan.senders.fetch_add(1, Relaxed);
         Self {
             chan: self.chan.clone(),
-            guess: Guess::new(),
         }
     }
 }
@@ -415,7 +412,6 @@ impl<T> WeakSender<T> {
                 Ok(_) => {
                     return Some(Sender {
                         chan: self.chan.clone(),
-                        guess: Guess::new(),
                     });
                 }
                 Err(actual) => n = actual,

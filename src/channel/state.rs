@@ -5,6 +5,7 @@
 use alloc::boxed::Box;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
+use core::task::Waker;
 
 use super::waiter::{List, Status, Wait};
 use crate::wait::WakeBatch;
@@ -122,6 +123,35 @@ impl<T> State<T> {
             && (!self.receivers.is_empty() || (!rendezvous && self.room() > 0))
     }
 
+    /// Queues the unlinked waiter `w` (a receiver, or a sender holding
+    /// `value`) with `waker`.
+    ///
+    /// # Safety
+    /// The caller holds the lock and owns `w` (alive, pinned, unlinked);
+    /// it is unlinked (by the channel or by its owner's cancel) before it
+    /// is dropped.
+    pub(super) unsafe fn park(
+        &mut self,
+        w: NonNull<Wait<T>>,
+        value: Option<T>,
+        waker: Waker,
+        receiver: bool,
+    ) {
+        // SAFETY: as the caller promised; `with` not nested.
+        unsafe {
+            Wait::with(w, |n| {
+                n.value = value;
+                n.waker = Some(waker);
+                n.status = Status::Queued;
+            });
+            if receiver {
+                self.receivers.push_back(w);
+            } else {
+                self.senders.push_back(w);
+            }
+        }
+    }
+
     /// Writes `value` into `r`'s node and wakes it.
     #[inline]
     pub(super) fn give(r: NonNull<Wait<T>>, value: T, wakes: &mut Wakes) {
@@ -227,9 +257,25 @@ impl<T> State<T> {
     /// parked receiver and the send completes; a reserve is granted the
     /// slot. Returns `true` if it stopped only because `wakes` is full (the
     /// caller pumps again).
+    #[inline]
     pub(super) fn pump(&mut self, rendezvous: bool, wakes: &mut Wakes) -> bool {
+        // Inline: most calls find nothing to serve (a sender just parked).
+        if self.senders.is_empty() || !self.can_serve(rendezvous) {
+            return false;
+        }
+        self.serve(rendezvous, wakes)
+    }
+
+    /// Whether the sender at the head of the queue can be served now.
+    #[inline]
+    fn can_serve(&self, rendezvous: bool) -> bool {
+        self.room() > 0 && self.spare() > 0 && !(rendezvous && self.receivers.is_empty())
+    }
+
+    /// [`pump`](Self::pump)'s loop.
+    fn serve(&mut self, rendezvous: bool, wakes: &mut Wakes) -> bool {
         while let Some(s) = self.senders.front() {
-            if self.room() == 0 || self.spare() == 0 || (rendezvous && self.receivers.is_empty()) {
+            if !self.can_serve(rendezvous) {
                 return false;
             }
             if wakes.room() < 2 {

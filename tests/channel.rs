@@ -314,6 +314,43 @@ fn a_waiting_future_repolled_with_a_new_waker_wakes_the_new_one() {
     assert_eq!(rx.try_recv(), Ok(3));
 }
 
+/// A waker whose `clone` panics (the one piece of user code the channel
+/// runs under its lock) leaves the channel usable: the panic reaches the
+/// poller, the lock is released, nothing was queued.
+#[test]
+fn a_panicking_waker_clone_leaves_the_channel_usable() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::task::{RawWaker, RawWakerVTable};
+    fn clone(_: *const ()) -> RawWaker {
+        panic!("waker clone panics")
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    // SAFETY: every vtable function accepts the null data pointer.
+    let bad = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+
+    let (tx, rx) = bounded::<u32>(1);
+    let mut r = Box::pin(rx.recv());
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        r.as_mut().poll(&mut Context::from_waker(&bad))
+    }));
+    assert!(res.is_err(), "the clone's panic reaches the poller");
+    drop(r);
+    assert_eq!(tx.try_send(1), Ok(()), "the lock was released");
+    assert_eq!(rx.try_recv(), Ok(1), "no ghost receiver took the value");
+
+    tx.try_send(2).unwrap();
+    let mut s = Box::pin(tx.send(3));
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        s.as_mut().poll(&mut Context::from_waker(&bad))
+    }));
+    assert!(res.is_err());
+    drop(s);
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "3 was not sent");
+    assert_eq!(tx.try_send(4), Ok(()), "no ghost sender holds the slot");
+}
+
 /// A value handed to a parked receiver does not take one of the `cap`
 /// slots: with a receiver waiting, a `cap == 1` channel takes one value
 /// for it and buffers one more.

@@ -36,7 +36,9 @@ impl<T> SpinLock<T> {
         }
     }
 
-    /// Runs `f` with the lock held. `f` must not panic (it only moves bits).
+    /// Runs `f` with the lock held. The lock is released on unwind too, so
+    /// `f` may panic (the one user code the channel runs under it is a
+    /// waker clone) as long as it has not changed the value yet.
     #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         if self
@@ -46,11 +48,10 @@ impl<T> SpinLock<T> {
         {
             self.lock_slow();
         }
+        let _unlock = Unlock(&self.locked);
         // SAFETY: the lock bit is ours, so nobody else touches the value
-        // until the `Release` store below.
-        let out = self.value.with_mut(|p| f(unsafe { &mut *p }));
-        self.locked.store(0, Release);
-        out
+        // until `_unlock`'s `Release` store.
+        self.value.with_mut(|p| f(unsafe { &mut *p }))
     }
 
     /// Contended: a few quick retries, then a *randomized* back-off of
@@ -103,6 +104,19 @@ impl<T> SpinLock<T> {
                 }
             }
         }
+    }
+}
+
+/// Clears the lock bit when dropped: after `with`'s closure, or while it
+/// unwinds.
+#[cfg(not(loom))]
+struct Unlock<'a>(&'a AtomicUsize);
+
+#[cfg(not(loom))]
+impl Drop for Unlock<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.store(0, Release);
     }
 }
 

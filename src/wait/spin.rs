@@ -1,5 +1,6 @@
 //! A minimal lock for short internal critical sections (a few loads and
-//! stores; never a user callback, a waker or a value's destructor).
+//! stores; never a user callback, a value's destructor, or a waker's wake
+//! or drop — the only foreign code run under it is a waker *clone*).
 //!
 //! Outside loom it is a test-and-test-and-set spin lock with a randomized
 //! back-off (see `lock_slow`). Under loom it is a loom mutex: loom cannot

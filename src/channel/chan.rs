@@ -479,10 +479,12 @@ impl<T> Chan<T> {
                 }
             });
         }
-        self.attempt_or_park(wait, cx, true, |st, wakes| match st.take(rendezvous, wakes) {
-            Some(v) => Ok(Some(v)),
-            None if st.closed => Ok(None),
-            None => Err(None),
+        self.attempt_or_park(wait, cx, true, |st, wakes| {
+            match st.take(rendezvous, wakes) {
+                Some(v) => Ok(Some(v)),
+                None if st.closed => Ok(None),
+                None => Err(None),
+            }
         })
     }
 

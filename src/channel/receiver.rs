@@ -45,10 +45,7 @@ pub struct Receiver<T> {
 
 impl<T> Receiver<T> {
     pub(super) fn new(chan: Arc<Chan<T>>) -> Self {
-        Self {
-            chan,
-            stream: None,
-        }
+        Self { chan, stream: None }
     }
 
     /// Receives a value, waiting while the channel is empty. Fails once

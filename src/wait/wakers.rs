@@ -64,11 +64,11 @@ impl<const N: usize> WakeBatch<N> {
 }
 
 impl<const N: usize> Drop for WakeBatch<N> {
-    /// Wakes what is left (see the type docs); the stale waker is dropped
-    /// after.
+    /// Wakes what is left (see the type docs), then drops the stale waker.
     #[inline]
     fn drop(&mut self) {
         self.wake_all();
+        drop(self.stale.take());
     }
 }
 

@@ -249,7 +249,9 @@ impl<T> Chan<T> {
             unsafe {
                 Wait::with(ptr, |n| {
                     if n.status != Status::Queued {
-                        return Some(exit(st, n, wakes));
+                        let r = exit(st, n, wakes);
+                        debug_assert!(n.value.is_none() && n.waker.is_none(), "left empty");
+                        return Some(r);
                     }
                     if !n.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                         wakes.stale = n.waker.replace(cx.waker().clone());
@@ -307,7 +309,11 @@ impl<T> Chan<T> {
                         (None, n.value.take())
                     })
                 } else {
-                    Wait::with(ptr, |n| (Some(exit(st, n, wakes)), n.value.take()))
+                    Wait::with(ptr, |n| {
+                        let r = exit(st, n, wakes);
+                        debug_assert!(n.waker.is_none(), "taken by whoever unlinked it");
+                        (Some(r), n.value.take())
+                    })
                 }
             }
         });

@@ -137,13 +137,10 @@ impl<T> State<T> {
         waker: Waker,
         receiver: bool,
     ) {
-        // SAFETY: as the caller promised; `with` not nested.
+        // SAFETY: as the caller promised; the node is written before the
+        // list reaches it.
         unsafe {
-            Wait::with(w, |n| {
-                n.value = value;
-                n.waker = Some(waker);
-                n.status = Status::Queued;
-            });
+            Wait::park(w, value, waker);
             if receiver {
                 self.receivers.push_back(w);
             } else {

@@ -13,6 +13,7 @@
 
 use core::cell::Cell;
 use core::marker::PhantomPinned;
+use core::mem::MaybeUninit;
 use core::pin::Pin;
 use core::ptr::NonNull;
 use core::task::Waker;
@@ -36,6 +37,12 @@ pub(crate) enum Status {
 }
 
 /// The shared part of a waiter, reached only under the channel lock.
+///
+/// It exists only while its waiter is linked: [`Wait::park`] writes it whole
+/// and the owner, once it saw the node leave the queue, leaves it empty
+/// (value taken, waker taken by whoever unlinked it), so nothing in it needs
+/// dropping and a [`Wait`] has no drop glue. A future that never parks
+/// never writes it: building and moving the future costs a flag.
 #[derive(Debug)]
 pub(crate) struct Node<T> {
     links: Links<Wait<T>>,
@@ -49,7 +56,8 @@ pub(crate) struct Node<T> {
 /// One waiter, pinned inside a future (or a box a handle keeps).
 #[derive(Debug)]
 pub(crate) struct Wait<T> {
-    node: UnsafeCell<Node<T>>,
+    /// Initialized by [`Wait::park`]; see [`Node`].
+    node: UnsafeCell<MaybeUninit<Node<T>>>,
     /// Owner-only: the node may be reached by the channel (it was linked and
     /// the owner has not yet seen it leave the queue under the lock). A
     /// `Cell`, so that every byte of a `Wait` is interior-mutable: the lists
@@ -78,12 +86,7 @@ impl<T> Default for Wait<T> {
 impl<T> Wait<T> {
     pub(crate) fn new() -> Self {
         Self {
-            node: UnsafeCell::new(Node {
-                links: Links::new(),
-                status: Status::Done,
-                value: None,
-                waker: None,
-            }),
+            node: UnsafeCell::new(MaybeUninit::uninit()),
             linked: Cell::new(false),
             _pin: PhantomPinned,
         }
@@ -109,17 +112,40 @@ impl<T> Wait<T> {
         NonNull::from(&*self)
     }
 
+    /// Writes the node (queued, holding `value` and `waker`, not yet in a
+    /// list), which may hold anything (it is never dropped: see [`Node`]).
+    ///
+    /// # Safety
+    /// `this` is alive and pinned, and nobody else reaches it (unlinked,
+    /// owned by the caller).
+    #[inline]
+    pub(crate) unsafe fn park(this: NonNull<Self>, value: Option<T>, waker: Waker) {
+        // SAFETY: alive and exclusive (caller); the cell hands out its
+        // pointer for the closure's duration only.
+        unsafe {
+            this.as_ref().node.with_mut(|p| {
+                (*p).write(Node {
+                    links: Links::new(),
+                    status: Status::Queued,
+                    value,
+                    waker: Some(waker),
+                });
+            });
+        }
+    }
+
     /// Runs `f` on the node.
     ///
     /// # Safety
-    /// `this` is alive (pinned, not yet dropped); the caller holds the
-    /// channel lock, or the waiter is unreachable for everyone else; `with`
-    /// is not nested on the same waiter.
+    /// `this` is alive (pinned, not yet dropped) and was parked
+    /// ([`Wait::park`]) since its owner last saw it unlinked; the caller
+    /// holds the channel lock, or the waiter is unreachable for everyone
+    /// else; `with` is not nested on the same waiter.
     #[inline]
     pub(crate) unsafe fn with<R>(this: NonNull<Self>, f: impl FnOnce(&mut Node<T>) -> R) -> R {
-        // SAFETY: alive and exclusive (caller); the cell hands out its
-        // pointer for the closure's duration only.
-        unsafe { this.as_ref().node.with_mut(|p| f(&mut *p)) }
+        // SAFETY: alive, initialized and exclusive (caller); the cell hands
+        // out its pointer for the closure's duration only.
+        unsafe { this.as_ref().node.with_mut(|p| f((*p).assume_init_mut())) }
     }
 }
 

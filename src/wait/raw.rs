@@ -26,7 +26,7 @@
 
 use core::pin::Pin;
 use core::ptr::NonNull;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 
 use super::list::{List, Waiter};
 use super::wakers::WakeBatch;
@@ -574,14 +574,16 @@ impl Acquire {
                 return Poll::Ready(res.map_err(|_| Closed));
             }
         }
-        self.poll_slow(sem, cx)
+        // Only the waker goes out of line: the `Context` itself need not
+        // be in memory on the fast path.
+        self.poll_slow(sem, cx.waker())
     }
 
     #[inline(never)]
     fn poll_slow(
         self: Pin<&mut Self>,
         sem: &RawSemaphore,
-        cx: &mut Context<'_>,
+        task: &Waker,
     ) -> Poll<Result<(), Closed>> {
         let (w, stage, n, front) = self.node();
         match *stage {
@@ -596,7 +598,7 @@ impl Acquire {
                     Poll::Ready(Err(Closed))
                 }
                 Err(TryFail::NoPermits) => {
-                    let mut waker = Some(cx.waker().clone());
+                    let mut waker = Some(task.clone());
                     let locked = sem.lock();
                     let mut out = Poll::Pending;
                     sem.with_list(locked, |list, s| {
@@ -670,8 +672,8 @@ impl Acquire {
                             return if list.is_empty() { s & !WAITERS } else { s };
                         }
                         Waiter::with(w, |node| match &mut node.waker {
-                            Some(old) if old.will_wake(cx.waker()) => {}
-                            slot => stale = slot.replace(cx.waker().clone()),
+                            Some(old) if old.will_wake(task) => {}
+                            slot => stale = slot.replace(task.clone()),
                         });
                     }
                     s

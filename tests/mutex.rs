@@ -324,10 +324,10 @@ fn stress_with_blocking_threads() {
 /// Manual polling, adversarial order: after every release the relocker
 /// barges first (`try_lock`, else a fresh `lock()` polled once), and only
 /// then is the (woken) waiter polled. The waiter must own the lock after at
-/// most `MAX_BYPASS + 1` releases.
+/// most `MAX_BYPASS` releases (the last one hands it over).
 #[test]
 fn waiter_is_not_starved_by_relocking() {
-    let bound = Mutex::<()>::MAX_BYPASS + 1;
+    let bound = Mutex::<()>::MAX_BYPASS;
     let m = Mutex::new(0u32);
     let waiter_w = CountingWaker::new();
     let mut held = m.try_lock().unwrap();

@@ -5,11 +5,12 @@
 //! wakers (or the no-op waker), so the run is deterministic.
 //!
 //! The model follows the mutex's bounded barging: an unlock wakes the head
-//! waiter and leaves the lock free for whoever comes first (the head when
-//! polled, or a new `lock()`/`try_lock()`), except that after
-//! `Mutex::MAX_BYPASS` such unlocks the lock is handed to the head. The
-//! test checks the bound itself: a head waiter is overtaken at most
-//! `MAX_BYPASS` times (a free lock inherited from a dropped head counts).
+//! waiter, counts a bypass against it and leaves the lock free for whoever
+//! comes first (the head when polled, or a new `lock()`/`try_lock()`),
+//! except that once the head has `Mutex::MAX_BYPASS` bypasses counted, a
+//! free lock is for it alone. A free lock inherited from a dropped head
+//! counts as a bypass. The test checks the bound itself: a head waiter is
+//! overtaken at most `MAX_BYPASS` times.
 
 #[path = "common.rs"]
 pub mod common;
@@ -83,8 +84,6 @@ impl Guard<'_> {
 struct Pending<'a> {
     id: u64,
     fut: Fut<'a>,
-    /// Model: the lock was handed to this future; the next poll returns it.
-    granted: bool,
     wakers: Wakers,
     /// Locks taken by others while this future was the head waiter.
     overtaken: usize,
@@ -94,7 +93,7 @@ struct Pending<'a> {
 #[derive(Debug)]
 struct Waiting {
     id: u64,
-    /// Unlocks that freed the lock instead of handing it to this head.
+    /// Unlocks (and inherited free locks) while this was the head.
     bypassed: usize,
     /// Its node holds a waker (taken by a wake-up, put back by a poll).
     has_waker: bool,
@@ -102,9 +101,9 @@ struct Waiting {
 
 struct Harness<'a> {
     mutex: &'a Arc<Mutex<Value>>,
-    /// Model: the lock is free (nobody holds it, nobody was handed it). It
-    /// can be free while futures wait: an unlock that bypasses the head
-    /// leaves it free for the head or for a barging newcomer.
+    /// Model: nobody holds the lock. It can be free while futures wait: an
+    /// unlock leaves it free for the woken head or (see [`Harness::open`])
+    /// for a barging newcomer.
     free: bool,
     /// Model: FIFO of queued futures.
     queue: VecDeque<Waiting>,
@@ -141,34 +140,21 @@ impl<'a> Harness<'a> {
         }
     }
 
-    /// The model's `unlock_one`: wake the head; free the lock for anyone
-    /// unless the head was bypassed `MAX_BYPASS` times (then hand it over).
+    /// The model's `unlock_one`: free the lock, wake the head and count a
+    /// bypass against it.
     fn unlock(&mut self) {
         assert!(!self.free);
         self.wake_head();
-        match self.queue.front_mut() {
-            Some(head) if head.bypassed >= MAX_BYPASS => {
-                let id = head.id;
-                self.queue.pop_front();
-                self.pending_mut(id).granted = true;
-            }
-            Some(head) => {
-                head.bypassed += 1;
-                self.free = true;
-            }
-            None => self.free = true,
+        if let Some(head) = self.queue.front_mut() {
+            head.bypassed += 1;
         }
+        self.free = true;
     }
 
-    /// The model's FIFO `release(1)` (a woken-and-dropped future passes the
-    /// lock it was handed straight to the next waiter).
-    fn release(&mut self) {
-        assert!(!self.free);
-        self.wake_head();
-        match self.queue.pop_front() {
-            Some(head) => self.pending_mut(head.id).granted = true,
-            None => self.free = true,
-        }
+    /// The lock is free for a newcomer: free, and not kept for a head that
+    /// has been bypassed `MAX_BYPASS` times.
+    fn open(&self) -> bool {
+        self.free && self.queue.front().is_none_or(|h| h.bypassed < MAX_BYPASS)
     }
 
     /// Someone not waiting (or the head itself, `by_head`) took the lock.
@@ -193,9 +179,7 @@ impl<'a> Harness<'a> {
     fn polled(&mut self, i: usize, res: Poll<Guard<'a>>) {
         let id = self.pending[i].id;
         let is_head = self.queue.front().is_some_and(|w| w.id == id);
-        let ready = if self.pending[i].granted {
-            true
-        } else if is_head && self.free {
+        let ready = if is_head && self.free {
             // The lock was left free for the woken head: it takes it.
             self.queue.pop_front();
             self.free = false;
@@ -228,7 +212,7 @@ impl<'a> Harness<'a> {
                 } else {
                     mutex.try_lock().map(Guard::Ref)
                 };
-                assert_eq!(got.is_some(), self.free, "try_lock");
+                assert_eq!(got.is_some(), self.open(), "try_lock");
                 if let Some(g) = got {
                     self.free = false;
                     self.got_guard(g, false);
@@ -244,7 +228,7 @@ impl<'a> Harness<'a> {
                 let res = poll_fut(&mut fut, &wakers.waker());
                 let id = self.next_id;
                 self.next_id += 1;
-                if self.free {
+                if self.open() {
                     // The fast path barges, even past a woken head.
                     self.free = false;
                     let Poll::Ready(guard) = res else {
@@ -261,7 +245,6 @@ impl<'a> Harness<'a> {
                 self.pending.push(Pending {
                     id,
                     fut,
-                    granted: false,
                     wakers,
                     overtaken: 0,
                 });
@@ -285,22 +268,17 @@ impl<'a> Harness<'a> {
                 }
                 let p = self.pending.swap_remove(i % self.pending.len());
                 drop(p.fut);
-                if p.granted {
-                    // Handed the lock but dropped: pass it on.
-                    self.release();
-                } else {
-                    let pos = self.queue.iter().position(|w| w.id == p.id).unwrap();
-                    self.queue.remove(pos);
-                    if self.free {
-                        // A lock left free for the old head: tell the new one,
-                        // which counts it as one bypass.
-                        if pos == 0 {
-                            if let Some(head) = self.queue.front_mut() {
-                                head.bypassed += 1;
-                            }
+                let pos = self.queue.iter().position(|w| w.id == p.id).unwrap();
+                self.queue.remove(pos);
+                if self.free {
+                    // A lock left free for the old head: tell the new one,
+                    // which counts it as one bypass.
+                    if pos == 0 {
+                        if let Some(head) = self.queue.front_mut() {
+                            head.bypassed += 1;
                         }
-                        self.wake_head();
                     }
+                    self.wake_head();
                 }
             }
             Op::DropGuard => {
@@ -331,10 +309,9 @@ impl<'a> Harness<'a> {
     }
 
     fn check(&self) {
-        // Exactly one holder: a guard, or a future the lock was handed to.
-        let handed = self.pending.iter().filter(|p| p.granted).count();
-        assert!(self.guards.len() + handed <= 1);
-        assert_eq!(self.guards.len() + handed, usize::from(!self.free));
+        // At most one holder, and only while the lock is not free.
+        assert!(self.guards.len() <= 1);
+        assert_eq!(self.guards.len(), usize::from(!self.free));
         // With nobody waiting, a `try_lock` probe (released at once) changes
         // nothing, so the implementation can be asked whether it is free.
         if self.queue.is_empty() {
@@ -342,7 +319,7 @@ impl<'a> Harness<'a> {
         }
         for p in &self.pending {
             let queued = self.queue.iter().filter(|w| w.id == p.id).count();
-            assert_eq!(usize::from(p.granted) + queued, 1, "queued or granted");
+            assert_eq!(queued, 1, "a pending future is queued once");
             p.wakers.check(format_args!("future {}", p.id));
         }
     }
@@ -372,10 +349,7 @@ pub fn run(ops: &[Op]) {
         h.step(Op::DropGuard);
         h.check();
         let head = h.queue.front().map(|w| w.id).filter(|_| h.free);
-        let next = h
-            .pending
-            .iter()
-            .position(|p| p.granted || Some(p.id) == head);
+        let next = h.pending.iter().position(|p| Some(p.id) == head);
         if let Some(i) = next {
             h.step(Op::Poll(i));
         } else if let Some(i) = (0..h.pending.len()).min_by_key(|&i| h.pending[i].id) {

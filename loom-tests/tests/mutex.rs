@@ -106,9 +106,9 @@ fn lock_future_dropped_after_wakeup() {
     });
 }
 
-/// A lock future that was already bypassed once is *handed* the lock by
-/// an unlock on another thread, racing its own drop: the lock it may hold
-/// goes to the next queued future.
+/// A lock future that was already bypassed `MAX_BYPASS − 1` times is
+/// *handed* the lock by an unlock on another thread, racing its own drop:
+/// the lock it may hold goes to the next queued future.
 #[test]
 fn lock_future_dropped_after_handoff() {
     model(|| {
@@ -121,7 +121,7 @@ fn lock_future_dropped_after_handoff() {
         assert!(poll_once(first.as_mut(), &w1).is_pending());
         assert!(poll_once(second.as_mut(), &w2).is_pending());
         // Barge until the next unlock must hand the lock to `first`.
-        for _ in 0..Mutex::<()>::MAX_BYPASS {
+        for _ in 1..Mutex::<()>::MAX_BYPASS {
             drop(guard);
             guard = m
                 .try_lock_arc()
@@ -213,42 +213,68 @@ fn mapped_guard_drop() {
     });
 }
 
-/// Barging is bounded: while a waiter is queued, unlocks leave the lock
-/// free for a newcomer at most `Mutex::MAX_BYPASS` times (1 under loom);
-/// the next unlock hands it to the waiter. The first unlock (on another
-/// thread) races the first barging `try_lock`.
+/// Barging is bounded, also in the window between an unlock's atomic add
+/// and its hand-off: a queued waiter is overtaken at most
+/// `Mutex::MAX_BYPASS` times (2 under loom). The first unlock frees the
+/// lock for a newcomer; the second races a barging `try_lock` on another
+/// thread, which may win before the unlock counts the bypass; if it did,
+/// the third unlock races another `try_lock`, which must lose: `HANDOFF`
+/// keeps the lock for the waiter. (The unlocks run on the main thread so
+/// that each window costs loom one preemption.)
 #[test]
 fn barging_is_bounded() {
+    assert_eq!(Mutex::<()>::MAX_BYPASS, 2, "the model counts two bypasses");
     model(|| {
         let m = StdArc::new(Mutex::new(Tracked::new(0)));
         let guard = m.try_lock_arc().unwrap();
         let (waker, wakes) = counting_waker();
         let mut waiter = pin!(m.lock());
         assert!(poll_once(waiter.as_mut(), &waker).is_pending());
-        let unlocker = thread::spawn(move || drop(guard));
-        let mut barges = 0;
-        let mut barge = m.try_lock(); // races the unlock
-        unlocker.join().unwrap();
-        loop {
-            match barge {
-                Some(g) => {
-                    barges += 1;
-                    assert!(
-                        barges <= Mutex::<()>::MAX_BYPASS,
-                        "the waiter was bypassed {barges} times"
-                    );
-                    g.incr();
-                }
-                None if barges > 0 => break, // handed to the waiter
-                None => {}                   // tried before the unlock
-            }
-            barge = m.try_lock();
+        drop(guard); // bypass 1: free for anyone
+        let guard = m.try_lock_arc().expect("the first unlock leaves it free");
+        guard.incr();
+        let barger = {
+            let m = m.clone();
+            thread::spawn(move || m.try_lock_arc())
+        };
+        drop(guard); // bypass 2, racing the barger
+        let mut overtaken = 1;
+        if let Some(g) = barger.join().unwrap() {
+            overtaken += 1;
+            g.incr();
+            let barger = {
+                let m = m.clone();
+                thread::spawn(move || m.try_lock_arc().is_none())
+            };
+            drop(g); // must hand the lock over, racing the barger
+            let lost = barger.join().unwrap();
+            assert!(lost, "the waiter was overtaken three times");
         }
+        assert!(m.try_lock().is_none(), "the lock was not handed over");
         assert!(wakes.get() >= 1);
         match poll_once(waiter.as_mut(), &waker) {
             Poll::Ready(g) => g.incr(),
-            Poll::Pending => panic!("the lock was neither free nor handed over"),
+            Poll::Pending => panic!("the lock was not handed over"),
         }
-        assert_eq!(m.try_lock().unwrap().get(), barges + 1);
+        assert_eq!(m.try_lock().unwrap().get(), overtaken + 1);
+    });
+}
+
+/// An unlock races a `lock()` that is queueing (holding the list's lock
+/// bit): the unlock's permit, added while the bit is held, must survive the
+/// queueing thread's publish, and the queued waiter must be woken.
+#[test]
+fn unlock_racing_enqueue() {
+    model(|| {
+        let m = StdArc::new(Mutex::new(Tracked::new(0)));
+        let guard = m.try_lock_arc().unwrap();
+        let locker = {
+            let m = m.clone();
+            thread::spawn(move || block_on(m.lock()).incr())
+        };
+        guard.incr();
+        drop(guard);
+        locker.join().unwrap();
+        assert_eq!(m.try_lock().expect("the permit was lost").get(), 2);
     });
 }

@@ -88,7 +88,7 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.mutex.raw.unlock_one(Mutex::<T>::MAX_BYPASS);
+        self.mutex.raw.unlock_one();
     }
 }
 
@@ -175,7 +175,7 @@ impl<U: ?Sized> DerefMut for MappedMutexGuard<'_, U> {
 impl<U: ?Sized> Drop for MappedMutexGuard<'_, U> {
     #[inline]
     fn drop(&mut self) {
-        self.raw.unlock_one(super::MAX_BYPASS);
+        self.raw.unlock_one();
     }
 }
 
@@ -256,7 +256,7 @@ impl<T: ?Sized> DerefMut for MutexGuardArc<T> {
 impl<T: ?Sized> Drop for MutexGuardArc<T> {
     #[inline]
     fn drop(&mut self) {
-        self.mutex.raw.unlock_one(Mutex::<T>::MAX_BYPASS);
+        self.mutex.raw.unlock_one();
     }
 }
 

@@ -16,19 +16,18 @@ use pin_project_lite::pin_project;
 
 use crate::loom::ValueCell;
 
-/// See [`Mutex::MAX_BYPASS`].
-const MAX_BYPASS: usize = if cfg!(loom) { 1 } else { 8 };
-use crate::wait::{Acquire, RawSemaphore, SemRef, Waiting};
+use crate::wait::{Acquire, MAX_BYPASS, RawSemaphore, SemRef, Waiting};
 
 /// An async mutual-exclusion lock.
 ///
 /// * **Fast path**: an uncontended `lock`/`try_lock` is one CAS, and unlock
-///   is one CAS.
+///   is one `fetch_add`.
 /// * **Fairness: eventual, with a bound.** An unlock wakes the longest
 ///   waiter and leaves the lock free, so a running task may take it again
-///   at once (barging keeps throughput high under contention); but after
-///   [`Mutex::MAX_BYPASS`] such unlocks the lock is *handed* to that
-///   waiter. The bound is count-based and holds without `std`.
+///   at once (barging keeps throughput high under contention); but the
+///   [`Mutex::MAX_BYPASS`]-th unlock while it waits *hands* the lock to
+///   that waiter, which is overtaken at most `MAX_BYPASS` times. The bound
+///   is count-based and holds without `std`.
 /// * **Cancel-safe**: dropping a [`Lock`] future at any point loses no
 ///   wake-up; if the lock had just been handed to it, it passes on.
 /// * No poisoning; no allocation per wait; `size_of::<Mutex<()>>() == 16`
@@ -95,12 +94,14 @@ impl<T> Mutex<T> {
 }
 
 impl<T: ?Sized> Mutex<T> {
-    /// How many times the longest waiter can be overtaken before the lock
-    /// is handed to it directly: each unlock while it waits either frees
-    /// the lock for whoever is first (it, or a barging `lock`/`try_lock`)
-    /// — at most `MAX_BYPASS` times — or hands it over. Count-based, so the
-    /// bound holds without `std`. (Under `--cfg loom` it is 1, so models
-    /// reach both paths quickly.)
+    /// How many times the longest waiter can be overtaken before it gets
+    /// the lock: each unlock while it waits frees the lock for whoever is
+    /// first (it, or a barging `lock`/`try_lock`), and the `MAX_BYPASS`-th
+    /// hands it over instead. (A newcomer can also slip in between that
+    /// unlock's atomic add and its hand-off, which makes the `MAX_BYPASS`-th
+    /// overtaking; the unlocks after it then hand the lock over.)
+    /// Count-based, so the bound holds without `std`. (Under `--cfg loom`
+    /// it is 2, so models reach both paths quickly.)
     ///
     /// # Examples
     /// ```

@@ -25,7 +25,7 @@ pub(crate) use future::{SemRef, Waiting};
 pub(crate) use list::{Linked, Links, List};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub(crate) use padded::CachePadded;
-pub(crate) use raw::{Acquire, Closed, MAX_PERMITS, RawSemaphore, TryFail};
+pub(crate) use raw::{Acquire, Closed, MAX_BYPASS, MAX_PERMITS, RawSemaphore, TryFail};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub(crate) use spin::SpinLock;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]

@@ -3,11 +3,13 @@
 //! One `usize` holds everything that must change atomically:
 //!
 //! ```text
-//!  bits: [ permits ............ | WAITERS | CLOSED | LOCKED ]
+//!  bits: [ permits ............ | HANDOFF | WAITERS | CLOSED | LOCKED ]
 //! ```
 //!
-//! * `LOCKED` is a spin lock guarding the intrusive waiter [`List`]. Only
-//!   its holder changes the word while it is set; critical sections are
+//! * `LOCKED` is a spin lock guarding the intrusive waiter [`List`]. While
+//!   it is set, only its holder changes the word, except that
+//!   [`RawSemaphore::unlock_one`] may add its permit (so the holder
+//!   publishes its change as a delta, not a store). Critical sections are
 //!   O(1) except for the wake-up loops, which hand wakers to a
 //!   [`WakeBatch`] and run them after unlocking.
 //! * `WAITERS` says the list is non-empty. **Invariant: `WAITERS` ⇒ no free
@@ -17,12 +19,14 @@
 //!   starved by small ones.
 //! * Without waiters, acquire and release are one CAS each.
 //!
-//! A mutex uses [`RawSemaphore::unlock_one`] instead of `release(1)`: it
-//! frees the permit for anyone (the woken head or a barging newcomer) up to
-//! `max_bypass` times per head waiter, then hands it to the head directly.
-//! That relaxes the invariant above to "free permits with `WAITERS` set are
-//! only ever taken by the head or by a newcomer", and bounds how often a
-//! waiter can be overtaken by a count, not a clock.
+//! A mutex uses [`RawSemaphore::unlock_one`] instead of `release(1)`: one
+//! `fetch_add` that frees the permit for anyone (the woken head or a
+//! barging newcomer); with waiters, it then counts a bypass against the
+//! head and wakes it. That relaxes the invariant above to "free permits
+//! with `WAITERS` set are only ever taken by the head or by a newcomer".
+//! `HANDOFF`, set while the head has been bypassed `MAX_BYPASS` times,
+//! keeps newcomers off the free permit: it is the head's. So a waiter is
+//! overtaken at most `MAX_BYPASS` times: a count, not a clock.
 
 use core::pin::Pin;
 use core::ptr::NonNull;
@@ -39,8 +43,14 @@ use crate::loom::atomic::{AtomicUsize, Ordering::*};
 const LOCKED: usize = 1;
 const CLOSED: usize = 1 << 1;
 const WAITERS: usize = 1 << 2;
-const SHIFT: u32 = 3;
+const HANDOFF: usize = 1 << 3;
+const SHIFT: u32 = 4;
 const ONE: usize = 1 << SHIFT;
+
+/// How often [`RawSemaphore::unlock_one`] may leave the permit free for
+/// anyone while one waiter stands at the head. (2 under loom, the smallest
+/// value that still has a bypass before the hand-off.)
+pub(crate) const MAX_BYPASS: usize = if cfg!(loom) { 2 } else { 8 };
 
 /// The largest number of permits a semaphore can hold.
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> SHIFT;
@@ -108,7 +118,7 @@ impl RawSemaphore {
     #[inline]
     pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryFail> {
         let s = self.state.load(Relaxed);
-        if s & (CLOSED | LOCKED) == 0
+        if s & (CLOSED | LOCKED | HANDOFF) == 0
             && s >> SHIFT >= n
             && self
                 .state
@@ -146,7 +156,7 @@ impl RawSemaphore {
                 let _ = self.state.load(Acquire);
                 return Err(TryFail::Closed);
             }
-            if s >> SHIFT < n {
+            if s >> SHIFT < n || s & HANDOFF != 0 {
                 return Err(TryFail::NoPermits);
             }
             if s & LOCKED != 0 {
@@ -262,7 +272,6 @@ impl RawSemaphore {
                 }
                 let mut new = cur;
                 if list.is_empty() {
-                    new &= !WAITERS;
                     let free = new >> SHIFT;
                     match free.checked_add(rem).filter(|&t| t <= MAX_PERMITS) {
                         Some(total) => new = (new & (ONE - 1)) | total << SHIFT,
@@ -288,54 +297,46 @@ impl RawSemaphore {
 
     /// Releases the single permit of a mutex-like semaphore.
     ///
-    /// Without waiters this is one CAS. With waiters, the head waiter is
-    /// woken and the permit is left free for whoever takes it first (the
-    /// head, or a barging fast path), unless the head has already been
-    /// bypassed `max_bypass` times: then the permit is handed to it. Must
-    /// only be used on semaphores whose permits are all taken one at a time.
+    /// One `fetch_add` puts the permit back for whoever takes it first.
+    /// With waiters, the slow path then counts a bypass against the head
+    /// and wakes it; from its `MAX_BYPASS`-th on, `HANDOFF` reserves free
+    /// permits for it. Must only be used on semaphores whose permits are
+    /// all taken one at a time.
     #[inline]
-    pub(crate) fn unlock_one(&self, max_bypass: usize) {
-        // Locked, no waiters, no flags: the common case, one CAS.
-        if self
-            .state
-            .compare_exchange(0, ONE, Release, Relaxed)
-            .is_err()
-        {
-            self.unlock_one_slow(max_bypass);
+    pub(crate) fn unlock_one(&self) {
+        // Locked, no waiters, no flags: the common case, one `lock xadd`.
+        let old = self.state.fetch_add(ONE, Release);
+        if old != 0 {
+            self.unlock_one_slow(old);
         }
     }
 
     #[inline(never)]
-    fn unlock_one_slow(&self, max_bypass: usize) {
-        let Some(locked) = self.add_or_lock(1) else {
+    fn unlock_one_slow(&self, old: usize) {
+        debug_assert!(old >> SHIFT == 0, "a mutex was unlocked twice");
+        // Without waiters and with no list operation under way (one could
+        // be queueing a waiter that must hear of the permit), we are done.
+        if old & (WAITERS | LOCKED) == 0 {
             return;
-        };
+        }
+        let locked = self.lock();
         let mut waker = None;
         self.with_list(locked, |list, cur| {
-            let head = list
-                .front()
-                .expect("WAITERS is set, so the list is not empty");
-            // SAFETY: lock held, `head` linked.
-            let hand_off = unsafe {
-                Waiter::with(head, |node| {
-                    waker = node.waker.take();
-                    if node.bypassed >= max_bypass {
-                        node.needed = 0;
-                        true
-                    } else {
+            if let Some(head) = list.front() {
+                // SAFETY: lock held, `head` linked. If the permit is gone
+                // already (a newcomer took it, or the woken head, and then
+                // the new head's count runs one early, which is safe),
+                // whoever took it unlocks later and wakes the head then.
+                unsafe {
+                    Waiter::with(head, |node| {
                         node.bypassed += 1;
-                        false
-                    }
-                })
-            };
-            let new = cur;
-            if hand_off {
-                // SAFETY: lock held, `head` linked in `list`.
-                unsafe { list.remove(head) };
-                if list.is_empty() { new & !WAITERS } else { new }
-            } else {
-                new + ONE
+                        if cur >> SHIFT > 0 {
+                            waker = node.waker.take();
+                        }
+                    });
+                }
             }
+            cur
         });
         if let Some(w) = waker {
             w.wake();
@@ -361,8 +362,7 @@ impl RawSemaphore {
                         list.remove(head);
                     }
                 }
-                let new = (cur) | CLOSED;
-                if list.is_empty() { new & !WAITERS } else { new }
+                cur | CLOSED
             });
             wakers.wake_all();
             if !more {
@@ -424,16 +424,31 @@ impl RawSemaphore {
 
     /// Runs `f` on the list with the lock held; `f` gets the state word as
     /// it was when the lock was taken (without `LOCKED`) and returns the
-    /// new one, which is published with `Release`.
+    /// new one. `WAITERS` and `HANDOFF` are then set from the list itself,
+    /// and the change is published with `Release`.
     fn with_list(&self, locked: Locked<'_>, f: impl FnOnce(&mut List<Waiter>, usize) -> usize) {
         let new = self.waiters.with_mut(|list| {
             // SAFETY: `Locked` is only made by taking the LOCKED bit, which
-            // gives this thread exclusive access to the list until the store.
+            // gives this thread exclusive access to the list until the
+            // `fetch_add` below clears it.
             let list = unsafe { &mut *list };
-            f(list, locked.state)
+            let new = f(list, locked.state) & !(WAITERS | HANDOFF);
+            let head = list.front().map(|head| {
+                // SAFETY: lock held, `head` linked.
+                let bypassed = unsafe { Waiter::with(head, |node| node.bypassed) };
+                if bypassed >= MAX_BYPASS {
+                    WAITERS | HANDOFF
+                } else {
+                    WAITERS
+                }
+            });
+            new | head.unwrap_or(0)
         });
         debug_assert_eq!(new & LOCKED, 0);
-        self.state.store(new, Release);
+        // A delta, not a store: an `unlock_one` may have added its permit
+        // meanwhile (the one change anyone else makes while `LOCKED` is set).
+        self.state
+            .fetch_add(new.wrapping_sub(locked.state | LOCKED), Release);
         // Under loom, `locked` holds the gate until here, after the store.
         #[cfg(loom)]
         drop(locked);
@@ -602,15 +617,15 @@ impl Acquire {
                     let locked = sem.lock();
                     let mut out = Poll::Pending;
                     sem.with_list(locked, |list, s| {
-                        let free = s >> SHIFT;
-                        let flags = s & !LOCKED & (ONE - 1);
                         if s & CLOSED != 0 {
                             out = Poll::Ready(Err(Closed));
-                            return flags | free << SHIFT;
+                            return s;
                         }
+                        // Free permits kept for the head are not ours.
+                        let free = if s & HANDOFF != 0 { 0 } else { s >> SHIFT };
                         if free >= n {
                             out = Poll::Ready(Ok(()));
-                            return flags | (free - n) << SHIFT;
+                            return s - n * ONE;
                         }
                         let stolen = if front {
                             // SAFETY: lock held.
@@ -618,22 +633,23 @@ impl Acquire {
                         } else {
                             0
                         };
-                        if free + stolen == n {
-                            out = Poll::Ready(Ok(()));
-                            return flags;
-                        }
-                        // SAFETY: lock held; `w` is pinned inside `self`, not
-                        // linked, and `cancel` unlinks it before it can be
-                        // dropped.
-                        unsafe {
-                            Waiter::init(w, n - free - stolen, n, waker.take());
-                            if front {
-                                list.push_front(w);
-                            } else {
-                                list.push_back(w);
+                        if free + stolen < n {
+                            // SAFETY: lock held; `w` is pinned inside `self`,
+                            // not linked, and `cancel` unlinks it before it
+                            // can be dropped.
+                            unsafe {
+                                Waiter::init(w, n - free - stolen, n, waker.take());
+                                if front {
+                                    list.push_front(w);
+                                } else {
+                                    list.push_back(w);
+                                }
                             }
+                        } else {
+                            out = Poll::Ready(Ok(()));
                         }
-                        flags | WAITERS
+                        // The free permits are ours (the waiter holds them).
+                        s - free * ONE
                     });
                     *stage = if out.is_pending() {
                         Stage::Queued
@@ -668,8 +684,7 @@ impl Acquire {
                             // for us (or a newcomer); take it.
                             list.remove(w);
                             out = Poll::Ready(Ok(()));
-                            let s = s - needed * ONE;
-                            return if list.is_empty() { s & !WAITERS } else { s };
+                            return s - needed * ONE;
                         }
                         Waiter::with(w, |node| match &mut node.waker {
                             Some(old) if old.will_wake(task) => {}
@@ -730,8 +745,7 @@ impl Acquire {
                     }
                 }
             }
-            let new = cur;
-            if list.is_empty() { new & !WAITERS } else { new }
+            cur
         });
         if let Some(waker) = pass_on {
             waker.wake();

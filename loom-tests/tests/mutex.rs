@@ -15,8 +15,10 @@
 //! unlock · M26 read-guard drop does not release · M27 internal `lock()` CAS
 //! `Acquire`→`Relaxed` · M28 upgradable `downgrade` keeps the slot · M29
 //! `unlock_one` does not wake · M30 `cancel` does not pass a freed lock on ·
-//! M31 `unlock_one` fast-path CAS `Release`→`Relaxed` · M32 `unlock_one`
-//! never hands off.
+//! M31 `unlock_one` fast-path `Release`→`Relaxed` · M33 `with_list`
+//! stores instead of adding its delta · M34 `try_acquire` ignores `HANDOFF`
+//! · M35 `HANDOFF` never set · M36 `unlock_one` skips the list when only
+//! `LOCKED` was set.
 //!
 //! | model                             | mutations it catches |
 //! |-----------------------------------|----------------------|
@@ -27,7 +29,8 @@
 //! | try_lock_racing_unlock            | M6, M21, M31 |
 //! | lock_arc_across_threads           | M1, M6, M9, M21, M27, M29, M31 |
 //! | mapped_guard_drop                 | M1, M6, M9, M21, M22, M27, M29, M31 |
-//! | barging_is_bounded                | M9, M29, M32 |
+//! | barging_is_bounded                | M34, M35 |
+//! | unlock_racing_enqueue             | M33, M36 |
 #![cfg(loom)]
 
 use std::pin::pin;
@@ -106,9 +109,9 @@ fn lock_future_dropped_after_wakeup() {
     });
 }
 
-/// A lock future that was already bypassed `MAX_BYPASS − 1` times is
-/// *handed* the lock by an unlock on another thread, racing its own drop:
-/// the lock it may hold goes to the next queued future.
+/// A lock future that was already bypassed `MAX_BYPASS − 1` times has the
+/// lock *kept* for it by an unlock on another thread, racing its own drop:
+/// the lock goes to the next queued future.
 #[test]
 fn lock_future_dropped_after_handoff() {
     model(|| {
@@ -127,8 +130,8 @@ fn lock_future_dropped_after_handoff() {
                 .try_lock_arc()
                 .expect("a bypassing unlock leaves the lock free");
         }
-        let unlocker = thread::spawn(move || drop(guard)); // hands it to `first`
-        drop(first); // before or after it was handed the lock
+        let unlocker = thread::spawn(move || drop(guard)); // keeps it for `first`
+        drop(first); // before or after the lock was kept for it
         unlocker.join().unwrap();
         assert!(wakes2.get() >= 1, "the next waiter was not woken");
         match poll_once(second.as_mut(), &w2) {

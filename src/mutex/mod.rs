@@ -24,12 +24,12 @@ use crate::wait::{Acquire, MAX_BYPASS, RawSemaphore, SemRef, Waiting};
 ///   is one `fetch_add`.
 /// * **Fairness: eventual, with a bound.** An unlock wakes the longest
 ///   waiter and leaves the lock free, so a running task may take it again
-///   at once (barging keeps throughput high under contention); but the
-///   [`Mutex::MAX_BYPASS`]-th unlock while it waits *hands* the lock to
-///   that waiter, which is overtaken at most `MAX_BYPASS` times. The bound
-///   is count-based and holds without `std`.
+///   at once (barging keeps throughput high under contention); but from
+///   the [`Mutex::MAX_BYPASS`]-th unlock while it waits on, the lock is
+///   *kept* for that waiter: it is overtaken at most `MAX_BYPASS` times.
+///   The bound is count-based and holds without `std`.
 /// * **Cancel-safe**: dropping a [`Lock`] future at any point loses no
-///   wake-up; if the lock had just been handed to it, it passes on.
+///   wake-up; if the lock had just been kept for it, it passes on.
 /// * No poisoning; no allocation per wait; `size_of::<Mutex<()>>() == 16`
 ///   on 64-bit targets.
 ///
@@ -96,12 +96,13 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     /// How many times the longest waiter can be overtaken before it gets
     /// the lock: each unlock while it waits frees the lock for whoever is
-    /// first (it, or a barging `lock`/`try_lock`), and the `MAX_BYPASS`-th
-    /// hands it over instead. (A newcomer can also slip in between that
-    /// unlock's atomic add and its hand-off, which makes the `MAX_BYPASS`-th
-    /// overtaking; the unlocks after it then hand the lock over.)
-    /// Count-based, so the bound holds without `std`. (Under `--cfg loom`
-    /// it is 2, so models reach both paths quickly.)
+    /// first (it, or a barging `lock`/`try_lock`), and from the
+    /// `MAX_BYPASS`-th on the freed lock is kept for the waiter (woken, it
+    /// takes it on its next poll). A newcomer can still slip in between
+    /// that unlock's atomic add and its bookkeeping, which makes the
+    /// `MAX_BYPASS`-th overtaking; none after. Count-based, so the bound
+    /// holds without `std`. (Under `--cfg loom` it is 2, so models reach
+    /// both paths quickly.)
     ///
     /// # Examples
     /// ```
@@ -113,7 +114,7 @@ impl<T: ?Sized> Mutex<T> {
     ///
     /// # Cancel safety
     /// Cancel-safe: dropping the future loses no wake-up, and if the lock
-    /// had already been handed to it, the lock passes to the next waiter.
+    /// had already been kept for it, the lock passes to the next waiter.
     /// The dropped future loses its place in the queue.
     ///
     /// # Examples
@@ -254,7 +255,7 @@ pin_project! {
     /// The future of [`Mutex::lock`].
     ///
     /// # Cancel safety
-    /// Dropping it at any point loses no wake-up; a lock already handed to
+    /// Dropping it at any point loses no wake-up; a lock already kept for
     /// it passes to the next waiter.
     ///
     /// # Examples
@@ -293,7 +294,7 @@ pin_project! {
     /// The future of [`Mutex::lock_arc`].
     ///
     /// # Cancel safety
-    /// Dropping it at any point loses no wake-up; a lock already handed to
+    /// Dropping it at any point loses no wake-up; a lock already kept for
     /// it passes to the next waiter.
     ///
     /// # Examples

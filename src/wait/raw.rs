@@ -6,12 +6,13 @@
 //!  bits: [ permits ............ | HANDOFF | WAITERS | CLOSED | LOCKED ]
 //! ```
 //!
-//! * `LOCKED` is a spin lock guarding the intrusive waiter [`List`]. While
-//!   it is set, only its holder changes the word, except that
-//!   [`RawSemaphore::unlock_one`] may add its permit (so the holder
-//!   publishes its change as a delta, not a store). Critical sections are
-//!   O(1) except for the wake-up loops, which hand wakers to a
-//!   [`WakeBatch`] and run them after unlocking.
+//! * `LOCKED` is a spin lock guarding the intrusive waiter [`List`]. Only
+//!   its holder changes the word while it is set: it publishes with a
+//!   plain store, which also voids an [`RawSemaphore::unlock_one`] that
+//!   added its permit meanwhile (that unlock sees `LOCKED` in the old word
+//!   and adds again once the lock is free). Critical sections are O(1)
+//!   except for the wake-up loops, which hand wakers to a [`WakeBatch`] and
+//!   run them after unlocking.
 //! * `WAITERS` says the list is non-empty. **Invariant: `WAITERS` ⇒ no free
 //!   permits.** Released permits go to the head waiter first (partially if
 //!   it needs more), so the single-CAS fast paths can never overtake a
@@ -314,19 +315,32 @@ impl RawSemaphore {
     #[inline(never)]
     fn unlock_one_slow(&self, old: usize) {
         debug_assert!(old >> SHIFT == 0, "a mutex was unlocked twice");
-        // Without waiters and with no list operation under way (one could
-        // be queueing a waiter that must hear of the permit), we are done.
-        if old & (WAITERS | LOCKED) == 0 {
-            return;
+        if old & LOCKED != 0 {
+            // The lock holder's store will overwrite our add: redo it once
+            // the lock is free (an add while `LOCKED` is set is invisible
+            // meanwhile, as every acquire waits for `LOCKED` to clear).
+            if let Some(locked) = self.add_or_lock(1) {
+                self.bypass_head(locked, ONE);
+            }
+        } else if old & WAITERS != 0 {
+            // Our permit is in the word (maybe taken already).
+            let locked = self.lock();
+            self.bypass_head(locked, 0);
         }
-        let locked = self.lock();
+    }
+
+    /// An unlock with waiters: adds `add` to the word, counts a bypass
+    /// against the head and wakes it if the permit is still free (from its
+    /// `MAX_BYPASS`-th on, `with_list` sets `HANDOFF`). If the permit is
+    /// gone already (a newcomer took it, or the woken head, and then the new
+    /// head's count runs one early, which is safe), whoever took it unlocks
+    /// later and wakes the head then.
+    fn bypass_head(&self, locked: Locked<'_>, add: usize) {
         let mut waker = None;
         self.with_list(locked, |list, cur| {
+            let cur = cur + add;
             if let Some(head) = list.front() {
-                // SAFETY: lock held, `head` linked. If the permit is gone
-                // already (a newcomer took it, or the woken head, and then
-                // the new head's count runs one early, which is safe),
-                // whoever took it unlocks later and wakes the head then.
+                // SAFETY: lock held, `head` linked.
                 unsafe {
                     Waiter::with(head, |node| {
                         node.bypassed += 1;
@@ -429,8 +443,7 @@ impl RawSemaphore {
     fn with_list(&self, locked: Locked<'_>, f: impl FnOnce(&mut List<Waiter>, usize) -> usize) {
         let new = self.waiters.with_mut(|list| {
             // SAFETY: `Locked` is only made by taking the LOCKED bit, which
-            // gives this thread exclusive access to the list until the
-            // `fetch_add` below clears it.
+            // gives this thread exclusive access to the list until the store.
             let list = unsafe { &mut *list };
             let new = f(list, locked.state) & !(WAITERS | HANDOFF);
             let head = list.front().map(|head| {
@@ -445,10 +458,17 @@ impl RawSemaphore {
             new | head.unwrap_or(0)
         });
         debug_assert_eq!(new & LOCKED, 0);
-        // A delta, not a store: an `unlock_one` may have added its permit
-        // meanwhile (the one change anyone else makes while `LOCKED` is set).
-        self.state
-            .fetch_add(new.wrapping_sub(locked.state | LOCKED), Release);
+        // A store: it also voids an `unlock_one` add made meanwhile, which
+        // that unlock redoes (see `unlock_one_slow`). That add is a
+        // read-modify-write that read `LOCKED`, so this store comes after it
+        // in the word's modification order. Loom 0.7 does not enforce that
+        // (a plain store can slip between another thread's RMW read and
+        // write: tokio-rs/loom#254), so under loom the store is a swap, the
+        // same modification as far as the memory model is concerned.
+        #[cfg(not(loom))]
+        self.state.store(new, Release);
+        #[cfg(loom)]
+        let _ = self.state.swap(new, Release);
         // Under loom, `locked` holds the gate until here, after the store.
         #[cfg(loom)]
         drop(locked);

@@ -52,6 +52,9 @@ const ONE: usize = 1 << SHIFT;
 /// anyone while one waiter stands at the head. (2 under loom, the smallest
 /// value that still has a bypass before the hand-off.)
 pub(crate) const MAX_BYPASS: usize = if cfg!(loom) { 2 } else { 8 };
+// A head that inherited a free lock has one bypass counted: it must not owe
+// `HANDOFF` (see `with_list`).
+const _: () = assert!(MAX_BYPASS >= 2);
 
 /// The largest number of permits a semaphore can hold.
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> SHIFT;
@@ -330,8 +333,8 @@ impl RawSemaphore {
     }
 
     /// An unlock with waiters: adds `add` to the word, counts a bypass
-    /// against the head and wakes it if the permit is still free (from its
-    /// `MAX_BYPASS`-th on, `with_list` sets `HANDOFF`). If the permit is
+    /// against the head and wakes it if the permit is still free; from its
+    /// `MAX_BYPASS`-th on, sets `HANDOFF`. If the permit is
     /// gone already (a newcomer took it, or the woken head, and then the new
     /// head's count runs one early, which is safe), whoever took it unlocks
     /// later and wakes the head then.
@@ -339,18 +342,22 @@ impl RawSemaphore {
         let mut waker = None;
         self.with_list(locked, |list, cur| {
             let cur = cur + add;
-            if let Some(head) = list.front() {
-                // SAFETY: lock held, `head` linked.
-                unsafe {
-                    Waiter::with(head, |node| {
-                        node.bypassed += 1;
-                        if cur >> SHIFT > 0 {
-                            waker = node.waker.take();
-                        }
-                    });
-                }
+            let Some(head) = list.front() else { return cur };
+            // SAFETY: lock held, `head` linked.
+            let bypassed = unsafe {
+                Waiter::with(head, |node| {
+                    node.bypassed += 1;
+                    if cur >> SHIFT > 0 {
+                        waker = node.waker.take();
+                    }
+                    node.bypassed
+                })
+            };
+            if bypassed >= MAX_BYPASS {
+                cur | HANDOFF
+            } else {
+                cur
             }
-            cur
         });
         if let Some(w) = waker {
             w.wake();
@@ -438,24 +445,25 @@ impl RawSemaphore {
 
     /// Runs `f` on the list with the lock held; `f` gets the state word as
     /// it was when the lock was taken (without `LOCKED`) and returns the
-    /// new one. `WAITERS` and `HANDOFF` are then set from the list itself,
-    /// and the change is published with `Release`.
+    /// new one, with `WAITERS` then set from the list and `HANDOFF` cleared
+    /// if the head changed; it is published with `Release`.
     fn with_list(&self, locked: Locked<'_>, f: impl FnOnce(&mut List<Waiter>, usize) -> usize) {
         let new = self.waiters.with_mut(|list| {
             // SAFETY: `Locked` is only made by taking the LOCKED bit, which
             // gives this thread exclusive access to the list until the store.
             let list = unsafe { &mut *list };
-            let new = f(list, locked.state) & !(WAITERS | HANDOFF);
-            let head = list.front().map(|head| {
-                // SAFETY: lock held, `head` linked.
-                let bypassed = unsafe { Waiter::with(head, |node| node.bypassed) };
-                if bypassed >= MAX_BYPASS {
-                    WAITERS | HANDOFF
-                } else {
-                    WAITERS
-                }
-            });
-            new | head.unwrap_or(0)
+            let head = list.front();
+            let mut new = f(list, locked.state);
+            if list.front() != head {
+                // A new head has at most one bypass counted (inherited in
+                // `cancel_slow`), below `MAX_BYPASS`.
+                new &= !HANDOFF;
+            }
+            if list.is_empty() {
+                new & !WAITERS
+            } else {
+                new | WAITERS
+            }
         });
         debug_assert_eq!(new & LOCKED, 0);
         // A store: it also voids an `unlock_one` add made meanwhile, which

@@ -15,21 +15,26 @@
 //! unlock · M26 read-guard drop does not release · M27 internal `lock()` CAS
 //! `Acquire`→`Relaxed` · M28 upgradable `downgrade` keeps the slot · M29
 //! `unlock_one` does not wake · M30 `cancel` does not pass a freed lock on ·
-//! M31 `unlock_one` fast-path `Release`→`Relaxed` · M33 `with_list`
-//! stores instead of adding its delta · M34 `try_acquire` ignores `HANDOFF`
-//! · M35 `HANDOFF` never set · M36 `unlock_one` skips the list when only
-//! `LOCKED` was set.
+//! M31 `unlock_one` fast-path `Release`→`Relaxed` · M33 `unlock_one`
+//! trusts an add made while `LOCKED` was set · M34 `try_acquire` ignores
+//! `HANDOFF` · M35 `HANDOFF` never set · M36 `unlock_one` skips the list
+//! when only `LOCKED` was set · M37 `HANDOFF` kept when the head changes.
+//! (M9 is now "`with_list` does not set `WAITERS`". M1 is no longer caught
+//! here: under loom the publish is a swap, which continues the release
+//! sequence of the unlock's `Release` add; see `RawSemaphore::with_list`.
+//! M2 and M3 no longer reach the mutex, which never hands permits over;
+//! the semaphore and rwlock models cover them.)
 //!
 //! | model                             | mutations it catches |
 //! |-----------------------------------|----------------------|
 //! | mutual_exclusion                  | M1, M6, M9, M21, M27, M29, M31 |
 //! | no_lost_wakeup                    | M1, M6, M9, M21, M27, M29, M31 |
-//! | lock_future_dropped_after_wakeup  | M1, M9, M29, M30, M27* |
-//! | lock_future_dropped_after_handoff | M1, M2, M3, M9, M29, M27* |
+//! | lock_future_dropped_after_wakeup  | M9, M29, M30, M37, M27* |
+//! | lock_future_dropped_after_handoff | M29, M30, M37, M27* |
 //! | try_lock_racing_unlock            | M6, M21, M31 |
 //! | lock_arc_across_threads           | M1, M6, M9, M21, M27, M29, M31 |
 //! | mapped_guard_drop                 | M1, M6, M9, M21, M22, M27, M29, M31 |
-//! | barging_is_bounded                | M34, M35 |
+//! | barging_is_bounded                | M9, M34, M35, M37 |
 //! | unlock_racing_enqueue             | M33, M36 |
 #![cfg(loom)]
 

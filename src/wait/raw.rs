@@ -472,7 +472,10 @@ impl RawSemaphore {
         // in the word's modification order. Loom 0.7 does not enforce that
         // (a plain store can slip between another thread's RMW read and
         // write: tokio-rs/loom#254), so under loom the store is a swap, the
-        // same modification as far as the memory model is concerned.
+        // same modification as far as the memory model is concerned. (A
+        // swap would continue the release sequence of that unlock's
+        // `Release` add, so loom cannot check this store's `Release`: it is
+        // what publishes a holder's writes when the unlock re-adds here.)
         #[cfg(not(loom))]
         self.state.store(new, Release);
         #[cfg(loom)]

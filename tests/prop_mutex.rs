@@ -86,3 +86,21 @@ fn inherited_free_lock_counts_as_a_bypass() {
     ops.extend([Op::Poll(0), Op::Write, Op::DropGuard]);
     harness::run(&ops);
 }
+
+/// Once the head has `MAX_BYPASS` bypasses counted, a freed lock is kept
+/// for it: neither `try_lock` nor a new `lock()` takes it (the new one
+/// queues behind the head).
+#[test]
+fn lock_kept_for_the_head_refuses_newcomers() {
+    let mut ops = vec![Op::TryLock { arc: false }, Op::Start { arc: true }];
+    for _ in 0..weftwork::Mutex::<()>::MAX_BYPASS {
+        ops.extend([
+            Op::Write,
+            Op::DropGuard,
+            Op::Start { arc: false },
+            Op::TryLock { arc: false },
+        ]);
+    }
+    ops.extend([Op::Poll(0), Op::Write, Op::DropGuard]);
+    harness::run(&ops);
+}

@@ -9,7 +9,7 @@
 #[cfg(loom)]
 mod imp {
     pub(crate) mod atomic {
-        pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+        pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     }
 
     pub(crate) use loom::cell::UnsafeCell;
@@ -35,9 +35,9 @@ mod imp {
 mod imp {
     pub(crate) mod atomic {
         #[cfg(not(feature = "portable-atomic"))]
-        pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
+        pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
         #[cfg(feature = "portable-atomic")]
-        pub(crate) use portable_atomic::{AtomicUsize, Ordering};
+        pub(crate) use portable_atomic::{AtomicBool, AtomicUsize, Ordering};
     }
 
     /// Reference counting (loom's `Arc` under `cfg(loom)`, which has no

@@ -16,7 +16,9 @@
 //! `Acquire`→`Relaxed` · M28 upgradable `downgrade` keeps the slot · M29
 //! `unlock_one` does not wake · M30 `cancel` does not pass a freed lock on ·
 //! M31 `unlock_one` fast-path CAS `Release`→`Relaxed` · M32 `unlock_one`
-//! never hands off.
+//! never hands off · M38 `Waiter::leave` stores `Relaxed` · M39 a grant
+//! sets the waiter's `left` flag before unlinking it · M40 a served waiter
+//! dropped without the lock keeps its permits.
 //!
 //! | model                               | mutations it catches |
 //! |-------------------------------------|----------------------|
@@ -27,6 +29,8 @@
 //! | close_racing_waiters                | M1, M3, M8, M11, M19, M27 |
 //! | add_permits_racing_acquire          | M1, M3, M9, M18, M27* |
 //! | fifo_between_two_waiters            | M1, M3, M9, M11, M18, M27 |
+//! | served_waiter_polled_without_the_lock | M38, M39 |
+//! | served_waiter_dropped_racing_the_grant | M38, M39, M40 |
 #![cfg(loom)]
 
 use std::pin::pin;
@@ -38,7 +42,7 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use weftwork::{AcquireError, Semaphore};
-use weftwork_loom_tests::{counting_waker, model, model_bounded, poll_once};
+use weftwork_loom_tests::{Tracked, counting_waker, model, model_bounded, poll_once};
 
 /// One permit, two contenders (one takes it twice, so that it can race a
 /// waiter that was just handed the permit): never more than one holder, and
@@ -220,5 +224,55 @@ fn fifo_between_two_waiters() {
         }
         second.join().unwrap();
         assert_eq!(sem.available_permits(), 1);
+    });
+}
+
+/// A served waiter sees that it was served without the lock (the flag its
+/// granter sets as its last touch): a poll racing the release either finds
+/// it still queued or finishes from its node, and the granter's writes —
+/// the node and the data the permit guards — are visible when it does.
+#[test]
+fn served_waiter_polled_without_the_lock() {
+    model(|| {
+        let sem = StdArc::new(Semaphore::new(1));
+        let data = Arc::new(Tracked::new(0));
+        let permit = sem.try_acquire_arc().unwrap();
+        let (waker, _wakes) = counting_waker();
+        let mut fut = Box::pin(sem.acquire());
+        assert!(poll_once(fut.as_mut(), &waker).is_pending());
+        let releaser = {
+            let data = data.clone();
+            thread::spawn(move || {
+                data.incr();
+                drop(permit); // grants `fut`
+            })
+        };
+        // Not woken yet, maybe: polled for some other reason (a `select!`).
+        let permit = match poll_once(fut.as_mut(), &waker) {
+            Poll::Ready(p) => p.unwrap(),
+            Poll::Pending => block_on(fut).unwrap(),
+        };
+        assert_eq!(data.get(), 1);
+        drop(permit);
+        releaser.join().unwrap();
+        assert_eq!(sem.available_permits(), 1);
+    });
+}
+
+/// A waiter dropped while the release that serves it runs: it gives back
+/// the permit it was granted (found without the lock, or under it), so the
+/// permit is never lost nor counted twice.
+#[test]
+fn served_waiter_dropped_racing_the_grant() {
+    model(|| {
+        let sem = StdArc::new(Semaphore::new(2));
+        let permit = sem.try_acquire_many_arc(2).unwrap();
+        let (waker, _wakes) = counting_waker();
+        let mut fut = Box::pin(sem.acquire_many(2));
+        assert!(poll_once(fut.as_mut(), &waker).is_pending());
+        let releaser = thread::spawn(move || drop(permit)); // grants both
+        drop(fut);
+        releaser.join().unwrap();
+        assert_eq!(sem.available_permits(), 2);
     });
 }

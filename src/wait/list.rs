@@ -13,6 +13,7 @@ use core::ptr::NonNull;
 use core::task::Waker;
 
 use crate::loom::UnsafeCell;
+use crate::loom::atomic::{AtomicBool, Ordering};
 
 /// The mutable part of a waiter, reached only under the list's lock.
 #[derive(Debug)]
@@ -36,13 +37,20 @@ pub(crate) struct Node {
 #[derive(Debug)]
 pub(crate) struct Waiter {
     node: UnsafeCell<MaybeUninit<Node>>,
+    /// Set (`Release`) by whoever else unlinks the waiter — a grant or a
+    /// close — as its last touch of the node, so the owner can see that it
+    /// was served (and read its node) without taking the lock.
+    left: AtomicBool,
     _pin: PhantomPinned,
 }
 
 // SAFETY: the raw links are only followed with the owning semaphore's lock
-// held, which serializes every access to the node; the waker is `Send + Sync`.
+// held, which serializes every access to the node, except the owner's once
+// `left` (acquired) says nobody else reaches it any more; the waker is
+// `Send + Sync`.
 unsafe impl Send for Waiter {}
-// SAFETY: as above: shared access never touches the node without the lock.
+// SAFETY: as above: shared access never touches the node without the lock,
+// other than through that flag.
 unsafe impl Sync for Waiter {}
 
 impl Waiter {
@@ -50,8 +58,29 @@ impl Waiter {
     pub(crate) fn new() -> Self {
         Self {
             node: UnsafeCell::new(MaybeUninit::uninit()),
+            left: AtomicBool::new(false),
             _pin: PhantomPinned,
         }
+    }
+
+    /// Tells the owner that the semaphore unlinked its waiter (granted, or
+    /// closed): from this store on the node is the owner's again.
+    ///
+    /// # Safety
+    /// The caller holds the list's lock, has just unlinked `this` (alive
+    /// until now) and does not touch it afterwards: the owner may free it
+    /// as soon as it sees the flag.
+    #[inline]
+    pub(crate) unsafe fn leave(this: NonNull<Waiter>) {
+        // SAFETY: alive until this store (caller).
+        unsafe { this.as_ref() }.left.store(true, Ordering::Release);
+    }
+
+    /// Whether the semaphore unlinked this waiter ([`Waiter::leave`]); if
+    /// so, the node (written before the flag) belongs to the owner again.
+    #[inline]
+    pub(crate) fn has_left(&self) -> bool {
+        self.left.load(Ordering::Acquire)
     }
 
     /// Writes the node before the waiter is linked for the first time.

@@ -19,6 +19,10 @@
 //!   queued waiter: strict FIFO, and a large request at the head is not
 //!   starved by small ones.
 //! * Without waiters, acquire and release are one CAS each.
+//! * A waiter unlinked by someone else (granted its permits, or closed) is
+//!   told so by a flag its granter sets last (`Waiter::leave`, `Release`):
+//!   its next poll, or its drop, reads the outcome from its node without
+//!   taking the lock.
 //!
 //! A mutex uses [`RawSemaphore::unlock_one`] instead of `release(1)`: one
 //! `fetch_add` that frees the permit for anyone (the woken head or a
@@ -31,7 +35,7 @@
 
 use core::pin::Pin;
 use core::ptr::NonNull;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll, Waker, ready};
 
 use super::list::{List, Waiter};
 use super::wakers::WakeBatch;
@@ -270,8 +274,12 @@ impl RawSemaphore {
                         })
                     };
                     if done {
-                        // SAFETY: lock held, `head` linked in `list`.
-                        unsafe { list.remove(head) };
+                        // SAFETY: lock held, `head` linked in `list`; not
+                        // touched after `leave`.
+                        unsafe {
+                            list.remove(head);
+                            Waiter::leave(head);
+                        }
                     }
                 }
                 let mut new = cur;
@@ -364,6 +372,41 @@ impl RawSemaphore {
         }
     }
 
+    /// Polls the queued waiter `w` under the lock: `Ready(true)` if it
+    /// took a permit freed by `unlock_one` (it stood at the head),
+    /// `Ready(false)` if it has left the list meanwhile (granted or
+    /// closed), `Pending` (its waker refreshed) otherwise.
+    fn poll_queued(&self, w: NonNull<Waiter>, task: &Waker) -> Poll<bool> {
+        let locked = self.lock();
+        let mut out = Poll::Pending;
+        let mut stale = None;
+        self.with_list(locked, |list, s| {
+            // SAFETY: lock held; `w` is the caller's and alive, and linked
+            // in `list` if linked at all.
+            unsafe {
+                if !List::is_linked(w) {
+                    out = Poll::Ready(false);
+                    return s;
+                }
+                let needed = Waiter::with(w, |node| node.needed);
+                if list.front() == Some(w) && s >> SHIFT >= needed {
+                    // Only under `unlock_one`: a permit was freed for us
+                    // (or a newcomer); take it.
+                    list.remove(w);
+                    out = Poll::Ready(true);
+                    return s - needed * ONE;
+                }
+                Waiter::with(w, |node| match &mut node.waker {
+                    Some(old) if old.will_wake(task) => {}
+                    slot => stale = slot.replace(task.clone()),
+                });
+            }
+            s
+        });
+        drop(stale);
+        out
+    }
+
     /// Closes the semaphore: every waiter and every later acquire fails.
     pub(crate) fn close(&self) {
         loop {
@@ -376,11 +419,13 @@ impl RawSemaphore {
                         more = true;
                         break;
                     }
-                    // SAFETY: lock held; `head` is linked. Leaving with
-                    // `needed > 0` tells the owner the semaphore closed.
+                    // SAFETY: lock held; `head` is linked, and not touched
+                    // after `leave`. Leaving with `needed > 0` tells the
+                    // owner the semaphore closed.
                     unsafe {
                         Waiter::with(head, |node| wakers.push(node.waker.take()));
                         list.remove(head);
+                        Waiter::leave(head);
                     }
                 }
                 cur | CLOSED
@@ -691,49 +736,24 @@ impl Acquire {
                 }
             },
             Stage::Queued => {
-                let locked = sem.lock();
-                let mut out = Poll::Pending;
-                let mut stale = None;
-                sem.with_list(locked, |list, cur| {
-                    let s = cur;
-                    // SAFETY: lock held; `w` is ours and alive, and linked
-                    // in `list` if linked at all.
-                    unsafe {
-                        if !List::is_linked(w) {
-                            let (needed, wanted) =
-                                Waiter::with(w, |node| (node.needed, node.wanted));
-                            out = Poll::Ready(if needed == 0 {
-                                Ok(())
-                            } else {
-                                Err(wanted - needed)
-                            });
-                            return s;
-                        }
-                        let needed = Waiter::with(w, |node| node.needed);
-                        if list.front() == Some(w) && s >> SHIFT >= needed {
-                            // Only under `unlock_one`: a permit was freed
-                            // for us (or a newcomer); take it.
-                            list.remove(w);
-                            out = Poll::Ready(Ok(()));
-                            return s - needed * ONE;
-                        }
-                        Waiter::with(w, |node| match &mut node.waker {
-                            Some(old) if old.will_wake(task) => {}
-                            slot => stale = slot.replace(task.clone()),
-                        });
-                    }
-                    s
-                });
-                drop(stale);
-                match out {
-                    Poll::Pending => Poll::Pending,
-                    Poll::Ready(res) => {
+                // SAFETY: `w` is our own waiter, alive while we are.
+                if !unsafe { w.as_ref() }.has_left() {
+                    let taken = ready!(sem.poll_queued(w, task));
+                    if taken {
                         *stage = Stage::Left;
-                        Poll::Ready(res.map_err(|partial| {
-                            sem.release(partial);
-                            Closed
-                        }))
+                        return Poll::Ready(Ok(()));
                     }
+                }
+                // Granted or closed: the node is ours again (`has_left`, or
+                // the lock in `poll_queued`, orders the granter's writes).
+                // SAFETY: unlinked and not reached by anyone else.
+                let (needed, wanted) = unsafe { Waiter::with(w, |n| (n.needed, n.wanted)) };
+                *stage = Stage::Left;
+                if needed == 0 {
+                    Poll::Ready(Ok(()))
+                } else {
+                    sem.release(wanted - needed);
+                    Poll::Ready(Err(Closed))
                 }
             }
         }
@@ -752,6 +772,14 @@ impl Acquire {
     fn cancel_slow(self: Pin<&mut Self>, sem: &RawSemaphore) {
         let (w, stage, _, _) = self.node();
         *stage = Stage::Left;
+        // SAFETY: `w` is our own waiter, alive while we are.
+        if unsafe { w.as_ref() }.has_left() {
+            // Granted or closed: the node is ours again, no lock needed.
+            // SAFETY: unlinked, and its writer's `leave` was acquired.
+            let held = unsafe { Waiter::with(w, |node| node.wanted - node.needed) };
+            sem.release(held);
+            return;
+        }
         let locked = sem.lock();
         let mut held = 0;
         let mut pass_on = None;

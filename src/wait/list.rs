@@ -39,8 +39,10 @@ pub(crate) struct Waiter {
     node: UnsafeCell<MaybeUninit<Node>>,
     /// Set (`Release`) by whoever else unlinks the waiter — a grant or a
     /// close — as its last touch of the node, so the owner can see that it
-    /// was served (and read its node) without taking the lock.
-    left: AtomicBool,
+    /// was served (and read its node) without taking the lock. Written by
+    /// [`Waiter::init`] with the node: initializing it in [`Waiter::new`]
+    /// made the compiler zero the whole waiter on every fast-path lock.
+    left: MaybeUninit<AtomicBool>,
     _pin: PhantomPinned,
 }
 
@@ -58,7 +60,7 @@ impl Waiter {
     pub(crate) fn new() -> Self {
         Self {
             node: UnsafeCell::new(MaybeUninit::uninit()),
-            left: AtomicBool::new(false),
+            left: MaybeUninit::uninit(),
             _pin: PhantomPinned,
         }
     }
@@ -72,15 +74,20 @@ impl Waiter {
     /// as soon as it sees the flag.
     #[inline]
     pub(crate) unsafe fn leave(this: NonNull<Waiter>) {
-        // SAFETY: alive until this store (caller).
-        unsafe { this.as_ref() }.left.store(true, Ordering::Release);
+        // SAFETY: alive until this store, and initialized by `init`
+        // before it was linked (caller).
+        unsafe { this.as_ref().left.assume_init_ref() }.store(true, Ordering::Release);
     }
 
     /// Whether the semaphore unlinked this waiter ([`Waiter::leave`]); if
     /// so, the node (written before the flag) belongs to the owner again.
+    ///
+    /// # Safety
+    /// The waiter was initialized ([`Waiter::init`]).
     #[inline]
-    pub(crate) fn has_left(&self) -> bool {
-        self.left.load(Ordering::Acquire)
+    pub(crate) unsafe fn has_left(&self) -> bool {
+        // SAFETY: initialized (caller).
+        unsafe { self.left.assume_init_ref() }.load(Ordering::Acquire)
     }
 
     /// Writes the node before the waiter is linked for the first time.
@@ -102,8 +109,15 @@ impl Waiter {
             bypassed: 0,
         };
         // SAFETY: exclusive access (caller); writing never reads the old
-        // (uninitialized) contents.
-        unsafe { this.as_ref().node.with_mut(|p| (*p).write(node)) };
+        // (uninitialized) contents. `left` is an atomic, interior-mutable
+        // like the node's cell, so writing it through the shared-reference
+        // pointer the lists use is allowed; unlinked, nobody reads it yet.
+        unsafe {
+            this.as_ref().node.with_mut(|p| (*p).write(node));
+            let left = &raw const (*this.as_ptr()).left;
+            left.cast_mut()
+                .write(MaybeUninit::new(AtomicBool::new(false)));
+        }
     }
 
     /// Drops the node (its waker).

@@ -736,8 +736,9 @@ impl Acquire {
                 }
             },
             Stage::Queued => {
-                // SAFETY: `w` is our own waiter, alive while we are.
-                if !unsafe { w.as_ref() }.has_left() {
+                // SAFETY: `w` is our own waiter, alive while we are, and
+                // initialized when it queued.
+                if !unsafe { w.as_ref().has_left() } {
                     let taken = ready!(sem.poll_queued(w, task));
                     if taken {
                         *stage = Stage::Left;
@@ -772,8 +773,9 @@ impl Acquire {
     fn cancel_slow(self: Pin<&mut Self>, sem: &RawSemaphore) {
         let (w, stage, _, _) = self.node();
         *stage = Stage::Left;
-        // SAFETY: `w` is our own waiter, alive while we are.
-        if unsafe { w.as_ref() }.has_left() {
+        // SAFETY: `w` is our own waiter, alive while we are, and
+        // initialized when it queued.
+        if unsafe { w.as_ref().has_left() } {
             // Granted or closed: the node is ours again, no lock needed.
             // SAFETY: unlinked, and its writer's `leave` was acquired.
             let held = unsafe { Waiter::with(w, |node| node.wanted - node.needed) };

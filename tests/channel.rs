@@ -34,6 +34,43 @@ fn send_recv_on_all_executors() {
     });
 }
 
+/// `is_full` says exactly whether `try_send` would find no room: permits,
+/// granted and waiting senders take room; a rendezvous channel has room
+/// only while a receiver waits.
+#[test]
+fn is_full_matches_try_send() {
+    let (tx, rx) = bounded::<u8>(2);
+    let permit = tx.try_reserve().unwrap();
+    assert!(!tx.is_full() && !rx.is_full());
+    tx.try_send(1).unwrap();
+    assert!(tx.is_full() && rx.is_full());
+    assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+    drop(permit);
+    assert!(!tx.is_full());
+    // A parked sender keeps the channel full for newcomers, also after it
+    // was granted the slot a receive freed.
+    tx.try_send(2).unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut send = Box::pin(tx.send(3));
+    assert!(send.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert!(
+        tx.is_full(),
+        "the freed slot was granted to the parked send"
+    );
+    assert!(send.as_mut().poll(&mut cx).is_ready());
+    assert!(tx.is_full());
+
+    let (tx, rx) = bounded::<u8>(0);
+    assert!(tx.is_full(), "no receiver waits");
+    let mut recv = Box::pin(rx.recv());
+    assert!(recv.as_mut().poll(&mut cx).is_pending());
+    assert!(!tx.is_full(), "a receiver waits");
+    tx.try_send(7).unwrap();
+    assert!(tx.is_full());
+    assert_eq!(recv.as_mut().poll(&mut cx), Poll::Ready(Ok(7)));
+}
+
 #[test]
 fn futures_and_handles_are_send_sync_unpin() {
     fn unpin<T: Unpin>() {}

@@ -161,6 +161,12 @@ impl<T> Chan<T> {
         self.state.with(|st| st.ring.len)
     }
 
+    /// Whether a `try_send` would find no room now (closing aside).
+    pub(crate) fn is_full(&self) -> bool {
+        let rendezvous = self.rendezvous();
+        self.state.with(|st| !st.can_send(rendezvous))
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire) != 0
     }

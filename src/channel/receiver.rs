@@ -198,6 +198,24 @@ impl<T> Receiver<T> {
         self.len() == 0
     }
 
+    /// Whether the channel has no room for one more value now: a
+    /// [`try_send`](super::Sender::try_send) would return `Full` (unless the
+    /// channel is closed). Room held by permits, by senders already granted
+    /// a slot and by senders waiting in line counts as taken; a rendezvous
+    /// channel has room only while a receiver waits and no sender is ahead.
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, rx) = weftwork::channel::bounded(1);
+    /// assert!(!rx.is_full());
+    /// tx.try_send(1).unwrap();
+    /// assert!(rx.is_full());
+    /// # drop(rx);
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.is_full()
+    }
+
     /// The capacity given to [`bounded`](super::bounded) (`0`: rendezvous).
     ///
     /// # Examples

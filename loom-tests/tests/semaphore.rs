@@ -18,7 +18,8 @@
 //! M31 `unlock_one` fast-path CAS `Release`→`Relaxed` · M32 `unlock_one`
 //! never hands off · M38 `Waiter::leave` stores `Relaxed` · M39 a grant
 //! sets the waiter's `left` flag before unlinking it · M40 a served waiter
-//! dropped without the lock keeps its permits.
+//! dropped without the lock keeps its permits · M41 `close` sets the flag
+//! before its last touch of the waiter.
 //!
 //! | model                               | mutations it catches |
 //! |-------------------------------------|----------------------|
@@ -31,6 +32,7 @@
 //! | fifo_between_two_waiters            | M1, M3, M9, M11, M18, M27 |
 //! | served_waiter_polled_without_the_lock | M38, M39 |
 //! | served_waiter_dropped_racing_the_grant | M38, M39, M40 |
+//! | closed_waiter_polled_racing_the_close | M38, M41 |
 #![cfg(loom)]
 
 use std::pin::pin;
@@ -273,6 +275,35 @@ fn served_waiter_dropped_racing_the_grant() {
         let releaser = thread::spawn(move || drop(permit)); // grants both
         drop(fut);
         releaser.join().unwrap();
+        assert_eq!(sem.available_permits(), 2);
+    });
+}
+
+/// A waiter holding part of its request, polled by hand while `close` runs
+/// on another thread: it finishes with `Closed` from its node (without the
+/// lock, once the closer's flag is set, or under it) and gives its partial
+/// permit back exactly once.
+#[test]
+fn closed_waiter_polled_racing_the_close() {
+    model(|| {
+        let sem = StdArc::new(Semaphore::new(2));
+        let a = sem.try_acquire().unwrap();
+        let b = sem.try_acquire_arc().unwrap();
+        let (waker, _wakes) = counting_waker();
+        let mut fut = Box::pin(sem.acquire_many(2));
+        assert!(poll_once(fut.as_mut(), &waker).is_pending());
+        drop(a); // handed to `fut`: it holds 1 of 2
+        let closer = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.close())
+        };
+        match poll_once(fut.as_mut(), &waker) {
+            Poll::Ready(res) => assert!(res.is_err(), "2 permits granted while 1 is held"),
+            Poll::Pending => {}
+        }
+        drop(fut);
+        closer.join().unwrap();
+        drop(b);
         assert_eq!(sem.available_permits(), 2);
     });
 }

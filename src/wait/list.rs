@@ -109,15 +109,12 @@ impl Waiter {
             bypassed: 0,
         };
         // SAFETY: exclusive access (caller); writing never reads the old
-        // (uninitialized) contents. `left` is an atomic, interior-mutable
-        // like the node's cell, so writing it through the shared-reference
-        // pointer the lists use is allowed; unlinked, nobody reads it yet.
-        unsafe {
-            this.as_ref().node.with_mut(|p| (*p).write(node));
-            let left = &raw const (*this.as_ptr()).left;
-            left.cast_mut()
-                .write(MaybeUninit::new(AtomicBool::new(false)));
-        }
+        // (uninitialized) contents.
+        unsafe { this.as_ref().node.with_mut(|p| (*p).write(node)) };
+        // SAFETY: alive and exclusive (caller); `left` is an atomic, so
+        // interior-mutable: writing it through the lists' pointer (derived
+        // from a shared reference) is allowed.
+        unsafe { (&raw mut (*this.as_ptr()).left).write(MaybeUninit::new(AtomicBool::new(false))) };
     }
 
     /// Drops the node (its waker).

@@ -1,9 +1,10 @@
 //! Lock and semaphore benchmarks: weftwork against its peers, in one run.
 //!
-//! Run with `cargo bench --bench locks`. Before the measurements, two
+//! Run with `cargo bench --bench locks`. Before the measurements, three
 //! tables are printed to stderr (ready to paste into `benches/README.md`):
-//! the `size_of` of each crate's lock types, and the heap allocations each
-//! crate makes per contended wait.
+//! the `size_of` of each crate's lock types, the heap allocations each
+//! crate makes per contended wait, and how often a lock operation of the
+//! `rwlock_90_read` workload suspended its task (untimed).
 //!
 //! Scenarios (one criterion group each; every group measures all crates):
 //!
@@ -24,11 +25,12 @@
 //!   `yield` holds the permit across a `tokio::task::yield_now()`, so
 //!   permits run out and the wait queue is exercised.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::hint::black_box;
 use std::mem::size_of;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -251,6 +253,69 @@ macro_rules! rwlock_90_read {
             })
         });
     }};
+}
+
+/// Rounds per crate in the suspension table.
+const SUSPENSION_ROUNDS: u64 = 50;
+
+/// Polls that returned `Pending`, counted by [`counted`].
+static PENDING: AtomicUsize = AtomicUsize::new(0);
+
+/// Awaits `fut`, counting in [`PENDING`] each poll of it that was pending.
+async fn counted<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    poll_fn(|cx| {
+        let out = fut.as_mut().poll(cx);
+        if out.is_pending() {
+            PENDING.fetch_add(1, Relaxed);
+        }
+        out
+    })
+    .await
+}
+
+/// The `rwlock_90_read` workload outside criterion, with every lock future
+/// counted: prints how often a lock operation suspended its task, and the
+/// fastest round (a round in which no convoy formed).
+macro_rules! rwlock_suspensions {
+    ($rt:expr, $name:literal, $lock:expr) => {{
+        let l = Arc::new($lock);
+        PENDING.store(0, Relaxed);
+        let fastest = (0..SUSPENSION_ROUNDS)
+            .map(|_| {
+                rounds(&$rt, &l, 1, |l, t| async move {
+                    for i in 0..RW_OPS {
+                        if (i + t) % 10 == 0 {
+                            *counted(l.write()).await += 1;
+                        } else {
+                            black_box(*counted(l.read()).await);
+                        }
+                    }
+                })
+            })
+            .min()
+            .expect("at least one round");
+        let ops = SUSPENSION_ROUNDS as usize * TASKS * RW_OPS;
+        let per_op = PENDING.load(Relaxed) as f64 / ops as f64;
+        eprintln!("| {:<10} | {per_op:>14.3} | {fastest:>13.2?} |", $name);
+    }};
+}
+
+/// Why `rwlock_90_read` differs so much between crates: the share of lock
+/// operations that suspended their task (a reader convoy suspends almost
+/// every one).
+fn print_suspensions() {
+    let rt = runtime();
+    eprintln!(
+        "rwlock_90_read untimed, lock futures counted ({SUSPENSION_ROUNDS} rounds): pending polls per lock operation, fastest round:\n"
+    );
+    eprintln!("| crate      | pending per op | fastest round |");
+    eprintln!("|------------|---------------:|--------------:|");
+    rwlock_suspensions!(rt, "weftwork", weftwork::RwLock::new(0u64));
+    rwlock_suspensions!(rt, "tokio", tokio::sync::RwLock::new(0u64));
+    rwlock_suspensions!(rt, "async_lock", async_lock::RwLock::new(0u64));
+    rwlock_suspensions!(rt, "maitake", maitake_sync::RwLock::new(0u64));
+    eprintln!();
 }
 
 fn rwlock_contended(c: &mut Criterion) {
@@ -504,6 +569,7 @@ fn print_allocs() {
 fn main() {
     print_sizes();
     print_allocs();
+    print_suspensions();
     let mut c = Criterion::default().configure_from_args();
     mutex_uncontended(&mut c);
     mutex_contended(&mut c);

@@ -116,24 +116,33 @@ fn woken_then_dropped_passes_permit_on() {
     });
 }
 
+/// A queued `acquire_many(2)` on a semaphore of 2 is dropped while another
+/// thread releases `released` of the permits held before it (1: a partial
+/// hand-off, the waiter stays queued; 2: a grant, the waiter leaves the list
+/// and finds that out without the lock, or under it). Every permit comes
+/// back exactly once.
+fn dropped_racing_a_release(released: usize) {
+    model(move || {
+        let sem = StdArc::new(Semaphore::new(2));
+        let freed = sem.try_acquire_many_arc(released).unwrap();
+        let kept = sem.try_acquire_many_arc(2 - released).unwrap();
+        let (waker, _wakes) = counting_waker();
+        let mut fut = Box::pin(sem.acquire_many(2));
+        assert!(poll_once(fut.as_mut(), &waker).is_pending());
+        let releaser = thread::spawn(move || drop(freed));
+        drop(fut);
+        releaser.join().unwrap();
+        assert_eq!(sem.available_permits(), released);
+        drop(kept);
+        assert_eq!(sem.available_permits(), 2);
+    });
+}
+
 /// `acquire_many(2)` is handed one of its two permits, then dropped (racing
 /// the hand-off): the partial permit must come back.
 #[test]
 fn dropped_with_partial_permits() {
-    model(|| {
-        let sem = StdArc::new(Semaphore::new(2));
-        let a = sem.try_acquire_arc().unwrap();
-        let b = sem.try_acquire_arc().unwrap();
-        let (waker, _wakes) = counting_waker();
-        let mut fut = Box::pin(sem.acquire_many(2));
-        assert!(poll_once(fut.as_mut(), &waker).is_pending());
-        let releaser = thread::spawn(move || drop(a)); // hands 1 of 2
-        drop(fut);
-        releaser.join().unwrap();
-        assert_eq!(sem.available_permits(), 1);
-        drop(b);
-        assert_eq!(sem.available_permits(), 2);
-    });
+    dropped_racing_a_release(1);
 }
 
 /// `close` (on another thread) races the permits being returned to two
@@ -266,17 +275,7 @@ fn served_waiter_polled_without_the_lock() {
 /// permit is never lost nor counted twice.
 #[test]
 fn served_waiter_dropped_racing_the_grant() {
-    model(|| {
-        let sem = StdArc::new(Semaphore::new(2));
-        let permit = sem.try_acquire_many_arc(2).unwrap();
-        let (waker, _wakes) = counting_waker();
-        let mut fut = Box::pin(sem.acquire_many(2));
-        assert!(poll_once(fut.as_mut(), &waker).is_pending());
-        let releaser = thread::spawn(move || drop(permit)); // grants both
-        drop(fut);
-        releaser.join().unwrap();
-        assert_eq!(sem.available_permits(), 2);
-    });
+    dropped_racing_a_release(2);
 }
 
 /// A waiter holding part of its request, polled by hand while `close` runs

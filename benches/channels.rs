@@ -15,12 +15,21 @@
 //!   weftwork, flume, kanal; tokio and async-channel reject 0, and
 //!   futures' `channel(0)` still buffers one value per sender).
 //!
+//! Before the measurements, a table of how often each crate's send and
+//! receive futures suspended their task in the `spsc_cap1` and 128-task
+//! MPMC workloads is printed to stderr (untimed; see `benches/README.md`).
+//!
 //! Note on `futures::channel::mpsc::channel(n)`: its capacity is
 //! `n + number of senders`; it is given `cap - 1` so that the SPSC rows
 //! compare like with like.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
+
+#[path = "support/counted.rs"]
+mod support;
+use support::counted;
 
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
 use futures::{SinkExt, StreamExt};
@@ -138,8 +147,10 @@ fn runtime() -> Runtime {
 }
 
 /// `iters` rounds of `producers` × `consumers` moving [`MSGS`] values;
-/// `split` makes the consumers' receivers (one, or clones).
-fn rounds<F: Flavor>(
+/// `split` makes the consumers' receivers (one, or clones). With `COUNT`,
+/// every send and receive future is [`counted`] (in [`SEND_PENDING`] and
+/// [`RECV_PENDING`]); the timed rows run without.
+fn rounds<F: Flavor, const COUNT: bool>(
     rt: &Runtime,
     iters: u64,
     cap: usize,
@@ -157,7 +168,12 @@ fn rounds<F: Flavor>(
                 let mut tx = tx.clone();
                 handles.push(rt.spawn(async move {
                     for i in 0..per {
-                        F::send(&mut tx, i as u64).await;
+                        let send = F::send(&mut tx, i as u64);
+                        if COUNT {
+                            counted(&SEND_PENDING, send).await;
+                        } else {
+                            send.await;
+                        }
                     }
                 }));
             }
@@ -167,10 +183,18 @@ fn rounds<F: Flavor>(
                 .map(|mut rx| {
                     rt.spawn(async move {
                         let mut n = 0usize;
-                        while F::recv(&mut rx).await.is_some() {
+                        loop {
+                            let recv = F::recv(&mut rx);
+                            let got = if COUNT {
+                                counted(&RECV_PENDING, recv).await
+                            } else {
+                                recv.await
+                            };
+                            if got.is_none() {
+                                break n;
+                            }
                             n += 1;
                         }
-                        n
                     })
                 })
                 .collect();
@@ -205,7 +229,7 @@ fn configure(g: &mut BenchmarkGroup<'_, WallTime>) {
 macro_rules! bench {
     ($g:expr, $rt:expr, $name:literal, $flavor:ty, $cap:expr, $p:expr, $c:expr, $split:expr) => {
         $g.bench_function($name, |b| {
-            b.iter_custom(|iters| rounds::<$flavor>(&$rt, iters, $cap, $p, $c, $split))
+            b.iter_custom(|iters| rounds::<$flavor, false>(&$rt, iters, $cap, $p, $c, $split))
         });
     };
 }
@@ -254,7 +278,7 @@ fn mpmc_scaling(c: &mut Criterion, rt: &Runtime) {
         macro_rules! at {
             ($name:literal, $flavor:ty) => {
                 g.bench_function(BenchmarkId::new($name, tasks), |b| {
-                    b.iter_custom(|iters| rounds::<$flavor>(rt, iters, 64, n, n, cloned))
+                    b.iter_custom(|iters| rounds::<$flavor, false>(rt, iters, 64, n, n, cloned))
                 });
             };
         }
@@ -275,8 +299,61 @@ fn rendezvous(c: &mut Criterion, rt: &Runtime) {
     g.finish();
 }
 
+/// Pending polls of send futures, counted by [`rounds`] with `COUNT`.
+static SEND_PENDING: AtomicUsize = AtomicUsize::new(0);
+/// Pending polls of receive futures, counted by [`rounds`] with `COUNT`.
+static RECV_PENDING: AtomicUsize = AtomicUsize::new(0);
+
+/// Rounds per crate and scenario in the suspension table.
+const SUSPENSION_ROUNDS: u32 = 30;
+
+/// One row of the suspension table: `F` through `SUSPENSION_ROUNDS` counted
+/// rounds of `p` producers and `p` consumers; pending polls per message on
+/// each side, and the fastest round.
+fn suspensions<F: Flavor>(
+    rt: &Runtime,
+    (name, scenario): (&str, &str),
+    cap: usize,
+    p: usize,
+    split: fn(F::Rx, usize) -> Vec<F::Rx>,
+) {
+    SEND_PENDING.store(0, Relaxed);
+    RECV_PENDING.store(0, Relaxed);
+    let fastest = (0..SUSPENSION_ROUNDS)
+        .map(|_| rounds::<F, true>(rt, 1, cap, p, p, split))
+        .min()
+        .expect("at least one round");
+    let msgs = f64::from(SUSPENSION_ROUNDS) * (MSGS / p * p) as f64;
+    let send = SEND_PENDING.load(Relaxed) as f64 / msgs;
+    let recv = RECV_PENDING.load(Relaxed) as f64 / msgs;
+    eprintln!("| {scenario:<16} | {name:<13} | {send:>13.3} | {recv:>13.3} | {fastest:>9.2?} |");
+}
+
+/// Why the SPSC cap 1 and 128-task rows differ between crates: how often a
+/// send or receive suspended its task (untimed, printed before the runs).
+fn print_suspensions(rt: &Runtime) {
+    eprintln!(
+        "untimed, futures counted ({SUSPENSION_ROUNDS} rounds): pending polls per message, fastest round:\n"
+    );
+    eprintln!("| scenario         | crate         | send pending  | recv pending  | fastest   |");
+    eprintln!("|------------------|---------------|--------------:|--------------:|----------:|");
+    let spsc = "spsc_cap1";
+    suspensions::<Weftwork>(rt, ("weftwork", spsc), 1, 1, single);
+    suspensions::<Tokio>(rt, ("tokio", spsc), 1, 1, single);
+    suspensions::<AsyncChannel>(rt, ("async_channel", spsc), 1, 1, single);
+    suspensions::<Flume>(rt, ("flume", spsc), 1, 1, single);
+    suspensions::<Kanal>(rt, ("kanal", spsc), 1, 1, single);
+    let mpmc = "mpmc_scaling/128";
+    suspensions::<Weftwork>(rt, ("weftwork", mpmc), 64, 64, cloned);
+    suspensions::<AsyncChannel>(rt, ("async_channel", mpmc), 64, 64, cloned);
+    suspensions::<Flume>(rt, ("flume", mpmc), 64, 64, cloned);
+    suspensions::<Kanal>(rt, ("kanal", mpmc), 64, 64, cloned);
+    eprintln!();
+}
+
 fn main() {
     let rt = runtime();
+    print_suspensions(&rt);
     let mut c = Criterion::default().configure_from_args();
     spsc(&mut c, &rt, 1);
     spsc(&mut c, &rt, 1024);

@@ -25,7 +25,7 @@
 //!   `yield` holds the permit across a `tokio::task::yield_now()`, so
 //!   permits run out and the wait queue is exercised.
 
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::hint::black_box;
 use std::mem::size_of;
 use std::pin::{Pin, pin};
@@ -33,6 +33,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+#[path = "support/counted.rs"]
+mod support;
+use support::counted;
 
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
 use tokio::runtime::Runtime;
@@ -261,19 +265,6 @@ const SUSPENSION_ROUNDS: u64 = 50;
 /// Polls that returned `Pending`, counted by [`counted`].
 static PENDING: AtomicUsize = AtomicUsize::new(0);
 
-/// Awaits `fut`, counting in [`PENDING`] each poll of it that was pending.
-async fn counted<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    poll_fn(|cx| {
-        let out = fut.as_mut().poll(cx);
-        if out.is_pending() {
-            PENDING.fetch_add(1, Relaxed);
-        }
-        out
-    })
-    .await
-}
-
 /// The `rwlock_90_read` workload outside criterion, with every lock future
 /// counted: prints how often a lock operation suspended its task, and the
 /// fastest round (a round in which no convoy formed).
@@ -286,9 +277,9 @@ macro_rules! rwlock_suspensions {
                 rounds(&$rt, &l, 1, |l, t| async move {
                     for i in 0..RW_OPS {
                         if (i + t) % 10 == 0 {
-                            *counted(l.write()).await += 1;
+                            *counted(&PENDING, l.write()).await += 1;
                         } else {
-                            black_box(*counted(l.read()).await);
+                            black_box(*counted(&PENDING, l.read()).await);
                         }
                     }
                 })

@@ -47,17 +47,16 @@ fn is_full_matches_try_send() {
     assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
     drop(permit);
     assert!(!tx.is_full());
-    // A parked sender keeps the channel full for newcomers, also after it
-    // was granted the slot a receive freed.
+    // A parked sender woken for the slot a receive freed does not hold it:
+    // the channel is not full (a newcomer may take the slot) until the
+    // sender is polled and places its value.
     tx.try_send(2).unwrap();
     let mut cx = Context::from_waker(Waker::noop());
     let mut send = Box::pin(tx.send(3));
     assert!(send.as_mut().poll(&mut cx).is_pending());
+    assert!(tx.is_full());
     assert_eq!(rx.try_recv(), Ok(1));
-    assert!(
-        tx.is_full(),
-        "the freed slot was granted to the parked send"
-    );
+    assert!(!tx.is_full(), "the freed slot is woken for, not granted");
     assert!(send.as_mut().poll(&mut cx).is_ready());
     assert!(tx.is_full());
 
@@ -280,11 +279,53 @@ fn waiting_senders_are_served_fifo() {
             }
         }
         assert_eq!(rx.try_recv(), Ok(expect));
-        // A newcomer's try_send never overtakes a waiting sender.
-        if expect < 3 {
-            assert!(matches!(tx.try_send(99), Err(TrySendError::Full(99))));
-        }
     }
+}
+
+/// A newcomer may take the slot a parked sender was woken for, but only
+/// `MAX_BYPASS` times: then the next free slot is granted to that sender
+/// and newcomers find the channel full until it has sent.
+#[test]
+fn woken_sender_is_overtaken_at_most_max_bypass_times() {
+    let (tx, rx) = bounded(1);
+    tx.try_send(0).unwrap();
+    let w = CountingWaker::new();
+    let mut s = Box::pin(tx.send(1000));
+    assert!(w.poll_box(&mut s).is_pending());
+    let mut expect = 0;
+    for i in 1..=weftwork::Mutex::<()>::MAX_BYPASS {
+        assert_eq!(rx.try_recv(), Ok(expect));
+        assert_eq!(w.count(), i, "each freed slot wakes the parked send");
+        tx.try_send(i).expect("a newcomer may take the slot");
+        expect = i;
+        assert!(w.poll_box(&mut s).is_pending(), "overtaken: queued again");
+    }
+    assert_eq!(rx.try_recv(), Ok(expect));
+    assert!(
+        matches!(tx.try_send(99), Err(TrySendError::Full(99))),
+        "the slot is now granted to the send overtaken MAX_BYPASS times"
+    );
+    assert_eq!(w.poll_box(&mut s), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(1000));
+}
+
+/// A woken send dropped before it was polled again passes the free slot's
+/// wake-up on to the next parked sender.
+#[test]
+fn woken_send_dropped_wakes_the_next() {
+    let (tx, rx) = bounded(1);
+    tx.try_send(0).unwrap();
+    let (w1, w2) = (CountingWaker::new(), CountingWaker::new());
+    let mut s1 = Box::pin(tx.send(1));
+    let mut s2 = Box::pin(tx.send(2));
+    assert!(w1.poll_box(&mut s1).is_pending());
+    assert!(w2.poll_box(&mut s2).is_pending());
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert_eq!((w1.count(), w2.count()), (1, 0), "the head is woken first");
+    drop(s1);
+    assert_eq!(w2.count(), 1, "the wake-up passed on");
+    assert_eq!(w2.poll_box(&mut s2), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(2));
 }
 
 #[test]
@@ -303,28 +344,33 @@ fn reserve_waits_and_is_cancel_safe() {
 }
 
 /// tokio's promise for `select!`: a buffered `send` dropped before it
-/// returned `Ready` did not send. The freed slot is *granted* to the parked
-/// send (its value stays in the future); dropping the future gives the
-/// slot back.
+/// returned `Ready` did not send. A parked send is woken for a freed slot
+/// (its value stays in the future) or, once overtaken `MAX_BYPASS` times,
+/// granted one; dropped before its next poll, it sent nothing and the slot
+/// is free again.
 #[test]
-fn granted_send_dropped_before_repoll_did_not_send() {
-    let (tx, rx) = bounded(1);
-    tx.try_send(0).unwrap();
-    let w = CountingWaker::new();
-    let mut s = Box::pin(tx.send(1));
-    assert!(w.poll_box(&mut s).is_pending(), "full: the send parks");
-    assert_eq!(rx.try_recv(), Ok(0)); // frees the slot: granted to `s`
-    assert_eq!(w.count(), 1, "the granted send is woken");
-    assert_eq!(tx.len(), 0, "the value stays in the send future");
-    assert!(
-        matches!(tx.try_send(99), Err(TrySendError::Full(99))),
-        "a newcomer does not take the slot granted to the parked send"
-    );
-    drop(s); // never polled again: the value was not sent
-    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "1 was not sent");
-    assert_eq!(tx.try_send(2), Ok(()), "the granted slot was given back");
-    assert_eq!(rx.try_recv(), Ok(2));
-    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+fn woken_or_granted_send_dropped_before_repoll_did_not_send() {
+    for overtaken in [0, weftwork::Mutex::<()>::MAX_BYPASS] {
+        let (tx, rx) = bounded(1);
+        tx.try_send(0).unwrap();
+        let w = CountingWaker::new();
+        let mut s = Box::pin(tx.send(1));
+        assert!(w.poll_box(&mut s).is_pending(), "full: the send parks");
+        for i in 0..overtaken {
+            assert_eq!(rx.try_recv(), Ok(0));
+            tx.try_send(0).unwrap();
+            assert!(w.poll_box(&mut s).is_pending(), "overtaken {i}");
+        }
+        assert_eq!(rx.try_recv(), Ok(0)); // frees the slot
+        assert_eq!(w.count(), overtaken + 1, "the parked send is woken");
+        assert_eq!(tx.len(), 0, "the value stays in the send future");
+        assert_eq!(tx.is_full(), overtaken > 0, "granted only after the bound");
+        drop(s); // never polled again: the value was not sent
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "1 was not sent");
+        assert_eq!(tx.try_send(2), Ok(()), "the slot is free again");
+        assert_eq!(rx.try_recv(), Ok(2));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    }
 }
 
 /// A waiting future re-polled with another task's waker (it moved to

@@ -73,6 +73,22 @@ fn waiting_senders_fifo() {
     );
 }
 
+/// A parked send woken for a free slot loses it to a newcomer
+/// `MAX_BYPASS` times (queued again at the head each time, woken again for
+/// the next slot); then the next slot is granted to it and newcomers find
+/// the channel full until it has placed its value.
+#[test]
+fn woken_send_overtaken_until_granted() {
+    use Op::*;
+    let mut ops = vec![TrySend, StartSend, StartSend];
+    for _ in 0..weftwork::Mutex::<()>::MAX_BYPASS {
+        ops.extend([TryRecv, TrySend, PollSend(1), PollSend(0)]);
+    }
+    ops.extend([TryRecv, TrySend, PollSend(1), PollSend(0), TryRecv, TryRecv]);
+    ops.extend([TryRecv, PollSend(0), TryRecv, Close]);
+    harness::run(1, &ops);
+}
+
 /// Rendezvous: a dropped receiver never swallows; a dropped send retracts.
 #[test]
 fn rendezvous_sequences() {

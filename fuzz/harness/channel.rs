@@ -10,10 +10,12 @@
 //! dropped receivers, which may go over), close semantics, no lost
 //! wake-up (a future served while parked has been woken), cancellation (a
 //! dropped receiver passes its value on or back to the front of the ring;
-//! on a buffered channel a parked send is only ever *granted* a slot and
-//! places its value when polled again, so a send dropped before it
-//! returned `Ready` never sent: its value leaves with it and a granted slot
-//! passes on), and the rendezvous rules (a send completes only once a
+//! on a buffered channel a parked send is *woken* for a free slot, which a
+//! newcomer may take first (it then goes back to the head of the queue),
+//! and after `MAX_BYPASS` such losses *granted* one; either way it places
+//! its value only when polled again, so a send dropped before it returned
+//! `Ready` never sent: its value leaves with it and the slot passes on),
+//! the bypass bound, and the rendezvous rules (a send completes only once a
 //! receiver took its value: handed to a parked one or taken from the
 //! queue; `try_send` succeeds exactly when a receiver is parked, and the
 //! oldest one gets the value; `reserve` completes only once a receiver is
@@ -65,6 +67,10 @@ enum St {
     /// A buffered send granted a slot (counted in `reserved`): it still
     /// holds its value and places it when polled.
     Granted,
+    /// A buffered send woken for a free slot (counted in `woken`), not
+    /// granted it: when polled it places its value if a slot is still free,
+    /// else it is queued again at the head.
+    Woken,
     /// Taken out of its queue by `close`.
     Closed,
 }
@@ -88,6 +94,11 @@ struct Pending<F> {
     fut: F,
     st: St,
     waker: Arc<Count>,
+    /// Wake-ups seen when it last (re)entered its queue: serving it must
+    /// wake it again.
+    parked_at: usize,
+    /// A send's wake-ups that found their slot taken.
+    lost: usize,
 }
 
 impl<F> Pending<F> {
@@ -96,9 +107,14 @@ impl<F> Pending<F> {
             fut,
             st: St::Queued,
             waker: Arc::default(),
+            parked_at: 0,
+            lost: 0,
         }
     }
 }
+
+/// How often a woken send may find its slot taken before one is granted.
+const MAX_BYPASS: usize = weftwork::Mutex::<()>::MAX_BYPASS;
 
 /// The ring's extra slots for values handed to parked receivers (the
 /// channel docs: `min(cap, 64)` on a buffered channel).
@@ -112,6 +128,8 @@ struct Model {
     back: usize,
     handed: usize,
     reserved: usize,
+    /// Sends in `St::Woken`.
+    woken: usize,
     closed: bool,
 }
 
@@ -134,6 +152,12 @@ impl Model {
         slots - self.buf.len() - self.handed - self.reserved
     }
 
+    /// A value could go in now, whoever waits: a parked receiver or,
+    /// buffered, a free slot; and a physical slot.
+    fn has_room(&self, recvs: &mut Recvs<'_>) -> bool {
+        self.spare() > 0 && (parked(recvs).is_some() || (self.cap > 0 && self.room() > 0))
+    }
+
     fn pop_front(&mut self) -> Option<u32> {
         let v = self.buf.pop_front()?;
         self.back = self.back.saturating_sub(1);
@@ -148,21 +172,19 @@ fn parked<F>(v: &mut [Pending<F>]) -> Option<&mut Pending<F>> {
     v.iter_mut().find(|p| p.st == St::Queued)
 }
 
-/// A newcomer's value goes in now: nobody queued before it, and a parked
-/// receiver (hand-off needs no logical slot) or, buffered, a free slot.
+/// A newcomer's value goes in now: a parked receiver (hand-off needs no
+/// logical slot) or, buffered, a free slot (parked senders may be passed);
+/// rendezvous, nobody queued before it.
 fn can_send(m: &Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> bool {
-    parked(sends).is_none()
-        && m.spare() > 0
-        && (parked(recvs).is_some() || (m.cap > 0 && m.room() > 0))
+    (m.cap > 0 || parked(sends).is_none()) && m.has_room(recvs)
 }
 
-/// A newcomer gets a permit now: nobody queued before it, a free slot, and
-/// (rendezvous) a parked receiver.
+/// A newcomer gets a permit now: a free slot; rendezvous, also a parked
+/// receiver and nobody queued before it.
 fn can_reserve(m: &Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> bool {
-    parked(sends).is_none()
-        && m.room() > 0
+    m.room() > 0
         && m.spare() > 0
-        && (m.cap > 0 || parked(recvs).is_some())
+        && (m.cap > 0 || (parked(sends).is_none() && parked(recvs).is_some()))
 }
 
 /// To the oldest parked receiver, else the back of the ring.
@@ -195,12 +217,13 @@ fn take(m: &mut Model, sends: &mut Sends<'_>) -> Option<u32> {
     }
 }
 
-/// Serves parked senders while a slot is free (rendezvous: and a receiver
-/// is parked): buffered, each is granted the slot; rendezvous, a send's
-/// value goes to the parked receiver.
+/// Serves parked senders while a slot is free beyond those woken for
+/// (rendezvous: and a receiver is parked): buffered, a send is woken (or,
+/// after `MAX_BYPASS` losses, granted the slot) and a reserve granted it;
+/// rendezvous, a send's value goes to the parked receiver.
 fn pump(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) {
     loop {
-        if m.room() == 0 || m.spare() == 0 || (m.cap == 0 && parked(recvs).is_none()) {
+        if m.room() <= m.woken || m.spare() <= m.woken || (m.cap == 0 && parked(recvs).is_none()) {
             return;
         }
         let Some(s) = parked(sends) else { return };
@@ -208,6 +231,10 @@ fn pump(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) {
             Fut::Send(_, v) if m.cap == 0 => {
                 s.st = St::Done(None);
                 deliver(m, recvs, v);
+            }
+            Fut::Send(..) if s.lost < MAX_BYPASS => {
+                s.st = St::Woken;
+                m.woken += 1;
             }
             Fut::Send(..) => {
                 s.st = St::Granted;
@@ -258,6 +285,7 @@ pub fn run(cap: usize, ops: &[Op]) {
         back: 0,
         handed: 0,
         reserved: 0,
+        woken: 0,
         closed: false,
     };
     let mut sends: Sends<'_> = Vec::new();
@@ -340,9 +368,31 @@ pub fn run(cap: usize, ops: &[Op]) {
                 let i = i % sends.len();
                 let st = sends[i].st;
                 let res = poll_send(&mut sends[i]);
+                let mut requeued = false;
                 match (st, res, &sends[i].fut) {
                     (St::Queued, Polled::Pending, _) => {}
                     (St::Queued, _, _) => panic!("a parked send overtook"),
+                    (St::Woken, res, Fut::Send(_, v)) => {
+                        let v = *v;
+                        m.woken -= 1;
+                        match res {
+                            Polled::Sent(r) if m.closed => assert_eq!(r, Err(SendError(v))),
+                            Polled::Sent(r) if m.has_room(&mut recvs) => {
+                                assert_eq!(r, Ok(()));
+                                deliver(&mut m, &mut recvs, v);
+                            }
+                            Polled::Pending if !m.closed && !m.has_room(&mut recvs) => {
+                                // Its slot was taken: back to the head.
+                                let mut p = sends.remove(i);
+                                p.st = St::Queued;
+                                p.lost += 1;
+                                p.parked_at = p.waker.0.load(SeqCst);
+                                sends.insert(0, p);
+                                requeued = true;
+                            }
+                            _ => panic!("woken send: unexpected result"),
+                        }
+                    }
                     (St::Done(_), Polled::Sent(r), _) => assert_eq!(r, Ok(())),
                     (St::Granted, Polled::Sent(r), Fut::Send(_, v)) => {
                         // Places its value into the granted slot now.
@@ -364,7 +414,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                     (St::Closed, Polled::Reserved(r), _) => assert!(r.is_err()),
                     (st, _, _) => panic!("served send ({st:?}) still pending"),
                 }
-                if st != St::Queued {
+                if st != St::Queued && !requeued {
                     sends.remove(i);
                 }
             }
@@ -374,6 +424,9 @@ pub fn run(cap: usize, ops: &[Op]) {
                 drop(p.fut);
                 if (reserve && matches!(p.st, St::Done(_))) || p.st == St::Granted {
                     m.reserved -= 1; // a granted slot passes on
+                }
+                if p.st == St::Woken {
+                    m.woken -= 1; // the wake-up passes on
                 }
                 // A parked or granted send takes its value with it (it was
                 // not sent); only a rendezvous send whose value a receiver
@@ -431,7 +484,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                         Some(v) => assert_eq!(res, Poll::Ready(Ok(v))),
                         None => assert_eq!(res, Poll::Ready(Err(RecvError))),
                     },
-                    St::Granted => unreachable!("only a send is granted a slot"),
+                    St::Granted | St::Woken => unreachable!("only a send is granted or woken"),
                 }
                 if st != St::Queued {
                     recvs.remove(i);
@@ -477,14 +530,15 @@ pub fn run(cap: usize, ops: &[Op]) {
         let _ = m.spare(); // buffered + handed + reserved fit the ring (no underflow)
         assert_eq!(tx.len(), m.buf.len(), "values in the ring");
         assert_eq!(tx.is_closed(), m.closed);
-        // No lost wake-up: every future served while parked was woken.
-        for (st, w) in sends
+        // No lost wake-up: every future served (or woken for a slot) since
+        // it last parked was woken since.
+        for (st, w, at) in sends
             .iter()
-            .map(|p| (p.st, &p.waker))
-            .chain(recvs.iter().map(|p| (p.st, &p.waker)))
+            .map(|p| (p.st, &p.waker, p.parked_at))
+            .chain(recvs.iter().map(|p| (p.st, &p.waker, p.parked_at)))
         {
             if st != St::Queued {
-                assert!(w.0.load(SeqCst) > 0, "a served future was not woken");
+                assert!(w.0.load(SeqCst) > at, "a served future was not woken");
             }
         }
     }

@@ -700,3 +700,48 @@ fn handed_value_put_back_over_a_full_ring() {
         }
     });
 }
+
+/// Buffered: a parked send woken for the slot a receive frees races a
+/// newcomer for it. Whoever loses waits on (the woken send, queued again at
+/// the head, is woken again for the next slot: a lost wake-up is a loom
+/// deadlock); every value arrives exactly once.
+#[test]
+fn woken_send_races_a_newcomer() {
+    model(|| {
+        let (tx, rx) = bounded(1);
+        tx.try_send(0).unwrap();
+        let newcomer = tx.clone();
+        let (waker, _) = counting_waker();
+        let mut s = Box::pin(tx.send(1));
+        assert!(poll_once(s.as_mut(), &waker).is_pending());
+        let n = thread::spawn(move || newcomer.send_blocking(2).unwrap());
+        let c = thread::spawn(move || [(); 3].map(|()| rx.recv_blocking().unwrap()));
+        block_on(s).unwrap();
+        n.join().unwrap();
+        let mut got = c.join().unwrap();
+        assert_eq!(got[0], 0);
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2], "each value exactly once");
+    });
+}
+
+/// Buffered: the parked send at the head is dropped while a receive wakes
+/// it for the freed slot; the wake-up passes on to a send parked behind it
+/// (a lost wake-up is a loom deadlock), and the dropped send's value never
+/// arrives.
+#[test]
+fn woken_send_dropped_passes_the_wake_on() {
+    model(|| {
+        let (tx, rx) = bounded(1);
+        tx.try_send(0).unwrap();
+        let second = tx.clone();
+        let (waker, _) = counting_waker();
+        let mut s = Box::pin(tx.send(1));
+        assert!(poll_once(s.as_mut(), &waker).is_pending());
+        let t = thread::spawn(move || second.send_blocking(2).unwrap());
+        let c = thread::spawn(move || [(); 2].map(|()| rx.recv_blocking().unwrap()));
+        drop(s);
+        t.join().unwrap();
+        assert_eq!(c.join().unwrap(), [0, 2], "the dropped send sent nothing");
+    });
+}

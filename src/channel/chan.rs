@@ -30,26 +30,36 @@
 //! receiver (the ring is then empty) writes its value straight into that
 //! receiver's node, unlinks it and wakes it.
 //!
-//! **Granted slots** (`cap > 0`): a parked sender's value is never taken
-//! from it. A slot that frees (a receive, a dropped permit or granted
-//! sender, a receiver's value put back...) is *granted* to the sender at
-//! the head of the queue ([`State::pump`]): it is unlinked, marked `Done`,
-//! the slot counted in `reserved` — exactly how a parked `reserve` gets its
-//! permit — and woken. A granted `send` still holds its value in its node;
-//! on its next poll it places it ([`State::fill`]: to a parked receiver if
-//! one waits, else into the ring) and returns `Ready(Ok)`. Dropped before
-//! that poll, it gives the slot back (which serves the next parked sender)
-//! and its value is dropped with it: **a buffered `send` dropped before it
-//! returned `Ready` never sent** (tokio's `select!` promise). A newcomer
-//! cannot take a granted slot (it is counted), so senders stay FIFO. A
-//! receiver that finds the ring empty parks, even if senders are parked
-//! (their slots are all in use; the next one freed is granted to them).
-//! A woken waiter has always been *served* already — granted, or (a
-//! receiver) handed its value — and never queues again. Wakers are collected
-//! under the lock and woken (and dropped) after it is released; a parking
-//! waiter's waker is *cloned* under the lock (a reference-count increment in
-//! every runtime), so that deciding to wait and queueing are one critical
-//! section.
+//! **Woken senders** (`cap > 0`): a parked sender's value is never taken
+//! from it. A slot that frees (a receive, a dropped permit or sender, a
+//! receiver's value put back...) *wakes* the sender at the head of the
+//! queue ([`State::pump`]): it is unlinked, marked `Woken` and counted in
+//! `woken` (a slot is woken for at most once: `pump` serves only while
+//! `room > woken`). On its next poll it places its value if a slot is
+//! still free ([`State::has_room`]: to a parked receiver if one waits,
+//! else into the ring) and returns `Ready(Ok)`; if a newcomer (a sender
+//! that never waited, which may take any free slot) or another woken
+//! sender took it, it counts a loss and is queued again at the *head*
+//! with a fresh waker. A sender that has lost `MAX_BYPASS` times is
+//! *granted* the next slot instead: unlinked, marked `Done`, the slot
+//! counted in `reserved` — exactly how a parked `reserve` gets its permit
+//! — so no newcomer can take it; it places its value on its next poll
+//! ([`State::fill`]). Waking instead of granting lets running senders
+//! keep the ring full while woken ones wait to be scheduled (granting
+//! every slot to a task that is not running made 64 producers on a
+//! 64-slot channel suspend on 4 sends in 10 and starve the receivers); the
+//! count keeps a waiting sender from being overtaken without end. Dropped
+//! before that poll, a woken or granted sender gives its wake-up or slot
+//! back (which serves the next parked sender) and its value is dropped
+//! with it: **a buffered `send` dropped before it returned `Ready` never
+//! sent** (tokio's `select!` promise). A receiver that finds the ring
+//! empty parks, even if senders are parked or woken (the next slot freed
+//! goes to them). A woken receiver has always been *served* already
+//! (handed its value) and never queues again. Wakers are collected under
+//! the lock and woken (and dropped) after it is released; a parking
+//! waiter's waker is *cloned* under the lock (a reference-count increment
+//! in every runtime), so that deciding to wait and queueing are one
+//! critical section.
 //!
 //! **Rendezvous** (`cap == 0`) is the same machine with one rule more: a
 //! sender is served only by a receiver — handed to a parked one, or taken by
@@ -66,15 +76,15 @@
 //! **Cancellation**: a receiver dropped after a value was handed to it
 //! passes the value to the next parked receiver, or puts it back at the
 //! *front* of the ring (order kept; the slot it occupied is still counted,
-//! so it fits). A send dropped while parked, or (buffered) granted but not
-//! polled again, takes its value with it and did not send; a granted slot
-//! is given back. Only a rendezvous send dropped after a receiver took its
+//! so it fits). A send dropped while parked, or (buffered) woken or
+//! granted but not polled again, takes its value with it and did not send;
+//! its wake-up or granted slot passes on. Only a rendezvous send dropped after a receiver took its
 //! value did send. A reserve dropped after it was granted gives its slot
 //! back (which serves the next parked sender).
 //!
 //! **One lock round-trip per poll**: an operation that does not wait takes
 //! the lock once; one that must wait queues itself in that same critical
-//! section; polling a queued waiter takes it once more.
+//! section; polling a queued (or woken) waiter takes it once more.
 //!
 //! The state behind the lock and its non-waiting operations live in
 //! `state.rs`, the intrusive waiter list in `waiter.rs`; this file holds the
@@ -136,6 +146,7 @@ impl<T> Chan<T> {
                 reserved: 0,
                 slots: cap.max(1),
                 closed: false,
+                woken: 0,
                 senders: List::new(),
                 receivers: List::new(),
             })),
@@ -241,22 +252,28 @@ impl<T> Chan<T> {
     /// Polls a linked waiter: `Pending` while it is still queued (its
     /// waker refreshed if the task's changed; the old one is dropped after
     /// the lock); once it left the queue, `exit` runs under the lock on its
-    /// node and the waiter is unlinked for good.
+    /// node and the waiter is unlinked for good — unless `exit` returns
+    /// `Pending` (a woken sender whose slot was taken, status set back to
+    /// `Queued`): then it goes back to the head of the sender queue.
     fn poll_linked<R>(
         &self,
         mut wait: Pin<&mut Wait<T>>,
         cx: &mut Context<'_>,
-        exit: impl FnOnce(&mut State<T>, &mut Node<T>, &mut Wakes) -> R,
+        exit: impl FnOnce(&mut State<T>, &mut Node<T>, &mut Wakes) -> Poll<R>,
     ) -> Poll<R> {
         let ptr = wait.as_mut().ptr();
         let res = self.run(|st, wakes| {
             // SAFETY: `wait` is alive and pinned (we hold it); the lock is
             // held, and `exit` reaches other nodes only.
-            unsafe {
+            let res = unsafe {
                 Wait::with(ptr, |n| {
                     if n.status != Status::Queued {
                         let r = exit(st, n, wakes);
-                        debug_assert!(n.value.is_none() && n.waker.is_none(), "left empty");
+                        if r.is_pending() {
+                            n.waker = Some(cx.waker().clone());
+                        } else {
+                            debug_assert!(n.value.is_none() && n.waker.is_none(), "left empty");
+                        }
                         return Some(r);
                     }
                     if !n.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
@@ -264,14 +281,20 @@ impl<T> Chan<T> {
                     }
                     None
                 })
+            };
+            if let Some(Poll::Pending) = res {
+                // SAFETY: lock held; the node is ours, unlinked and
+                // re-initialized as queued just above.
+                unsafe { st.senders.push_front(ptr) };
             }
+            res
         });
         match res {
-            Some(r) => {
+            Some(Poll::Ready(r)) => {
                 wait.set_linked(false);
                 Poll::Ready(r)
             }
-            None => Poll::Pending,
+            _ => Poll::Pending,
         }
     }
 
@@ -359,13 +382,29 @@ impl<T> Chan<T> {
     ) -> Poll<Result<(), T>> {
         if wait.is_linked() {
             return self.poll_linked(wait, cx, |st, n, wakes| match n.status {
-                Status::Closed => Err(n.value.take().expect("a closed send keeps its value")),
+                Status::Closed => {
+                    Poll::Ready(Err(n.value.take().expect("a closed send keeps its value")))
+                }
+                Status::Woken => {
+                    st.woken -= 1;
+                    if st.closed {
+                        Poll::Ready(Err(n.value.take().expect("a woken send keeps its value")))
+                    } else if st.has_room(false) {
+                        st.deliver(n.value.take().expect("a woken send keeps its value"), wakes);
+                        Poll::Ready(Ok(()))
+                    } else {
+                        // A newcomer or another woken sender took the slot.
+                        n.status = Status::Queued;
+                        n.lost += 1;
+                        Poll::Pending
+                    }
+                }
                 // Granted a slot (buffered channel): place the value now.
-                _ => match n.value.take() {
+                _ => Poll::Ready(match n.value.take() {
                     Some(v) => st.fill(v, wakes),
                     // Rendezvous: a receiver took the value.
                     None => Ok(()),
-                },
+                }),
             });
         }
         let v = value.take().expect("`Send` polled after completion");
@@ -388,10 +427,12 @@ impl<T> Chan<T> {
     /// rendezvous send whose value a receiver took did send.
     #[inline]
     pub(crate) fn cancel_send(&self, wait: Pin<&mut Wait<T>>) {
-        self.cancel(wait, false, |st, n, _| {
-            if n.status == Status::Done && n.value.is_some() {
-                st.reserved -= 1;
-            }
+        self.cancel(wait, false, |st, n, _| match n.status {
+            // The slot it was woken for is free for the next one (`run`
+            // pumps after this).
+            Status::Woken => st.woken -= 1,
+            Status::Done if n.value.is_some() => st.reserved -= 1,
+            _ => {}
         });
     }
 
@@ -405,9 +446,11 @@ impl<T> Chan<T> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), ()>> {
         if wait.is_linked() {
-            return self.poll_linked(wait, cx, |_, n, _| match n.status {
-                Status::Closed => Err(()),
-                _ => Ok(()),
+            return self.poll_linked(wait, cx, |_, n, _| {
+                Poll::Ready(match n.status {
+                    Status::Closed => Err(()),
+                    _ => Ok(()),
+                })
             });
         }
         let rendezvous = self.rendezvous();
@@ -483,12 +526,14 @@ impl<T> Chan<T> {
     ) -> Poll<Option<T>> {
         let rendezvous = self.rendezvous();
         if wait.is_linked() {
-            return self.poll_linked(wait, cx, |st, n, wakes| match n.status {
-                Status::Closed => st.take(rendezvous, wakes),
-                _ => {
-                    st.handed -= 1;
-                    Some(n.value.take().expect("a served receiver holds a value"))
-                }
+            return self.poll_linked(wait, cx, |st, n, wakes| {
+                Poll::Ready(match n.status {
+                    Status::Closed => st.take(rendezvous, wakes),
+                    _ => {
+                        st.handed -= 1;
+                        Some(n.value.take().expect("a served receiver holds a value"))
+                    }
+                })
             });
         }
         self.attempt_or_park(wait, cx, true, |st, wakes| {

@@ -16,18 +16,21 @@ pin_project! {
     ///
     /// If the channel has room (a rendezvous channel: a parked receiver) the
     /// value goes in at once — straight to a parked receiver if there is
-    /// one. Otherwise the future parks with its value (senders are served
-    /// FIFO). With `cap > 0` a freed slot is then *granted* to it and it is
-    /// woken; its next poll places the value (to a parked receiver, else
-    /// into the channel) and completes. On a rendezvous channel (`cap == 0`)
+    /// one. Otherwise the future parks with its value. With `cap > 0`,
+    /// parked senders are woken in FIFO order, one per freed slot; the next
+    /// poll places the value (to a parked receiver, else into the channel)
+    /// and completes — or, if a sender that did not wait took the slot
+    /// first, parks again at the head of the line. After
+    /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) such losses the next
+    /// free slot is *granted* to it (kept until it polls). On a rendezvous channel (`cap == 0`)
     /// it completes only once a receiver has taken the value from it.
     ///
     /// # Cancel safety
     /// Dropping it leaks no slot or wake-up and never loses a sent value.
     ///
     /// * `cap > 0`: if it is dropped before it returned `Ready`, the value
-    ///   was **not** sent — it is dropped with the future, and a slot
-    ///   granted to it passes on to the next waiting sender. This is
+    ///   was **not** sent — it is dropped with the future, and a slot it
+    ///   was woken for or granted passes on to the next waiting sender. This is
     ///   `tokio::sync::mpsc`'s promise: in a `select!` loop a cancelled send
     ///   can simply be retried, without duplicates.
     /// * `cap == 0` (rendezvous): a receiver takes the value from the

@@ -2,7 +2,11 @@
 //! `cap == 0`, and [`oneshot()`][oneshot()].
 //!
 //! * **Back-pressure**: [`Sender::send`][send] waits while the channel is
-//!   full; waiting senders are served **FIFO**. [`Sender::try_send`][try]
+//!   full; waiting senders are woken **FIFO**, one per free slot. A sender
+//!   that did not wait may take a free slot first, but a waiting sender is
+//!   overtaken that way at most [`Mutex::MAX_BYPASS`][bypass] (8) times:
+//!   then the next free slot is kept for it (the mutex's eventual
+//!   fairness, count-based). [`Sender::try_send`][try]
 //!   never waits and always hands the value back (`Full` / `Closed`): the
 //!   way a server says "busy, retry later". [`Sender::reserve`][reserve]
 //!   waits for room without giving up the value.
@@ -24,17 +28,18 @@
 //! * **Direct hand-off**: a sender that finds a receiver parked gives it
 //!   the value directly; that value does not take one of the `cap` slots
 //!   (as in Go), so `cap` values can be buffered while parked receivers
-//!   are being woken with theirs. A slot freed while senders wait is granted to the
-//!   longest-waiting one, which places its value when it runs again (so a
-//!   dropped `send` never sent); on a rendezvous channel a receiver takes
-//!   a parked sender's value directly. One internal lock, no allocation,
-//!   and a woken waiter never has to queue again.
+//!   are being woken with theirs. A slot freed while senders wait wakes
+//!   the longest-waiting one, which places its value when it runs again
+//!   (so a dropped `send` never sent), or waits on at the head of the line
+//!   if the slot was taken meanwhile; on a rendezvous channel a receiver
+//!   takes a parked sender's value directly. One internal lock, no
+//!   allocation; a woken receiver never has to queue again.
 //! * Storage is allocated once, by [`bounded`][bounded]; no allocation per
 //!   message or per wait (waiters live inside the futures).
 //!
 //! | future              | cancel-safe? | dropped before completion means        |
 //! |---------------------|--------------|----------------------------------------|
-//! | [`Send`][Send], `cap > 0` | yes    | not sent (value dropped with it); a slot granted to it passes on |
+//! | [`Send`][Send], `cap > 0` | yes    | not sent (value dropped with it); a slot it was woken for or granted passes on |
 //! | [`Send`][Send], `cap == 0` | yes   | not sent (value dropped with it), or — if a receiver already took the value — sent (only the `Ok` is lost) |
 //! | [`Reserve`][Reserve], [`ReserveOwned`][ReserveOwned] | yes | no slot was taken |
 //! | [`Recv`][Recv]      | yes          | no value was taken                     |
@@ -42,6 +47,7 @@
 //! Needs pointer-sized atomics (for `Arc`): on targets without them only
 //! the error types exist.
 //!
+//! [bypass]: crate::Mutex::MAX_BYPASS
 //! [oneshot()]: crate::channel::oneshot()
 //! [send]: crate::channel::Sender::send
 //! [try]: crate::channel::Sender::try_send

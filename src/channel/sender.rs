@@ -31,7 +31,10 @@ pub struct Sender<T> {
 
 impl<T> Sender<T> {
     /// Sends `value`, waiting while the channel is full. Waiting senders
-    /// are served in FIFO order. On a rendezvous channel (`cap == 0`) it
+    /// are woken in FIFO order, one per free slot; a sender that did not
+    /// wait may take a free slot first, at most
+    /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) times per waiting
+    /// sender (then the slot is kept for it). On a rendezvous channel (`cap == 0`) it
     /// completes only once a receiver has taken the value.
     ///
     /// Fails (handing the value back) if the channel is or gets closed
@@ -40,7 +43,7 @@ impl<T> Sender<T> {
     /// # Cancel safety
     /// See [`Send`]. With `cap > 0`, a send dropped before it returned
     /// `Ready` did **not** send: the value is dropped with it, and a slot
-    /// granted to it passes on to the next waiting sender (as in
+    /// it was woken for or granted passes on to the next waiting sender (as in
     /// `tokio::sync::mpsc`, so it is safe to retry after `select!`). On a
     /// rendezvous channel (`cap == 0`) a send dropped after a receiver took
     /// its value did send (only the `Ok` is lost). No capacity leaks.
@@ -253,7 +256,7 @@ impl<T> Sender<T> {
 
     /// Values buffered in the channel now. Values already handed to a
     /// waiting receiver (whose future has not returned them yet) and values
-    /// of parked senders (also those granted a slot but not yet polled) are
+    /// of parked senders (also those woken for or granted a slot but not yet polled) are
     /// not counted. At most [`capacity`](Self::capacity) — except right
     /// after a receive future that had been handed a value was dropped
     /// while the channel was full: its value goes back to the front, over
@@ -284,9 +287,11 @@ impl<T> Sender<T> {
 
     /// Whether the channel has no room for one more value now: a
     /// [`try_send`](Sender::try_send) would return `Full` (unless the
-    /// channel is closed). Room held by permits, by senders already granted
-    /// a slot and by senders waiting in line counts as taken; a rendezvous
-    /// channel has room only while a receiver waits and no sender is ahead.
+    /// channel is closed). Room held by permits and by senders granted a
+    /// slot counts as taken; a free slot a waiting sender was woken for
+    /// does not (a newcomer may take it first: see [`send`](Self::send)).
+    /// A rendezvous channel has room only while a receiver waits and no
+    /// sender is ahead.
     ///
     /// # Examples
     /// ```

@@ -8,7 +8,7 @@ use core::ptr::NonNull;
 use core::task::Waker;
 
 use super::waiter::{List, Status, Wait};
-use crate::wait::WakeBatch;
+use crate::wait::{MAX_BYPASS, WakeBatch};
 
 /// The slots: values `head .. head + len` (wrapping).
 #[derive(Debug)]
@@ -82,6 +82,9 @@ pub(super) struct State<T> {
     /// `max(cap, 1)`: the bound on buffered plus reserved values.
     pub(super) slots: usize,
     pub(super) closed: bool,
+    /// Senders woken for a free slot ([`Status::Woken`]) that have not
+    /// polled since: slots free for them are not woken for again.
+    pub(super) woken: usize,
     pub(super) senders: List<T>,
     pub(super) receivers: List<T>,
 }
@@ -102,25 +105,31 @@ impl<T> State<T> {
         self.ring.buf.len() - self.ring.len - self.handed - self.reserved
     }
 
-    /// Whether a newcomer may take a permit right now: nobody queued
-    /// before it, a free slot, and on a rendezvous channel a parked
-    /// receiver.
+    /// Whether a newcomer may take a permit right now: a free slot, and on
+    /// a rendezvous channel a parked receiver and nobody queued before it.
+    /// On a buffered channel a newcomer may pass parked senders (see
+    /// `chan.rs`: they are woken, not granted, until one has lost
+    /// `MAX_BYPASS` times).
     #[inline]
     pub(super) fn can_reserve(&self, rendezvous: bool) -> bool {
-        self.senders.is_empty()
-            && self.room() > 0
+        self.room() > 0
             && self.spare() > 0
-            && (!rendezvous || !self.receivers.is_empty())
+            && (!rendezvous || (self.senders.is_empty() && !self.receivers.is_empty()))
     }
 
-    /// Whether a newcomer may place a value right now: nobody queued before
-    /// it and a parked receiver to take it (hand-off needs no ring slot),
-    /// or, buffered, a free slot.
+    /// Whether a newcomer may place a value right now: a parked receiver to
+    /// take it (hand-off needs no ring slot) or, buffered, a free slot; on
+    /// a rendezvous channel, nobody queued before it.
     #[inline]
     pub(super) fn can_send(&self, rendezvous: bool) -> bool {
-        self.senders.is_empty()
-            && self.spare() > 0
-            && (!self.receivers.is_empty() || (!rendezvous && self.room() > 0))
+        (!rendezvous || self.senders.is_empty()) && self.has_room(rendezvous)
+    }
+
+    /// Whether a value could be placed now, whoever waits: a parked
+    /// receiver or, buffered, a free slot; and a physical slot.
+    #[inline]
+    pub(super) fn has_room(&self, rendezvous: bool) -> bool {
+        self.spare() > 0 && (!self.receivers.is_empty() || (!rendezvous && self.room() > 0))
     }
 
     /// Queues the unlinked waiter `w` (a receiver, or a sender holding
@@ -201,7 +210,7 @@ impl<T> State<T> {
     /// rendezvous channel, the value of the parked sender at the head of
     /// the queue (which is then complete). A reserve at the head is not
     /// passed over (FIFO). On a buffered channel a parked sender's value is
-    /// never taken: the sender is granted a slot instead ([`State::pump`])
+    /// never taken: the sender is woken for (or granted) a slot instead ([`State::pump`])
     /// and places its value itself.
     #[inline]
     pub(super) fn take(&mut self, rendezvous: bool, wakes: &mut Wakes) -> Option<T> {
@@ -245,12 +254,14 @@ impl<T> State<T> {
         Ok(())
     }
 
-    /// Serves parked senders while there is a free slot (rendezvous: and a
-    /// parked receiver). On a buffered channel every parked sender — `send`
-    /// or `reserve` — is *granted* the slot (counted in `reserved`, status
-    /// `Done`) and woken; a `send` keeps its value in its node and places it
-    /// on its next poll ([`State::fill`]), or gives the slot back if it is
-    /// dropped first. On a rendezvous channel a `send`'s value moves to the
+    /// Serves parked senders while a slot is free beyond those already
+    /// woken for (rendezvous: and a parked receiver). On a buffered channel
+    /// a `send` is *woken* for the slot (status `Woken`, counted in
+    /// `woken`; see `chan.rs`), or, once it has lost `MAX_BYPASS` times, and
+    /// a `reserve` always, *granted* it (counted in `reserved`, status
+    /// `Done`) and woken; a granted `send` keeps its value in its node and
+    /// places it on its next poll ([`State::fill`]), or gives the slot back
+    /// if it is dropped first. On a rendezvous channel a `send`'s value moves to the
     /// parked receiver and the send completes; a reserve is granted the
     /// slot. Returns `true` if it stopped only because `wakes` is full (the
     /// caller pumps again).
@@ -263,10 +274,14 @@ impl<T> State<T> {
         self.serve(rendezvous, wakes)
     }
 
-    /// Whether the sender at the head of the queue can be served now.
+    /// Whether the sender at the head of the queue can be served now: a
+    /// slot free beyond those already woken for (rendezvous: a parked
+    /// receiver).
     #[inline]
     fn can_serve(&self, rendezvous: bool) -> bool {
-        self.room() > 0 && self.spare() > 0 && !(rendezvous && self.receivers.is_empty())
+        self.room() > self.woken
+            && self.spare() > self.woken
+            && !(rendezvous && self.receivers.is_empty())
     }
 
     /// [`pump`](Self::pump)'s loop.
@@ -280,17 +295,22 @@ impl<T> State<T> {
             }
             // SAFETY: `s` is linked and the lock is held; `with` not nested
             // (`deliver` reaches other nodes only).
-            let value = unsafe {
+            let (status, value) = unsafe {
                 self.senders.remove(s);
                 Wait::with(s, |n| {
-                    n.status = Status::Done;
                     wakes.push(n.waker.take());
-                    if rendezvous { n.value.take() } else { None }
+                    n.status = if !rendezvous && n.value.is_some() && n.lost < MAX_BYPASS {
+                        Status::Woken
+                    } else {
+                        Status::Done
+                    };
+                    (n.status, if rendezvous { n.value.take() } else { None })
                 })
             };
-            match value {
-                Some(v) => self.deliver(v, wakes),
-                None => self.reserved += 1,
+            match (status, value) {
+                (Status::Woken, _) => self.woken += 1,
+                (_, Some(v)) => self.deliver(v, wakes),
+                (_, None) => self.reserved += 1,
             }
         }
         false

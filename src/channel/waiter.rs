@@ -31,6 +31,11 @@ pub(crate) enum Status {
     /// holds its value and places it when polled) or, on a rendezvous
     /// channel, a `send`'s value was taken (the node is then empty).
     Done,
+    /// A buffered `send` taken out of the queue for a free slot and woken,
+    /// but not granted it (counted in `State::woken`): it still holds its
+    /// value and, when polled, places it if a slot is still free, else
+    /// goes back to the head of the queue.
+    Woken,
     /// Taken out of the queue by `close`: a sender's value is still in its
     /// node.
     Closed,
@@ -51,6 +56,9 @@ pub(crate) struct Node<T> {
     /// it was handed.
     pub(crate) value: Option<T>,
     pub(crate) waker: Option<Waker>,
+    /// A `send`'s count of wake-ups that found their slot taken; from
+    /// `MAX_BYPASS` on, the next free slot is granted to it instead.
+    pub(crate) lost: usize,
 }
 
 /// One waiter, pinned inside a future (or a box a handle keeps).
@@ -129,6 +137,7 @@ impl<T> Wait<T> {
                     status: Status::Queued,
                     value,
                     waker: Some(waker),
+                    lost: 0,
                 });
             });
         }

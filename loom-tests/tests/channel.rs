@@ -75,6 +75,17 @@
 //! | parked_senders_served_fifo                          | M5, M15 |
 //! | close_races_handoff_to_parked_receiver              | M1, M4, M7, M14 |
 //! | handed_value_put_back_over_a_full_ring              | M8 |
+//! | woken_send_races_a_newcomer                         | M43, M44 |
+//! | woken_send_dropped_passes_the_wake_on               | M42 |
+//!
+//! Since parked senders are woken for a freed slot instead of granted it
+//! (eighth session), three more mutations were planted in the real crate
+//! and caught, each by a loom deadlock report: M42 a woken send that is
+//! dropped keeps its place in `woken` (the next parked send is never
+//! woken) · M43 a woken send that lost its slot queues again without a
+//! waker · M44 it is marked queued but not linked back into the queue.
+//! The bypass bound itself (a grant after `MAX_BYPASS` losses) is checked
+//! by `tests/channel.rs` and the proptest model.
 #![cfg(loom)]
 
 use std::future::Future;

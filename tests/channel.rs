@@ -482,11 +482,11 @@ fn dropped_receivers_put_handed_values_back_over_capacity() {
     assert_eq!(tx.try_send(5), Ok(()), "back under the capacity");
 }
 
-/// A dropped granted send passes its slot to the next parked sender; a
-/// granted send that is polled places its value (straight into a parked
-/// receiver if one waits).
+/// A dropped woken send passes its wake-up (and the free slot) to the next
+/// parked sender; a woken send that is polled places its value (straight
+/// into a parked receiver if one waits).
 #[test]
-fn granted_send_dropped_passes_slot_on_and_polled_one_places_value() {
+fn woken_send_dropped_passes_wake_on_and_polled_one_places_value() {
     let (tx, rx) = bounded(1);
     tx.try_send(0).unwrap();
     let w = CountingWaker::new();
@@ -494,9 +494,9 @@ fn granted_send_dropped_passes_slot_on_and_polled_one_places_value() {
     let mut s2 = Box::pin(tx.send(2));
     assert!(w.poll_box(&mut s1).is_pending());
     assert!(w.poll_box(&mut s2).is_pending());
-    assert_eq!(rx.try_recv(), Ok(0)); // granted to s1
+    assert_eq!(rx.try_recv(), Ok(0)); // s1 is woken for the free slot
     assert!(w.poll_box(&mut s2).is_pending(), "s2 does not overtake s1");
-    drop(s1); // the slot passes to s2
+    drop(s1); // the wake-up passes to s2
     assert_eq!(w.count(), 2, "s2 is woken with the slot");
     let mut r = Box::pin(rx.recv());
     assert!(w.poll_box(&mut r).is_pending(), "2 is not in the ring yet");
@@ -506,7 +506,7 @@ fn granted_send_dropped_passes_slot_on_and_polled_one_places_value() {
     // Closed between the grant and the next poll: the value comes back.
     let mut s4 = Box::pin(tx.send(4));
     assert!(w.poll_box(&mut s4).is_pending());
-    assert_eq!(rx.try_recv(), Ok(3)); // granted to s4
+    assert_eq!(rx.try_recv(), Ok(3)); // s4 is woken
     rx.close();
     assert_eq!(w.poll_box(&mut s4), Poll::Ready(Err(SendError(4))));
     assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));

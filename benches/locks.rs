@@ -239,6 +239,48 @@ fn mutex_scaling(c: &mut Criterion) {
     g.finish();
 }
 
+/// Lock operations per task in `mutex_current_thread`.
+const CT_OPS: usize = 200;
+
+/// 2 and [`TASKS`] tasks on one thread, each holding the lock across a yield:
+/// every other task's lock attempt finds it held by a task that cannot
+/// run until the attempt gives the thread back (the case a spin before
+/// queueing can only lose).
+macro_rules! current_thread_mutex {
+    ($g:expr, $name:literal, $tasks:expr, $mutex:expr) => {{
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("tokio runtime");
+        let m = Arc::new($mutex);
+        $g.bench_function(BenchmarkId::new($name, $tasks), |b| {
+            b.iter_custom(|iters| {
+                rounds_of(&rt, &m, iters, $tasks, |m, _| async move {
+                    for _ in 0..CT_OPS {
+                        let mut g = m.lock().await;
+                        tokio::task::yield_now().await;
+                        *g += 1;
+                    }
+                })
+            })
+        });
+    }};
+}
+
+fn mutex_current_thread(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mutex_current_thread");
+    contended(&mut g, TASKS * CT_OPS);
+    g.measurement_time(Duration::from_secs(2));
+    for tasks in [2usize, TASKS] {
+        g.throughput(Throughput::Elements((tasks * CT_OPS) as u64));
+        current_thread_mutex!(g, "weftwork", tasks, weftwork::Mutex::new(0u64));
+        current_thread_mutex!(g, "tokio", tasks, tokio::sync::Mutex::new(0u64));
+        current_thread_mutex!(g, "async_lock", tasks, async_lock::Mutex::new(0u64));
+        current_thread_mutex!(g, "futures", tasks, futures::lock::Mutex::new(0u64));
+        current_thread_mutex!(g, "maitake", tasks, maitake_sync::Mutex::new(0u64));
+    }
+    g.finish();
+}
+
 /// Task `t`'s `i`-th operation writes when `(i + t) % 10 == 0`.
 macro_rules! rwlock_90_read {
     ($g:expr, $rt:expr, $name:literal, $lock:expr) => {{
@@ -565,6 +607,7 @@ fn main() {
     mutex_uncontended(&mut c);
     mutex_contended(&mut c);
     mutex_scaling(&mut c);
+    mutex_current_thread(&mut c);
     rwlock_contended(&mut c);
     semaphore_contended(&mut c);
     c.final_summary();

@@ -307,36 +307,53 @@ const SUSPENSION_ROUNDS: u64 = 50;
 /// Polls that returned `Pending`, counted by [`counted`].
 static PENDING: AtomicUsize = AtomicUsize::new(0);
 
-/// The `rwlock_90_read` workload outside criterion, with every lock future
-/// counted: prints how often a lock operation suspended its task, and the
-/// fastest round (a round in which no convoy formed).
-macro_rules! rwlock_suspensions {
-    ($rt:expr, $name:literal, $lock:expr) => {{
+/// A contended workload (`$op`, run `$ops` times by each of [`TASKS`]
+/// tasks) outside criterion, with every lock future counted: prints how
+/// often a lock operation suspended its task, and the fastest round (a
+/// round in which no convoy formed).
+macro_rules! suspensions {
+    ($rt:expr, $name:literal, $lock:expr, $ops:expr, |$l:ident, $t:ident, $i:ident| $op:expr) => {{
         let l = Arc::new($lock);
         PENDING.store(0, Relaxed);
         let fastest = (0..SUSPENSION_ROUNDS)
             .map(|_| {
-                rounds(&$rt, &l, 1, |l, t| async move {
-                    for i in 0..RW_OPS {
-                        if (i + t) % 10 == 0 {
-                            *counted(&PENDING, l.write()).await += 1;
-                        } else {
-                            black_box(*counted(&PENDING, l.read()).await);
-                        }
+                rounds(&$rt, &l, 1, |$l, $t| async move {
+                    for $i in 0..$ops {
+                        $op
                     }
                 })
             })
             .min()
             .expect("at least one round");
-        let ops = SUSPENSION_ROUNDS as usize * TASKS * RW_OPS;
+        let ops = SUSPENSION_ROUNDS as usize * TASKS * $ops;
         let per_op = PENDING.load(Relaxed) as f64 / ops as f64;
         eprintln!("| {:<10} | {per_op:>14.3} | {fastest:>13.2?} |", $name);
     }};
 }
 
-/// Why `rwlock_90_read` differs so much between crates: the share of lock
-/// operations that suspended their task (a reader convoy suspends almost
-/// every one).
+/// [`suspensions`] of the `rwlock_90_read` workload.
+macro_rules! rwlock_suspensions {
+    ($rt:expr, $name:literal, $lock:expr) => {
+        suspensions!($rt, $name, $lock, RW_OPS, |l, t, i| if (i + t) % 10 == 0 {
+            *counted(&PENDING, l.write()).await += 1;
+        } else {
+            black_box(*counted(&PENDING, l.read()).await);
+        })
+    };
+}
+
+/// [`suspensions`] of the `mutex_contended` workload.
+macro_rules! mutex_suspensions {
+    ($rt:expr, $name:literal, $lock:expr) => {
+        suspensions!($rt, $name, $lock, MUTEX_OPS, |m, _t, _i| {
+            *counted(&PENDING, m.lock()).await += 1
+        })
+    };
+}
+
+/// Why `rwlock_90_read` and `mutex_contended` differ so much between
+/// crates: the share of lock operations that suspended their task (a reader
+/// convoy suspends almost every one).
 fn print_suspensions() {
     let rt = runtime();
     eprintln!(
@@ -348,6 +365,17 @@ fn print_suspensions() {
     rwlock_suspensions!(rt, "tokio", tokio::sync::RwLock::new(0u64));
     rwlock_suspensions!(rt, "async_lock", async_lock::RwLock::new(0u64));
     rwlock_suspensions!(rt, "maitake", maitake_sync::RwLock::new(0u64));
+    eprintln!();
+    eprintln!(
+        "mutex_contended untimed, lock futures counted ({SUSPENSION_ROUNDS} rounds): pending polls per lock operation, fastest round:\n"
+    );
+    eprintln!("| crate      | pending per op | fastest round |");
+    eprintln!("|------------|---------------:|--------------:|");
+    mutex_suspensions!(rt, "weftwork", weftwork::Mutex::new(0u64));
+    mutex_suspensions!(rt, "tokio", tokio::sync::Mutex::new(0u64));
+    mutex_suspensions!(rt, "async_lock", async_lock::Mutex::new(0u64));
+    mutex_suspensions!(rt, "futures", futures::lock::Mutex::new(0u64));
+    mutex_suspensions!(rt, "maitake", maitake_sync::Mutex::new(0u64));
     eprintln!();
 }
 

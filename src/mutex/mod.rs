@@ -128,7 +128,7 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     pub fn lock(&self) -> Lock<'_, T> {
         Lock {
-            inner: Waiting::new(self, Acquire::exact(1)),
+            inner: Waiting::new(self, Acquire::mutex()),
         }
     }
 
@@ -184,7 +184,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     pub fn lock_arc(self: &Arc<Self>) -> LockArc<T> {
         LockArc {
-            inner: Waiting::new(self.clone(), Acquire::exact(1)),
+            inner: Waiting::new(self.clone(), Acquire::mutex()),
         }
     }
 

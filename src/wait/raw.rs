@@ -32,6 +32,17 @@
 //! `HANDOFF`, set while the head has been bypassed `MAX_BYPASS` times,
 //! keeps newcomers off the free permit: it is the head's. So a waiter is
 //! overtaken at most `MAX_BYPASS` times: a count, not a clock.
+//!
+//! Before a newcomer queues, it watches the word for up to `SPIN_LOADS`
+//! plain loads and retries its `try_acquire` whenever enough permits show
+//! free (`RawSemaphore::try_acquire_spinning`), but only while the permits
+//! are held rather than promised to a waiter: never with `HANDOFF` set, and
+//! for anything but a mutex never with waiters queued (released permits are
+//! then theirs). The loop has no back-off hint, on purpose: loads of a line
+//! nobody writes cost a cycle each, so with the holder suspended (one
+//! thread, the holder awaiting) the spin costs next to nothing, while a
+//! running holder's release reaches the spinner within it. It is only a
+//! repeated `try_acquire`, so it changes no bound above.
 
 use core::pin::Pin;
 use core::ptr::NonNull;
@@ -59,6 +70,11 @@ pub(crate) const MAX_BYPASS: usize = if cfg!(loom) { 2 } else { 8 };
 // A head that inherited a free lock has one bypass counted: it must not owe
 // `HANDOFF` (see `with_list`).
 const _: () = assert!(MAX_BYPASS >= 2);
+
+/// Loads of the state word a newcomer makes before it queues (see
+/// [`RawSemaphore::try_acquire_spinning`]; measured against back-off spins
+/// of 4 and 8 rounds in `benches/README.md`, eleventh session).
+const SPIN_LOADS: u32 = 256;
 
 /// The largest number of permits a semaphore can hold.
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> SHIFT;
@@ -180,6 +196,31 @@ impl RawSemaphore {
                 Err(actual) => s = actual,
             }
         }
+    }
+
+    /// `try_acquire`, retried while the word shows enough free permits
+    /// within [`SPIN_LOADS`] loads, as long as it fails for want of permits
+    /// and no flag in `stop` is set (see the module docs for which ones).
+    /// Under loom it does not spin: a spin is only a repeated `try_acquire`,
+    /// and loom would explore every load.
+    #[inline(never)]
+    fn try_acquire_spinning(&self, n: usize, stop: usize) -> Result<(), TryFail> {
+        let mut res = self.try_acquire(n);
+        if cfg!(loom) {
+            return res;
+        }
+        let mut loads = 0;
+        while res == Err(TryFail::NoPermits) && loads < SPIN_LOADS {
+            let s = self.state.load(Relaxed);
+            if s & stop != 0 {
+                break;
+            }
+            if s >> SHIFT >= n {
+                res = self.try_acquire(n);
+            }
+            loads += 1;
+        }
+        res
     }
 
     /// `try_acquire` for a priority request: free permits and those already
@@ -598,6 +639,10 @@ pub(crate) struct Acquire {
     /// Fast path guesses that all permits are free (see
     /// [`RawSemaphore::try_acquire_exact`]).
     exact: bool,
+    /// A mutex lock: permits are released with
+    /// [`RawSemaphore::unlock_one`], so one can turn up free while others
+    /// wait, and a newcomer's spin may take it.
+    barge: bool,
 }
 
 impl Acquire {
@@ -614,6 +659,7 @@ impl Acquire {
             stage: Stage::Idle,
             front: false,
             exact: false,
+            barge: false,
         }
     }
 
@@ -622,6 +668,14 @@ impl Acquire {
     pub(crate) fn exact(n: usize) -> Self {
         let mut this = Self::fifo(n);
         this.exact = true;
+        this
+    }
+
+    /// A mutex lock (released with [`RawSemaphore::unlock_one`]).
+    #[inline]
+    pub(crate) fn mutex() -> Self {
+        let mut this = Self::exact(1);
+        this.barge = true;
         this
     }
 
@@ -676,10 +730,16 @@ impl Acquire {
         sem: &RawSemaphore,
         task: &Waker,
     ) -> Poll<Result<(), Closed>> {
+        // A mutex newcomer may take a permit freed with waiters queued.
+        let stop = if self.barge {
+            HANDOFF | CLOSED
+        } else {
+            WAITERS | HANDOFF | CLOSED
+        };
         let (w, stage, n, front) = self.node();
         match *stage {
             Stage::Done | Stage::Left => panic!("acquire future polled after completion"),
-            Stage::Idle => match sem.try_acquire(n) {
+            Stage::Idle => match sem.try_acquire_spinning(n, stop) {
                 Ok(()) => {
                     *stage = Stage::Done;
                     Poll::Ready(Ok(()))

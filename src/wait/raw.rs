@@ -202,8 +202,7 @@ impl RawSemaphore {
     /// within [`SPIN_LOADS`] loads, as long as it fails for want of permits
     /// and no flag in `stop` is set (see the module docs for which ones).
     /// Under loom and Miri it does not spin: a spin is only a repeated
-    /// `try_acquire`, and they would explore (or interpret) every load: the
-    /// gate's Miri step ran more than twice as long with the spin.
+    /// `try_acquire`, and loom would explore every load, Miri interpret it.
     #[inline(never)]
     fn try_acquire_spinning(&self, n: usize, stop: usize) -> Result<(), TryFail> {
         let mut res = self.try_acquire(n);

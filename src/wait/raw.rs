@@ -34,13 +34,14 @@
 //! overtaken at most `MAX_BYPASS` times: a count, not a clock.
 //!
 //! Before a newcomer queues, it watches the word for up to `SPIN_LOADS`
-//! plain loads and retries its `try_acquire` whenever enough permits show
-//! free (`RawSemaphore::try_acquire_spinning`), but only while the permits
-//! are held rather than promised to a waiter: never with `HANDOFF` set, and
-//! for anything but a mutex never with waiters queued (released permits are
+//! plain loads (4096 with `std`, 256 without) and retries its
+//! `try_acquire` whenever enough permits show free
+//! (`RawSemaphore::try_acquire_spinning`), but only while the permits are
+//! held rather than promised to a waiter: never with `HANDOFF` set, and for
+//! anything but a mutex never with waiters queued (released permits are
 //! then theirs). The loop has no back-off hint, on purpose: loads of a line
-//! nobody writes cost a cycle each, so with the holder suspended (one
-//! thread, the holder awaiting) the spin costs next to nothing, while a
+//! nobody writes cost a cycle or so each, so with the holder suspended (one
+//! thread, the holder awaiting) the spin costs about a microsecond, while a
 //! running holder's release reaches the spinner within it. It is only a
 //! repeated `try_acquire`, so it changes no bound above.
 
@@ -72,9 +73,14 @@ pub(crate) const MAX_BYPASS: usize = if cfg!(loom) { 2 } else { 8 };
 const _: () = assert!(MAX_BYPASS >= 2);
 
 /// Loads of the state word a newcomer makes before it queues (see
-/// [`RawSemaphore::try_acquire_spinning`]; measured against back-off spins
-/// of 4 and 8 rounds in `benches/README.md`, eleventh session).
-const SPIN_LOADS: u32 = 256;
+/// [`RawSemaphore::try_acquire_spinning`]). 4096 with `std`: against 256 it
+/// halves the rwlock row and takes 10–20 % off the contended mutex rows,
+/// with no change on the current-thread rows; 16384 did better still under
+/// contention but cost 8–15 % on the current-thread rows (`benches/README.md`,
+/// twelfth session). Without `std` the executor is likely one core of a
+/// microcontroller, where the holder cannot release during a spin and a
+/// load costs far more wall time: the window stays at 256.
+const SPIN_LOADS: u32 = if cfg!(feature = "std") { 4096 } else { 256 };
 
 /// The largest number of permits a semaphore can hold.
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> SHIFT;

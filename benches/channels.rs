@@ -308,19 +308,19 @@ static RECV_PENDING: AtomicUsize = AtomicUsize::new(0);
 const SUSPENSION_ROUNDS: u32 = 30;
 
 /// One row of the suspension table: `F` through `SUSPENSION_ROUNDS` counted
-/// rounds of `p` producers and `p` consumers; pending polls per message on
+/// rounds of `p` producers and `c` consumers; pending polls per message on
 /// each side, and the fastest round.
 fn suspensions<F: Flavor>(
     rt: &Runtime,
     (name, scenario): (&str, &str),
     cap: usize,
-    p: usize,
+    (p, c): (usize, usize),
     split: fn(F::Rx, usize) -> Vec<F::Rx>,
 ) {
     SEND_PENDING.store(0, Relaxed);
     RECV_PENDING.store(0, Relaxed);
     let fastest = (0..SUSPENSION_ROUNDS)
-        .map(|_| rounds::<F, true>(rt, 1, cap, p, p, split))
+        .map(|_| rounds::<F, true>(rt, 1, cap, p, c, split))
         .min()
         .expect("at least one round");
     let msgs = f64::from(SUSPENSION_ROUNDS) * (MSGS / p * p) as f64;
@@ -329,8 +329,9 @@ fn suspensions<F: Flavor>(
     eprintln!("| {scenario:<16} | {name:<13} | {send:>13.3} | {recv:>13.3} | {fastest:>9.2?} |");
 }
 
-/// Why the SPSC cap 1 and 128-task rows differ between crates: how often a
-/// send or receive suspended its task (untimed, printed before the runs).
+/// Why the SPSC cap 1, MPSC, MPMC and 128-task rows differ between crates:
+/// how often a send or receive suspended its task (untimed, printed before
+/// the runs).
 fn print_suspensions(rt: &Runtime) {
     eprintln!(
         "untimed, futures counted ({SUSPENSION_ROUNDS} rounds): pending polls per message, fastest round:\n"
@@ -338,16 +339,22 @@ fn print_suspensions(rt: &Runtime) {
     eprintln!("| scenario         | crate         | send pending  | recv pending  | fastest   |");
     eprintln!("|------------------|---------------|--------------:|--------------:|----------:|");
     let spsc = "spsc_cap1";
-    suspensions::<Weftwork>(rt, ("weftwork", spsc), 1, 1, single);
-    suspensions::<Tokio>(rt, ("tokio", spsc), 1, 1, single);
-    suspensions::<AsyncChannel>(rt, ("async_channel", spsc), 1, 1, single);
-    suspensions::<Flume>(rt, ("flume", spsc), 1, 1, single);
-    suspensions::<Kanal>(rt, ("kanal", spsc), 1, 1, single);
+    suspensions::<Weftwork>(rt, ("weftwork", spsc), 1, (1, 1), single);
+    suspensions::<Tokio>(rt, ("tokio", spsc), 1, (1, 1), single);
+    suspensions::<AsyncChannel>(rt, ("async_channel", spsc), 1, (1, 1), single);
+    suspensions::<Flume>(rt, ("flume", spsc), 1, (1, 1), single);
+    suspensions::<Kanal>(rt, ("kanal", spsc), 1, (1, 1), single);
+    let mpsc = "mpsc_8x1_cap64";
+    suspensions::<Weftwork>(rt, ("weftwork", mpsc), 64, (8, 1), single);
+    suspensions::<Kanal>(rt, ("kanal", mpsc), 64, (8, 1), single);
+    let mpmc = "mpmc_4x4_cap64";
+    suspensions::<Weftwork>(rt, ("weftwork", mpmc), 64, (4, 4), cloned);
+    suspensions::<Kanal>(rt, ("kanal", mpmc), 64, (4, 4), cloned);
     let mpmc = "mpmc_scaling/128";
-    suspensions::<Weftwork>(rt, ("weftwork", mpmc), 64, 64, cloned);
-    suspensions::<AsyncChannel>(rt, ("async_channel", mpmc), 64, 64, cloned);
-    suspensions::<Flume>(rt, ("flume", mpmc), 64, 64, cloned);
-    suspensions::<Kanal>(rt, ("kanal", mpmc), 64, 64, cloned);
+    suspensions::<Weftwork>(rt, ("weftwork", mpmc), 64, (64, 64), cloned);
+    suspensions::<AsyncChannel>(rt, ("async_channel", mpmc), 64, (64, 64), cloned);
+    suspensions::<Flume>(rt, ("flume", mpmc), 64, (64, 64), cloned);
+    suspensions::<Kanal>(rt, ("kanal", mpmc), 64, (64, 64), cloned);
     eprintln!();
 }
 

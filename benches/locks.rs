@@ -19,6 +19,10 @@
 //! * `mutex_scaling`: the contended mutex at 2, 8, 32 and 128 tasks, with
 //!   the same total work per round ([`SCALING_OPS`] lock operations).
 //! * `rwlock_90_read`: as above, 90 % reads and 10 % writes.
+//! * `mutex_current_thread`, `rwlock_current_thread`: 2 and [`TASKS`]
+//!   tasks on a current-thread runtime, each holding the lock (the
+//!   rwlock: 90 % read guards) across a `yield_now()`, so a lock attempt
+//!   usually finds it held by a task that cannot run meanwhile.
 //! * `semaphore_4_of_32`: [`TASKS`] tasks contend for 4 permits. `no_yield`
 //!   releases right away (with 2 workers at most 2 permits are ever held,
 //!   so this measures the uncontended atomics under cross-core traffic);
@@ -239,31 +243,41 @@ fn mutex_scaling(c: &mut Criterion) {
     g.finish();
 }
 
-/// Lock operations per task in `mutex_current_thread`.
+/// Lock operations per task in the current-thread rows.
 const CT_OPS: usize = 200;
 
-/// 2 and [`TASKS`] tasks on one thread, each holding the lock across a yield:
-/// every other task's lock attempt finds it held by a task that cannot
-/// run until the attempt gives the thread back (the case a spin before
-/// queueing can only lose).
-macro_rules! current_thread_mutex {
-    ($g:expr, $name:literal, $tasks:expr, $mutex:expr) => {{
+/// `$tasks` tasks on one thread, each doing [`CT_OPS`] times `$op` (task
+/// `$t`, its `$i`-th operation), which holds a lock across a yield: every
+/// other task's lock attempt finds it held by a task that cannot run until
+/// the attempt gives the thread back (the case a spin before queueing can
+/// only lose).
+macro_rules! current_thread {
+    ($g:expr, $name:literal, $tasks:expr, $lock:expr, |$l:ident, $t:ident, $i:ident| $op:expr) => {{
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("tokio runtime");
-        let m = Arc::new($mutex);
+        let l = Arc::new($lock);
         $g.bench_function(BenchmarkId::new($name, $tasks), |b| {
             b.iter_custom(|iters| {
-                rounds_of(&rt, &m, iters, $tasks, |m, _| async move {
-                    for _ in 0..CT_OPS {
-                        let mut g = m.lock().await;
-                        tokio::task::yield_now().await;
-                        *g += 1;
+                rounds_of(&rt, &l, iters, $tasks, |$l, $t| async move {
+                    for $i in 0..CT_OPS {
+                        $op
                     }
                 })
             })
         });
     }};
+}
+
+/// [`current_thread`] with a mutex: lock, yield, `+= 1`.
+macro_rules! current_thread_mutex {
+    ($g:expr, $name:literal, $tasks:expr, $mutex:expr) => {
+        current_thread!($g, $name, $tasks, $mutex, |m, _t, _i| {
+            let mut g = m.lock().await;
+            tokio::task::yield_now().await;
+            *g += 1;
+        })
+    };
 }
 
 fn mutex_current_thread(c: &mut Criterion) {
@@ -277,6 +291,36 @@ fn mutex_current_thread(c: &mut Criterion) {
         current_thread_mutex!(g, "async_lock", tasks, async_lock::Mutex::new(0u64));
         current_thread_mutex!(g, "futures", tasks, futures::lock::Mutex::new(0u64));
         current_thread_mutex!(g, "maitake", tasks, maitake_sync::Mutex::new(0u64));
+    }
+    g.finish();
+}
+
+/// [`current_thread`] with an `RwLock`, 90 % reads as in `rwlock_90_read`;
+/// both kinds of guard are held across the yield.
+macro_rules! current_thread_rwlock {
+    ($g:expr, $name:literal, $tasks:expr, $lock:expr) => {
+        current_thread!($g, $name, $tasks, $lock, |l, t, i| if (i + t) % 10 == 0 {
+            let mut g = l.write().await;
+            tokio::task::yield_now().await;
+            *g += 1;
+        } else {
+            let g = l.read().await;
+            tokio::task::yield_now().await;
+            black_box(*g);
+        })
+    };
+}
+
+fn rwlock_current_thread(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rwlock_current_thread");
+    contended(&mut g, TASKS * CT_OPS);
+    g.measurement_time(Duration::from_secs(2));
+    for tasks in [2usize, TASKS] {
+        g.throughput(Throughput::Elements((tasks * CT_OPS) as u64));
+        current_thread_rwlock!(g, "weftwork", tasks, weftwork::RwLock::new(0u64));
+        current_thread_rwlock!(g, "tokio", tasks, tokio::sync::RwLock::new(0u64));
+        current_thread_rwlock!(g, "async_lock", tasks, async_lock::RwLock::new(0u64));
+        current_thread_rwlock!(g, "maitake", tasks, maitake_sync::RwLock::new(0u64));
     }
     g.finish();
 }
@@ -637,6 +681,7 @@ fn main() {
     mutex_scaling(&mut c);
     mutex_current_thread(&mut c);
     rwlock_contended(&mut c);
+    rwlock_current_thread(&mut c);
     semaphore_contended(&mut c);
     c.final_summary();
 }

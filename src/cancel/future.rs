@@ -34,7 +34,7 @@ impl<T: Borrow<CancelToken>> WaitFor<T> {
     fn new(token: T) -> Self {
         Self {
             token,
-            acquire: wait::Acquire::fifo(1),
+            acquire: wait::Acquire::event(),
         }
     }
 

@@ -33,16 +33,20 @@
 //! keeps newcomers off the free permit: it is the head's. So a waiter is
 //! overtaken at most `MAX_BYPASS` times: a count, not a clock.
 //!
-//! Before a newcomer queues, it watches the word for up to `SPIN_LOADS`
-//! plain loads (4096 with `std`, 256 without) and retries its
-//! `try_acquire` whenever enough permits show free
-//! (`RawSemaphore::try_acquire_spinning`), but only while the permits are
-//! held rather than promised to a waiter: never with `HANDOFF` set, and for
-//! anything but a mutex never with waiters queued (released permits are
-//! then theirs). The loop has no back-off hint, on purpose: loads of a line
-//! nobody writes cost a cycle or so each, so with the holder suspended (one
-//! thread, the holder awaiting) the spin costs about a microsecond, while a
-//! running holder's release reaches the spinner within it. It is only a
+//! Before a newcomer queues, it watches the word for a number of plain
+//! loads (the *window*) and retries its `try_acquire` whenever enough
+//! permits show free (`RawSemaphore::try_acquire_spinning`), but only while
+//! the permits are held rather than promised to a waiter: never with
+//! `HANDOFF` set, and for anything but a mutex never with waiters queued
+//! (released permits are then theirs). A cancel token's wait never spins.
+//! The loop has no back-off hint: a running holder's release reaches the
+//! spinner within the window. A suspended holder's never does (one thread,
+//! the holder awaiting), and there every load is wasted, about 0.6 ns each
+//! on the bench host. So the window adapts, process-wide: a spin that got
+//! its permits doubles it (up to 16384 loads), one that ran out halves it
+//! (down to 64). Where holders run, spins succeed and the window grows;
+//! where they are suspended, it shrinks to 64 loads after a few misses,
+//! and a run of misses costs at most twice its first. It is only a
 //! repeated `try_acquire`, so it changes no bound above.
 
 use core::pin::Pin;
@@ -72,15 +76,18 @@ pub(crate) const MAX_BYPASS: usize = if cfg!(loom) { 2 } else { 8 };
 // `HANDOFF` (see `with_list`).
 const _: () = assert!(MAX_BYPASS >= 2);
 
-/// Loads of the state word a newcomer makes before it queues (see
-/// [`RawSemaphore::try_acquire_spinning`]). 4096 with `std`: against 256 it
-/// halves the rwlock row and takes 10–20 % off the contended mutex rows,
-/// with no change on the current-thread rows; 16384 did better still under
-/// contention but cost 8–15 % on the current-thread rows (`benches/README.md`,
-/// twelfth session). Without `std` the executor is likely one core of a
-/// microcontroller, where the holder cannot release during a spin and a
-/// load costs far more wall time: the window stays at 256.
-const SPIN_LOADS: u32 = if cfg!(feature = "std") { 4096 } else { 256 };
+/// Bounds of the spin window (loads of the state word a newcomer makes
+/// before it queues; see [`RawSemaphore::try_acquire_spinning`]).
+#[cfg(not(loom))]
+const SPIN_MIN: usize = 64;
+#[cfg(not(loom))]
+const SPIN_MAX: usize = 16384;
+
+/// The spin window, adapted process-wide to how spins end: doubled when a
+/// spin got its permits, halved when one ran out of loads. A hint only
+/// (plain loads and stores; a lost update costs nothing).
+#[cfg(not(loom))]
+static SPIN_WINDOW: AtomicUsize = AtomicUsize::new(256);
 
 /// The largest number of permits a semaphore can hold.
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> SHIFT;
@@ -204,29 +211,53 @@ impl RawSemaphore {
         }
     }
 
-    /// `try_acquire`, retried while the word shows enough free permits
-    /// within [`SPIN_LOADS`] loads, as long as it fails for want of permits
-    /// and no flag in `stop` is set (see the module docs for which ones).
-    /// Under loom and Miri it does not spin: a spin is only a repeated
-    /// `try_acquire`, and loom would explore every load, Miri interpret it.
+    /// `try_acquire`, retried whenever the word shows enough free permits
+    /// within [`SPIN_WINDOW`] loads, as long as it fails for want of
+    /// permits and no flag in `stop` is set (`None`: no spin at all; see
+    /// the module docs for the flags). A spin that got its permits doubles
+    /// the window, one that ran out of loads halves it, one cut short by a
+    /// flag leaves it. Under loom and Miri it does not spin: a spin is only
+    /// a repeated `try_acquire`, and loom would explore every load, Miri
+    /// interpret it.
     #[inline(never)]
-    fn try_acquire_spinning(&self, n: usize, stop: usize) -> Result<(), TryFail> {
-        let mut res = self.try_acquire(n);
-        if cfg!(any(loom, miri)) {
-            return res;
+    fn try_acquire_spinning(&self, n: usize, stop: Option<usize>) -> Result<(), TryFail> {
+        match (stop, self.try_acquire(n)) {
+            (Some(stop), Err(TryFail::NoPermits)) if !cfg!(any(loom, miri)) => self.spin(n, stop),
+            (_, res) => res,
         }
+    }
+
+    /// The spin of [`RawSemaphore::try_acquire_spinning`], after a failed
+    /// `try_acquire`.
+    #[cfg(not(loom))]
+    fn spin(&self, n: usize, stop: usize) -> Result<(), TryFail> {
+        let window = SPIN_WINDOW.load(Relaxed);
+        let mut res = Err(TryFail::NoPermits);
         let mut loads = 0;
-        while res == Err(TryFail::NoPermits) && loads < SPIN_LOADS {
+        while res == Err(TryFail::NoPermits) && loads < window {
             let s = self.state.load(Relaxed);
             if s & stop != 0 {
-                break;
+                return res;
             }
             if s >> SHIFT >= n {
                 res = self.try_acquire(n);
             }
             loads += 1;
         }
+        let next = match res {
+            Ok(()) => (window * 2).min(SPIN_MAX),
+            Err(TryFail::NoPermits) => (window / 2).max(SPIN_MIN),
+            Err(TryFail::Closed) => window,
+        };
+        if next != window {
+            SPIN_WINDOW.store(next, Relaxed);
+        }
         res
+    }
+
+    #[cfg(loom)]
+    fn spin(&self, _: usize, _: usize) -> Result<(), TryFail> {
+        unreachable!("no spin under loom")
     }
 
     /// `try_acquire` for a priority request: free permits and those already
@@ -645,10 +676,28 @@ pub(crate) struct Acquire {
     /// Fast path guesses that all permits are free (see
     /// [`RawSemaphore::try_acquire_exact`]).
     exact: bool,
-    /// A mutex lock: permits are released with
-    /// [`RawSemaphore::unlock_one`], so one can turn up free while others
-    /// wait, and a newcomer's spin may take it.
-    barge: bool,
+    /// Whether and how long a newcomer spins before it queues.
+    spin: Spin,
+}
+
+/// How an [`Acquire`] spins before it queues (see
+/// [`RawSemaphore::try_acquire_spinning`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spin {
+    /// Not at all: nobody is about to free a permit (a cancel event has
+    /// none until it closes), and a spin that fails shrinks every lock's
+    /// window.
+    #[cfg_attr(
+        not(all(feature = "alloc", target_has_atomic = "ptr")),
+        allow(dead_code, reason = "only a cancel token waits on an event")
+    )]
+    Never,
+    /// Only while nobody is queued: permits released with waiters queued
+    /// are theirs.
+    Unqueued,
+    /// Past queued waiters too: a mutex's permit freed by
+    /// [`RawSemaphore::unlock_one`] goes to whoever takes it first.
+    Barging,
 }
 
 impl Acquire {
@@ -665,7 +714,7 @@ impl Acquire {
             stage: Stage::Idle,
             front: false,
             exact: false,
-            barge: false,
+            spin: Spin::Unqueued,
         }
     }
 
@@ -681,7 +730,17 @@ impl Acquire {
     #[inline]
     pub(crate) fn mutex() -> Self {
         let mut this = Self::exact(1);
-        this.barge = true;
+        this.spin = Spin::Barging;
+        this
+    }
+
+    /// A wait for an event that closes the semaphore and never frees a
+    /// permit (a cancel token): it queues without spinning.
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+    #[inline]
+    pub(crate) fn event() -> Self {
+        let mut this = Self::fifo(1);
+        this.spin = Spin::Never;
         this
     }
 
@@ -736,11 +795,10 @@ impl Acquire {
         sem: &RawSemaphore,
         task: &Waker,
     ) -> Poll<Result<(), Closed>> {
-        // A mutex newcomer may take a permit freed with waiters queued.
-        let stop = if self.barge {
-            HANDOFF | CLOSED
-        } else {
-            WAITERS | HANDOFF | CLOSED
+        let stop = match self.spin {
+            Spin::Never => None,
+            Spin::Unqueued => Some(WAITERS | HANDOFF | CLOSED),
+            Spin::Barging => Some(HANDOFF | CLOSED),
         };
         let (w, stage, n, front) = self.node();
         match *stage {
@@ -880,5 +938,66 @@ impl Acquire {
         if held > 0 {
             sem.release(held);
         }
+    }
+}
+
+/// The adaptive spin window. One test, since the window is process-wide.
+#[cfg(all(test, not(loom), not(miri)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spin_window_follows_how_spins_end() {
+        let stop = Some(WAITERS | HANDOFF | CLOSED);
+        let sem = RawSemaphore::new(0);
+        // Nobody frees a permit: each spin runs out and halves the window,
+        // down to the minimum.
+        SPIN_WINDOW.store(1024, Relaxed);
+        assert_eq!(sem.try_acquire_spinning(1, stop), Err(TryFail::NoPermits));
+        assert_eq!(SPIN_WINDOW.load(Relaxed), 512);
+        for _ in 0..20 {
+            assert_eq!(sem.try_acquire_spinning(1, stop), Err(TryFail::NoPermits));
+        }
+        assert_eq!(SPIN_WINDOW.load(Relaxed), SPIN_MIN);
+        // No spin at all, or one cut short by a flag: no verdict.
+        assert_eq!(sem.try_acquire_spinning(1, None), Err(TryFail::NoPermits));
+        SPIN_WINDOW.store(1024, Relaxed);
+        let mut wait = core::pin::pin!(Acquire::event());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(wait.as_mut().poll_acquire(&sem, &mut cx).is_pending());
+        wait.as_mut().cancel(&sem);
+        assert_eq!(SPIN_WINDOW.load(Relaxed), 1024, "an event wait spun");
+        SPIN_WINDOW.store(SPIN_MIN, Relaxed);
+        sem.close();
+        assert_eq!(sem.try_acquire_spinning(1, stop), Err(TryFail::Closed));
+        assert_eq!(SPIN_WINDOW.load(Relaxed), SPIN_MIN);
+
+        // A permit released by another thread during the spin: the window
+        // doubles. (Retried: the releasing thread may not run in time.)
+        let sem = RawSemaphore::new(0);
+        let mut doubled = false;
+        for _ in 0..200 {
+            SPIN_WINDOW.store(SPIN_MAX / 2, Relaxed);
+            let go = AtomicUsize::new(0);
+            let res = std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    while go.load(Acquire) == 0 {
+                        core::hint::spin_loop();
+                    }
+                    sem.release(1);
+                });
+                go.store(1, Release);
+                sem.try_acquire_spinning(1, stop)
+            });
+            if res.is_ok() {
+                assert_eq!(SPIN_WINDOW.load(Relaxed), SPIN_MAX);
+                doubled = true;
+                break;
+            }
+            assert_eq!(SPIN_WINDOW.load(Relaxed), SPIN_MAX / 4);
+            // The permit came after the spin: take it back for the next try.
+            assert_eq!(sem.try_acquire(1), Ok(()));
+        }
+        assert!(doubled, "no spin ever saw the other thread's release");
     }
 }

@@ -356,12 +356,12 @@ static PENDING: AtomicUsize = AtomicUsize::new(0);
 /// often a lock operation suspended its task, and the fastest round (a
 /// round in which no convoy formed).
 macro_rules! suspensions {
-    ($rt:expr, $name:literal, $lock:expr, $ops:expr, |$l:ident, $t:ident, $i:ident| $op:expr) => {{
+    ($rt:expr, $name:literal, $lock:expr, $tasks:expr, $ops:expr, |$l:ident, $t:ident, $i:ident| $op:expr) => {{
         let l = Arc::new($lock);
         PENDING.store(0, Relaxed);
         let fastest = (0..SUSPENSION_ROUNDS)
             .map(|_| {
-                rounds(&$rt, &l, 1, |$l, $t| async move {
+                rounds_of(&$rt, &l, 1, $tasks, |$l, $t| async move {
                     for $i in 0..$ops {
                         $op
                     }
@@ -369,7 +369,7 @@ macro_rules! suspensions {
             })
             .min()
             .expect("at least one round");
-        let ops = SUSPENSION_ROUNDS as usize * TASKS * $ops;
+        let ops = SUSPENSION_ROUNDS as usize * $tasks * $ops;
         let per_op = PENDING.load(Relaxed) as f64 / ops as f64;
         eprintln!("| {:<10} | {per_op:>14.3} | {fastest:>13.2?} |", $name);
     }};
@@ -378,18 +378,28 @@ macro_rules! suspensions {
 /// [`suspensions`] of the `rwlock_90_read` workload.
 macro_rules! rwlock_suspensions {
     ($rt:expr, $name:literal, $lock:expr) => {
-        suspensions!($rt, $name, $lock, RW_OPS, |l, t, i| if (i + t) % 10 == 0 {
-            *counted(&PENDING, l.write()).await += 1;
-        } else {
-            black_box(*counted(&PENDING, l.read()).await);
-        })
+        suspensions!(
+            $rt,
+            $name,
+            $lock,
+            TASKS,
+            RW_OPS,
+            |l, t, i| if (i + t) % 10 == 0 {
+                *counted(&PENDING, l.write()).await += 1;
+            } else {
+                black_box(*counted(&PENDING, l.read()).await);
+            }
+        )
     };
 }
 
 /// [`suspensions`] of the `mutex_contended` workload.
 macro_rules! mutex_suspensions {
     ($rt:expr, $name:literal, $lock:expr) => {
-        suspensions!($rt, $name, $lock, MUTEX_OPS, |m, _t, _i| {
+        mutex_suspensions!($rt, $name, $lock, TASKS, MUTEX_OPS)
+    };
+    ($rt:expr, $name:literal, $lock:expr, $tasks:expr, $ops:expr) => {
+        suspensions!($rt, $name, $lock, $tasks, $ops, |m, _t, _i| {
             *counted(&PENDING, m.lock()).await += 1
         })
     };
@@ -420,6 +430,16 @@ fn print_suspensions() {
     mutex_suspensions!(rt, "async_lock", async_lock::Mutex::new(0u64));
     mutex_suspensions!(rt, "futures", futures::lock::Mutex::new(0u64));
     mutex_suspensions!(rt, "maitake", maitake_sync::Mutex::new(0u64));
+    eprintln!();
+    eprintln!(
+        "mutex_scaling/2 untimed, lock futures counted ({SUSPENSION_ROUNDS} rounds): pending polls per lock operation, fastest round:\n"
+    );
+    eprintln!("| crate      | pending per op | fastest round |");
+    eprintln!("|------------|---------------:|--------------:|");
+    let ops = SCALING_OPS / 2;
+    mutex_suspensions!(rt, "weftwork", weftwork::Mutex::new(0u64), 2, ops);
+    mutex_suspensions!(rt, "async_lock", async_lock::Mutex::new(0u64), 2, ops);
+    mutex_suspensions!(rt, "futures", futures::lock::Mutex::new(0u64), 2, ops);
     eprintln!();
 }
 

@@ -40,17 +40,19 @@
 //! and for anything but a mutex never with waiters queued (released
 //! permits are then theirs). A cancel token's wait never spins.
 //!
-//! The watcher backs off: between two looks it spins 1, 2, 4 … up to
-//! `GAP_MAX` CPU pause hints. Looking again at once would keep pulling the
-//! word's cache line away from the holder's core, so every re-lock there
-//! would wait for the line to come back; spaced looks let a running holder
-//! do a run of short critical sections at its own core's speed (on the
-//! 2-vCPU bench host, the 2-task contended mutex went from 2.6–3.2 to
-//! 1.9 ms, the 90 %-read rwlock from 3.3–6.1 to 2.4 ms). The window is
-//! counted in pause hints (27 ns each on that host). A suspended holder's
-//! release never comes during a spin (one thread, the holder awaiting), so
-//! the window adapts, process-wide: a spin that got its permits doubles it
-//! (up to `SPIN_MAX`), one that ran out halves it (down to `SPIN_MIN`).
+//! The watcher backs off: between two looks it spins `GAP_MIN` (16),
+//! then 32, then 64 (`GAP_MAX`) CPU pause hints. Looking again at once
+//! would keep pulling the word's cache line away from the holder's core, so
+//! every re-lock there would wait for the line to come back; spaced looks
+//! let a running holder do a run of short critical sections at its own
+//! core's speed (on the 2-vCPU bench host, the 2-task contended mutex went
+//! from 2.6–3.2 to 1.1 ms, the 90 %-read rwlock from 3.3–6.1 to 2.6 ms;
+//! starting the gap at 1 pause instead of 16 left the 2-task row at
+//! 1.9–2.4 ms). The window is counted in pause hints (27 ns each on that
+//! host). A suspended holder's release never comes during a spin (one
+//! thread, the holder awaiting), so the window adapts, process-wide: a spin
+//! that got its permits doubles it (up to `SPIN_MAX`), one that ran out
+//! halves it (down to `SPIN_MIN`).
 //! Where holders run, spins succeed and the window grows; where they are
 //! suspended, it shrinks to the minimum after a few misses, and a run of
 //! misses costs at most twice its first. It is only a repeated
@@ -90,8 +92,10 @@ const _: () = assert!(MAX_BYPASS >= 2);
 const SPIN_MIN: usize = 4;
 #[cfg(not(loom))]
 const SPIN_MAX: usize = 1024;
-/// The most pause hints between two looks at the word (the gap doubles
-/// from 1).
+/// Pause hints between two looks at the word: the gap doubles from
+/// `GAP_MIN` to `GAP_MAX` (at most what is left of the window).
+#[cfg(not(loom))]
+const GAP_MIN: usize = 16;
 #[cfg(not(loom))]
 const GAP_MAX: usize = 64;
 
@@ -225,7 +229,7 @@ impl RawSemaphore {
 
     /// `try_acquire`, retried whenever the word shows enough free permits
     /// within [`SPIN_WINDOW`] pause hints (the gap between looks doubling
-    /// up to [`GAP_MAX`]), as long as it fails for want of permits and no
+    /// from [`GAP_MIN`] to [`GAP_MAX`]), as long as it fails for want of permits and no
     /// flag in `stop` is set (`None`: no spin at all; see the module docs
     /// for the flags). A spin that got its permits doubles the window, one
     /// that ran out halves it, one cut short by a
@@ -246,7 +250,7 @@ impl RawSemaphore {
     fn spin(&self, n: usize, stop: usize) -> Result<(), TryFail> {
         let window = SPIN_WINDOW.load(Relaxed);
         let mut spent = 0;
-        let mut gap = 1;
+        let mut gap = GAP_MIN;
         let res = loop {
             let s = self.state.load(Relaxed);
             if s & stop != 0 {

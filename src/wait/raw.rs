@@ -52,11 +52,10 @@
 //! host). A suspended holder's release never comes during a spin (one
 //! thread, the holder awaiting), so the window adapts, process-wide: a spin
 //! that got its permits doubles it (up to `SPIN_MAX`), one that ran out
-//! halves it (down to `SPIN_MIN`).
-//! Where holders run, spins succeed and the window grows; where they are
-//! suspended, it shrinks to the minimum after a few misses, and a run of
-//! misses costs at most twice its first. It is only a repeated
-//! `try_acquire`, so it changes no bound above.
+//! halves it (down to `SPIN_MIN`). Where holders run, spins succeed and
+//! the window grows; where they are suspended, it shrinks to the minimum
+//! after a few misses, and a run of misses costs at most twice its first.
+//! It is only a repeated `try_acquire`, so it changes no bound above.
 
 use core::pin::Pin;
 use core::ptr::NonNull;
@@ -229,12 +228,12 @@ impl RawSemaphore {
 
     /// `try_acquire`, retried whenever the word shows enough free permits
     /// within [`SPIN_WINDOW`] pause hints (the gap between looks doubling
-    /// from [`GAP_MIN`] to [`GAP_MAX`]), as long as it fails for want of permits and no
-    /// flag in `stop` is set (`None`: no spin at all; see the module docs
-    /// for the flags). A spin that got its permits doubles the window, one
-    /// that ran out halves it, one cut short by a
-    /// flag leaves it. Under loom and Miri it does not spin: a spin is only
-    /// a repeated `try_acquire`, and loom would explore every load, Miri
+    /// from [`GAP_MIN`] to [`GAP_MAX`]), as long as it fails for want of
+    /// permits and no flag in `stop` is set (`None`: no spin at all; see
+    /// the module docs for the flags). A spin that got its permits doubles
+    /// the window, one that ran out halves it, one cut short by a flag
+    /// leaves it. Under loom and Miri it does not spin: a spin is only a
+    /// repeated `try_acquire`, and loom would explore every load, Miri
     /// interpret it.
     #[inline(never)]
     fn try_acquire_spinning(&self, n: usize, stop: Option<usize>) -> Result<(), TryFail> {

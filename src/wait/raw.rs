@@ -1000,20 +1000,31 @@ mod tests {
         assert_eq!(SPIN_WINDOW.load(Relaxed), SPIN_MIN);
 
         // A permit released by another thread during the spin: the window
-        // doubles. (Retried: the releasing thread may not run in time.)
+        // doubles. The two threads shake hands first (so both run at once,
+        // however long a thread takes to start and wherever it is put),
+        // then the helper waits an eighth of the window, in the same pause
+        // hints, before it releases: the release lands inside the spin on
+        // any CPU. (Retried: either thread may be preempted.)
         let sem = RawSemaphore::new(0);
         let mut doubled = false;
-        for _ in 0..200 {
+        for _ in 0..1000 {
             SPIN_WINDOW.store(SPIN_MAX / 2, Relaxed);
-            let go = AtomicUsize::new(0);
+            let (running, spinning) = (AtomicUsize::new(0), AtomicUsize::new(0));
             let res = std::thread::scope(|scope| {
                 scope.spawn(|| {
-                    while go.load(Acquire) == 0 {
+                    running.store(1, Release);
+                    while spinning.load(Acquire) == 0 {
+                        core::hint::spin_loop();
+                    }
+                    for _ in 0..SPIN_MAX / 16 {
                         core::hint::spin_loop();
                     }
                     sem.release(1);
                 });
-                go.store(1, Release);
+                while running.load(Acquire) == 0 {
+                    core::hint::spin_loop();
+                }
+                spinning.store(1, Release);
                 sem.try_acquire_spinning(1, stop)
             });
             match (res, SPIN_WINDOW.load(Relaxed)) {

@@ -10,6 +10,12 @@
 //! the queue and takes over permits already handed to a writer waiting there
 //! (that writer waits for the upgradable reader anyway), so upgrading never
 //! deadlocks against a queued writer.
+//!
+//! A writer that finds readers inside watches them leave for a short while
+//! before it queues (the wait core's spin), and meanwhile *claims* the lock:
+//! readers that arrive then wait for it too (`try_read` fails), so a stream
+//! of readers cannot keep a running writer out and push it into the queue,
+//! where every later reader would wait for a task that is not running.
 
 mod futures;
 mod guards;
@@ -35,8 +41,9 @@ use crate::wait::{MAX_PERMITS, RawSemaphore};
 /// * Many readers or one writer. One **upgradable** reader at a time may
 ///   coexist with plain readers and later [upgrade] to a writer.
 /// * **Write-preferring**: once a writer waits, readers that arrive later
-///   queue behind it, so writers are not starved. Waiters are served FIFO;
-///   only an upgrade goes first (it holds the lock already).
+///   queue behind it, so writers are not starved (while a writer briefly
+///   spins before queueing, `try_read` already fails). Waiters are served
+///   FIFO; only an upgrade goes first (it holds the lock already).
 /// * **Cancel-safe** futures; no poisoning; no allocation per wait.
 ///
 /// [upgrade]: RwLockUpgradableReadGuard::upgrade

@@ -60,11 +60,11 @@ impl SemRef for Arc<Semaphore> {
 
 impl Semaphore {
     /// The largest number of permits a semaphore can hold:
-    /// `usize::MAX >> 4`.
+    /// `usize::MAX >> 5`.
     ///
     /// # Examples
     /// ```
-    /// assert_eq!(weftwork::Semaphore::MAX_PERMITS, usize::MAX >> 4);
+    /// assert_eq!(weftwork::Semaphore::MAX_PERMITS, usize::MAX >> 5);
     /// ```
     pub const MAX_PERMITS: usize = MAX_PERMITS;
 

@@ -3,7 +3,7 @@
 //! One `usize` holds everything that must change atomically:
 //!
 //! ```text
-//!  bits: [ permits ............ | HANDOFF | WAITERS | CLOSED | LOCKED ]
+//!  bits: [ permits ........ | CLAIM | HANDOFF | WAITERS | CLOSED | LOCKED ]
 //! ```
 //!
 //! * `LOCKED` is a spin lock guarding the intrusive waiter [`List`]. Only
@@ -56,6 +56,23 @@
 //! the window grows; where they are suspended, it shrinks to the minimum
 //! after a few misses, and a run of misses costs at most twice its first.
 //! It is only a repeated `try_acquire`, so it changes no bound above.
+//!
+//! An `RwLock` writer's spin *claims* the permits: it sets `CLAIM` (never
+//! with `LOCKED`, which a list-lock holder's store would undo), and from
+//! then on every `try_acquire` by someone else fails, while holders leave.
+//! Other spinners keep watching (and look every `SPIN_MIN` pauses: the
+//! claim is short); the claimant's own acquire clears the flag in the same
+//! CAS, and a claimant that gives up (window spent, or a stop flag)
+//! clears it before it queues, so `CLAIM` never outlives the spin of the
+//! thread that set it. While the free count rises the claimant's window
+//! is extended (by at most `SPIN_MAX` pauses): holders that leave are
+//! running. Without it, a writer on a multi-thread runtime watched a
+//! stream of readers come and go, ran out, and queued; every reader then
+//! queued behind a writer waiting to be scheduled, and the lock stayed in
+//! that convoy for the rest of the run. The claim is advisory: whoever
+//! takes the list lock (a newcomer whose spin ran out) still takes free
+//! permits, so nothing can wait on a claim, and with waiters queued no
+//! one claims. A claim never forms under loom or Miri, as no spin does.
 
 use core::pin::Pin;
 use core::ptr::NonNull;
@@ -73,7 +90,8 @@ const LOCKED: usize = 1;
 const CLOSED: usize = 1 << 1;
 const WAITERS: usize = 1 << 2;
 const HANDOFF: usize = 1 << 3;
-const SHIFT: u32 = 4;
+const CLAIM: usize = 1 << 4;
+const SHIFT: u32 = 5;
 const ONE: usize = 1 << SHIFT;
 
 /// How often [`RawSemaphore::unlock_one`] may leave the permit free for
@@ -181,7 +199,7 @@ impl RawSemaphore {
     #[inline]
     pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryFail> {
         let s = self.state.load(Relaxed);
-        if s & (CLOSED | LOCKED | HANDOFF) == 0
+        if s & (CLOSED | LOCKED | HANDOFF | CLAIM) == 0
             && s >> SHIFT >= n
             && self
                 .state
@@ -219,7 +237,7 @@ impl RawSemaphore {
                 let _ = self.state.load(Acquire);
                 return Err(TryFail::Closed);
             }
-            if s >> SHIFT < n || s & HANDOFF != 0 {
+            if s >> SHIFT < n || s & (HANDOFF | CLAIM) != 0 {
                 return Err(TryFail::NoPermits);
             }
             if s & LOCKED != 0 {
@@ -241,15 +259,25 @@ impl RawSemaphore {
     /// within [`SPIN_WINDOW`] pause hints (the gap between looks doubling
     /// from [`GAP_MIN`] to [`GAP_MAX`]), as long as it fails for want of
     /// permits and no flag in `stop` is set (`None`: no spin at all; see
-    /// the module docs for the flags). A spin that got its permits doubles
-    /// the window, one that ran out halves it, one cut short by a flag
-    /// leaves it. Under loom and Miri it does not spin: a spin is only a
-    /// repeated `try_acquire`, and loom would explore every load, Miri
+    /// the module docs for the flags). With `claim` it claims the permits
+    /// meanwhile (`CLAIM`, module docs). A spin that got its permits
+    /// doubles the window, one that ran out halves it, one cut short by a
+    /// flag leaves it. Under loom and Miri it does not spin: a spin is only
+    /// a repeated `try_acquire`, and loom would explore every load, Miri
     /// interpret it.
     #[inline(never)]
-    fn try_acquire_spinning(&self, n: usize, stop: Option<usize>) -> Result<(), TryFail> {
+    fn try_acquire_spinning(
+        &self,
+        n: usize,
+        stop: Option<usize>,
+        claim: bool,
+    ) -> Result<(), TryFail> {
         match (stop, self.try_acquire(n)) {
-            (Some(stop), Err(TryFail::NoPermits)) if !cfg!(any(loom, miri)) => self.spin(n, stop),
+            // Two copies: one that can claim, and one without any of it.
+            (Some(stop), Err(TryFail::NoPermits)) if !cfg!(any(loom, miri)) => match claim {
+                true => self.spin::<true>(n, stop),
+                false => self.spin::<false>(n, stop),
+            },
             (_, res) => res,
         }
     }
@@ -257,31 +285,73 @@ impl RawSemaphore {
     /// The spin of [`RawSemaphore::try_acquire_spinning`], after a failed
     /// `try_acquire`.
     #[cfg(not(loom))]
-    fn spin(&self, n: usize, stop: usize) -> Result<(), TryFail> {
+    fn spin<const CLAIMS: bool>(&self, n: usize, stop: usize) -> Result<(), TryFail> {
         let window = SPIN_WINDOW.load(Relaxed);
         let mut spent = 0;
         let mut gap = GAP_MIN;
+        let mut claimed = false;
+        // Free permits at the last look, and pause hints not counted
+        // because they came back meanwhile.
+        let (mut last, mut extended) = (usize::MAX, 0);
         let res = loop {
-            let s = self.state.load(Relaxed);
+            let mut s = self.state.load(Relaxed);
             if s & stop != 0 {
+                if claimed {
+                    self.unclaim();
+                }
                 return Err(TryFail::NoPermits);
             }
+            if CLAIMS && !claimed && s & (CLAIM | LOCKED) == 0 {
+                match self.state.compare_exchange(s, s | CLAIM, Relaxed, Relaxed) {
+                    Ok(_) => {
+                        claimed = true;
+                        s |= CLAIM;
+                    }
+                    Err(actual) => s = actual,
+                }
+            }
             if s >> SHIFT >= n {
-                match self.try_acquire(n) {
-                    Err(TryFail::NoPermits) => {}
-                    res => break res,
+                if claimed {
+                    // The claimant's own acquire clears `CLAIM` with it.
+                    if s & (LOCKED | CLOSED | HANDOFF) == 0
+                        && self
+                            .state
+                            .compare_exchange(s, (s - n * ONE) & !CLAIM, Acquire, Relaxed)
+                            .is_ok()
+                    {
+                        break Ok(());
+                    }
+                } else if s & CLAIM == 0 {
+                    match self.try_acquire(n) {
+                        Err(TryFail::NoPermits) => {}
+                        res => break res,
+                    }
                 }
             }
             if spent >= window {
                 break Err(TryFail::NoPermits);
             }
-            let pause = gap.min(window - spent);
+            // Under a claim, holders are only leaving: look often.
+            let quick = s & CLAIM != 0;
+            let pause = if quick { SPIN_MIN } else { gap }.min(window - spent);
             for _ in 0..pause {
                 core::hint::spin_loop();
             }
-            spent += pause;
-            gap = (gap * 2).min(GAP_MAX);
+            // A claimant whose holders are leaving keeps its budget (up
+            // to `SPIN_MAX` more pause hints).
+            if claimed && s >> SHIFT > last && extended < SPIN_MAX {
+                extended += pause;
+            } else {
+                spent += pause;
+            }
+            last = s >> SHIFT;
+            if !quick {
+                gap = (gap * 2).min(GAP_MAX);
+            }
         };
+        if claimed && res.is_err() {
+            self.unclaim();
+        }
         let next = next_window(window, res);
         if next != window {
             SPIN_WINDOW.store(next, Relaxed);
@@ -289,8 +359,20 @@ impl RawSemaphore {
         res
     }
 
+    /// Clears the `CLAIM` this thread set. Waits for the list lock to be
+    /// free first: its holder publishes the word with a store, which would
+    /// put the flag back.
+    #[cfg(not(loom))]
+    fn unclaim(&self) {
+        self.when_unlocked(|s| {
+            self.state
+                .compare_exchange_weak(s, s & !CLAIM, Relaxed, Relaxed)
+                .map(drop)
+        });
+    }
+
     #[cfg(loom)]
-    fn spin(&self, _: usize, _: usize) -> Result<(), TryFail> {
+    fn spin<const CLAIMS: bool>(&self, _: usize, _: usize) -> Result<(), TryFail> {
         unreachable!("no spin under loom")
     }
 
@@ -551,6 +633,13 @@ impl RawSemaphore {
 
     /// Spins until the lock bit is ours.
     fn lock(&self) -> Locked<'_> {
+        self.when_unlocked(|s| self.lock_from(s))
+    }
+
+    /// Runs `step` on the word once the lock bit is clear, until it
+    /// succeeds; a failed `step` returns the word it found instead.
+    #[inline]
+    fn when_unlocked<R>(&self, mut step: impl FnMut(usize) -> Result<R, usize>) -> R {
         let mut spins = 0;
         let mut s = self.state.load(Relaxed);
         loop {
@@ -559,8 +648,8 @@ impl RawSemaphore {
                 s = self.state.load(Relaxed);
                 continue;
             }
-            match self.lock_from(s) {
-                Ok(locked) => return locked,
+            match step(s) {
+                Ok(r) => return r,
                 Err(actual) => s = actual,
             }
         }
@@ -729,6 +818,9 @@ enum Spin {
     /// Only while nobody is queued: permits released with waiters queued
     /// are theirs.
     Unqueued,
+    /// As `Unqueued`, claiming the permits meanwhile (an `RwLock` write;
+    /// see the module docs on `CLAIM`).
+    Claiming,
     /// Past queued waiters too: a mutex's permit freed by
     /// [`RawSemaphore::unlock_one`] goes to whoever takes it first.
     Barging,
@@ -752,11 +844,13 @@ impl Acquire {
         }
     }
 
-    /// A FIFO request that usually takes every permit (a lock).
+    /// A FIFO request that usually takes every permit (a lock). Its spin
+    /// claims them (an `RwLock` write; [`Acquire::mutex`] spins otherwise).
     #[inline]
     pub(crate) fn exact(n: usize) -> Self {
         let mut this = Self::fifo(n);
         this.exact = true;
+        this.spin = Spin::Claiming;
         this
     }
 
@@ -831,13 +925,14 @@ impl Acquire {
     ) -> Poll<Result<(), Closed>> {
         let stop = match self.spin {
             Spin::Never => None,
-            Spin::Unqueued => Some(WAITERS | HANDOFF | CLOSED),
+            Spin::Unqueued | Spin::Claiming => Some(WAITERS | HANDOFF | CLOSED),
             Spin::Barging => Some(HANDOFF | CLOSED),
         };
+        let claim = self.spin == Spin::Claiming;
         let (w, stage, n, front) = self.node();
         match *stage {
             Stage::Done | Stage::Left => panic!("acquire future polled after completion"),
-            Stage::Idle => match sem.try_acquire_spinning(n, stop) {
+            Stage::Idle => match sem.try_acquire_spinning(n, stop, claim) {
                 Ok(()) => {
                     *stage = Stage::Done;
                     Poll::Ready(Ok(()))
@@ -975,26 +1070,51 @@ impl Acquire {
     }
 }
 
-/// The adaptive spin window. One test, since the window is process-wide.
+/// The spin: its adaptive window and the writer's claim. One test, since
+/// the window is process-wide and every spin changes it.
 #[cfg(all(test, not(loom), not(miri)))]
 mod tests {
     use super::*;
 
+    const STOP: Option<usize> = Some(WAITERS | HANDOFF | CLOSED);
+
     #[test]
-    fn the_spin_window_follows_how_spins_end() {
+    fn spins() {
+        the_window_follows_how_spins_end();
+        a_claim_never_outlives_its_spin();
+    }
+
+    fn two_cpus() -> bool {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if n < 2 {
+            std::eprintln!("one CPU: a threaded spin check is skipped");
+        }
+        n >= 2
+    }
+
+    fn the_window_follows_how_spins_end() {
         let stop = Some(WAITERS | HANDOFF | CLOSED);
         let sem = RawSemaphore::new(0);
         // Nobody frees a permit: each spin runs out and halves the window,
         // down to the minimum.
         SPIN_WINDOW.store(1024, Relaxed);
-        assert_eq!(sem.try_acquire_spinning(1, stop), Err(TryFail::NoPermits));
+        assert_eq!(
+            sem.try_acquire_spinning(1, stop, false),
+            Err(TryFail::NoPermits)
+        );
         assert_eq!(SPIN_WINDOW.load(Relaxed), 512);
         for _ in 0..20 {
-            assert_eq!(sem.try_acquire_spinning(1, stop), Err(TryFail::NoPermits));
+            assert_eq!(
+                sem.try_acquire_spinning(1, stop, false),
+                Err(TryFail::NoPermits)
+            );
         }
         assert_eq!(SPIN_WINDOW.load(Relaxed), SPIN_MIN);
         // No spin at all, or one cut short by a flag: no verdict.
-        assert_eq!(sem.try_acquire_spinning(1, None), Err(TryFail::NoPermits));
+        assert_eq!(
+            sem.try_acquire_spinning(1, None, false),
+            Err(TryFail::NoPermits)
+        );
         SPIN_WINDOW.store(1024, Relaxed);
         let mut wait = core::pin::pin!(Acquire::event());
         let mut cx = Context::from_waker(Waker::noop());
@@ -1003,7 +1123,10 @@ mod tests {
         assert_eq!(SPIN_WINDOW.load(Relaxed), 1024, "an event wait spun");
         SPIN_WINDOW.store(SPIN_MIN, Relaxed);
         sem.close();
-        assert_eq!(sem.try_acquire_spinning(1, stop), Err(TryFail::Closed));
+        assert_eq!(
+            sem.try_acquire_spinning(1, stop, false),
+            Err(TryFail::Closed)
+        );
         assert_eq!(SPIN_WINDOW.load(Relaxed), SPIN_MIN);
 
         // The verdicts and their bounds.
@@ -1021,8 +1144,7 @@ mod tests {
         // then the helper waits an eighth of the window, in the same pause
         // hints, before it releases: the release lands inside the spin on
         // any CPU. (Retried: either thread may be preempted.)
-        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
-            std::eprintln!("one CPU: the threaded spin-window check is skipped");
+        if !two_cpus() {
             return;
         }
         let sem = RawSemaphore::new(0);
@@ -1045,7 +1167,7 @@ mod tests {
                     core::hint::spin_loop();
                 }
                 spinning.store(1, Release);
-                sem.try_acquire_spinning(1, stop)
+                sem.try_acquire_spinning(1, stop, false)
             });
             match (res, SPIN_WINDOW.load(Relaxed)) {
                 (Ok(()), SPIN_MAX) => {
@@ -1063,5 +1185,93 @@ mod tests {
             }
         }
         assert!(doubled, "no spin ever saw the other thread's release");
+    }
+
+    fn a_claim_never_outlives_its_spin() {
+        // A claim keeps every other `try_acquire` off.
+        let sem = RawSemaphore::new(4);
+        sem.state.fetch_or(CLAIM, Relaxed);
+        assert_eq!(sem.try_acquire(1), Err(TryFail::NoPermits));
+        assert_eq!(sem.try_acquire_exact(4), Err(TryFail::NoPermits));
+        sem.state.fetch_and(!CLAIM, Relaxed);
+        assert_eq!(sem.try_acquire(1), Ok(()));
+        // A claimant that runs out (the holder never leaves) clears it.
+        SPIN_WINDOW.store(SPIN_MIN, Relaxed);
+        assert_eq!(
+            sem.try_acquire_spinning(4, STOP, true),
+            Err(TryFail::NoPermits)
+        );
+        assert_eq!(sem.state.load(Relaxed), 3 * ONE, "claim left behind");
+        if !two_cpus() {
+            return;
+        }
+        // Another thread sees the claim while the claimant spins: its
+        // `try_acquire` fails; then it either lets the last holder go (the
+        // claimant gets every permit, its CAS clearing the claim) or closes
+        // the semaphore (the claimant stops and clears it). Retried until
+        // both happened: the claimant may run out before the other thread
+        // looks.
+        let (mut granted, mut stopped) = (false, false);
+        for round in 0..2000 {
+            let close = round % 2 == 1;
+            SPIN_WINDOW.store(SPIN_MAX, Relaxed);
+            let sem = RawSemaphore::new(4);
+            assert_eq!(sem.try_acquire(1), Ok(()));
+            let (spinning, seen) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let res = std::thread::scope(|scope| {
+                let helper = scope.spawn(|| {
+                    spinning.store(1, Release);
+                    while spinning.load(Acquire) == 1 {
+                        core::hint::spin_loop();
+                    }
+                    while spinning.load(Acquire) == 2 {
+                        if sem.state.load(Relaxed) & CLAIM == 0 {
+                            continue;
+                        }
+                        // The claimant cannot have the permits yet (one is
+                        // held); if it gave up meanwhile, this round proves
+                        // nothing.
+                        match sem.try_acquire(1) {
+                            Err(TryFail::NoPermits) => seen.store(1, Relaxed),
+                            other => {
+                                assert_eq!(other, Ok(()));
+                                sem.release(1);
+                            }
+                        }
+                        break;
+                    }
+                    if close {
+                        sem.close();
+                    } else {
+                        sem.release(1);
+                    }
+                });
+                // Shake hands, so that both threads run at once.
+                while spinning.load(Acquire) == 0 {
+                    core::hint::spin_loop();
+                }
+                spinning.store(2, Release);
+                let res = sem.try_acquire_spinning(4, STOP, true);
+                spinning.store(3, Release);
+                helper.join().unwrap();
+                res
+            });
+            let s = sem.state.load(Relaxed);
+            assert_eq!(s & CLAIM, 0, "claim left behind: {res:?}");
+            if seen.load(Relaxed) == 1 {
+                match res {
+                    Ok(()) => {
+                        assert_eq!(s, 0);
+                        granted = true;
+                    }
+                    Err(_) if close => stopped = true,
+                    Err(_) => {}
+                }
+            }
+            if granted && stopped {
+                return;
+            }
+        }
+        panic!("never saw both ends of a claim (granted {granted}, stopped {stopped})");
     }
 }

@@ -1092,6 +1092,33 @@ mod tests {
         n >= 2
     }
 
+    /// Runs `spin` here and `helper` on another thread, started once both
+    /// threads run (they shake hands first, however long a thread takes to
+    /// start and wherever it is put). `helper` gets a check that is true
+    /// while `spin` runs.
+    fn side_by_side<R>(
+        helper: impl FnOnce(&dyn Fn() -> bool) + Send,
+        spin: impl FnOnce() -> R,
+    ) -> R {
+        let stage = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                stage.store(1, Release);
+                while stage.load(Acquire) == 1 {
+                    core::hint::spin_loop();
+                }
+                helper(&|| stage.load(Acquire) == 2);
+            });
+            while stage.load(Acquire) == 0 {
+                core::hint::spin_loop();
+            }
+            stage.store(2, Release);
+            let res = spin();
+            stage.store(3, Release);
+            res
+        })
+    }
+
     fn the_window_follows_how_spins_end() {
         let stop = Some(WAITERS | HANDOFF | CLOSED);
         let sem = RawSemaphore::new(0);
@@ -1139,11 +1166,9 @@ mod tests {
         // A permit released by another thread during the spin: the window
         // doubles. That needs two threads running at once: on one CPU the
         // release never comes during a spin (the verdict itself is checked
-        // above). The two threads shake hands first (so both run at once,
-        // however long a thread takes to start and wherever it is put),
-        // then the helper waits an eighth of the window, in the same pause
-        // hints, before it releases: the release lands inside the spin on
-        // any CPU. (Retried: either thread may be preempted.)
+        // above). The helper waits an eighth of the window, in the same
+        // pause hints, before it releases: the release lands inside the
+        // spin on any CPU. (Retried: either thread may be preempted.)
         if !two_cpus() {
             return;
         }
@@ -1151,24 +1176,15 @@ mod tests {
         let mut doubled = false;
         for _ in 0..1000 {
             SPIN_WINDOW.store(SPIN_MAX / 2, Relaxed);
-            let (running, spinning) = (AtomicUsize::new(0), AtomicUsize::new(0));
-            let res = std::thread::scope(|scope| {
-                scope.spawn(|| {
-                    running.store(1, Release);
-                    while spinning.load(Acquire) == 0 {
-                        core::hint::spin_loop();
-                    }
+            let res = side_by_side(
+                |_| {
                     for _ in 0..SPIN_MAX / 16 {
                         core::hint::spin_loop();
                     }
                     sem.release(1);
-                });
-                while running.load(Acquire) == 0 {
-                    core::hint::spin_loop();
-                }
-                spinning.store(1, Release);
-                sem.try_acquire_spinning(1, stop, false)
-            });
+                },
+                || sem.try_acquire_spinning(1, stop, false),
+            );
             match (res, SPIN_WINDOW.load(Relaxed)) {
                 (Ok(()), SPIN_MAX) => {
                     doubled = true;
@@ -1217,14 +1233,10 @@ mod tests {
             SPIN_WINDOW.store(SPIN_MAX, Relaxed);
             let sem = RawSemaphore::new(4);
             assert_eq!(sem.try_acquire(1), Ok(()));
-            let (spinning, seen) = (AtomicUsize::new(0), AtomicUsize::new(0));
-            let res = std::thread::scope(|scope| {
-                let helper = scope.spawn(|| {
-                    spinning.store(1, Release);
-                    while spinning.load(Acquire) == 1 {
-                        core::hint::spin_loop();
-                    }
-                    while spinning.load(Acquire) == 2 {
+            let seen = AtomicUsize::new(0);
+            let res = side_by_side(
+                |spinning| {
+                    while spinning() {
                         if sem.state.load(Relaxed) & CLAIM == 0 {
                             continue;
                         }
@@ -1245,17 +1257,9 @@ mod tests {
                     } else {
                         sem.release(1);
                     }
-                });
-                // Shake hands, so that both threads run at once.
-                while spinning.load(Acquire) == 0 {
-                    core::hint::spin_loop();
-                }
-                spinning.store(2, Release);
-                let res = sem.try_acquire_spinning(4, STOP, true);
-                spinning.store(3, Release);
-                helper.join().unwrap();
-                res
-            });
+                },
+                || sem.try_acquire_spinning(4, STOP, true),
+            );
             let s = sem.state.load(Relaxed);
             assert_eq!(s & CLAIM, 0, "claim left behind: {res:?}");
             if seen.load(Relaxed) == 1 {

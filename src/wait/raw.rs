@@ -1120,19 +1120,18 @@ mod tests {
     }
 
     fn the_window_follows_how_spins_end() {
-        let stop = Some(WAITERS | HANDOFF | CLOSED);
         let sem = RawSemaphore::new(0);
         // Nobody frees a permit: each spin runs out and halves the window,
         // down to the minimum.
         SPIN_WINDOW.store(1024, Relaxed);
         assert_eq!(
-            sem.try_acquire_spinning(1, stop, false),
+            sem.try_acquire_spinning(1, STOP, false),
             Err(TryFail::NoPermits)
         );
         assert_eq!(SPIN_WINDOW.load(Relaxed), 512);
         for _ in 0..20 {
             assert_eq!(
-                sem.try_acquire_spinning(1, stop, false),
+                sem.try_acquire_spinning(1, STOP, false),
                 Err(TryFail::NoPermits)
             );
         }
@@ -1151,7 +1150,7 @@ mod tests {
         SPIN_WINDOW.store(SPIN_MIN, Relaxed);
         sem.close();
         assert_eq!(
-            sem.try_acquire_spinning(1, stop, false),
+            sem.try_acquire_spinning(1, STOP, false),
             Err(TryFail::Closed)
         );
         assert_eq!(SPIN_WINDOW.load(Relaxed), SPIN_MIN);
@@ -1183,7 +1182,7 @@ mod tests {
                     }
                     sem.release(1);
                 },
-                || sem.try_acquire_spinning(1, stop, false),
+                || sem.try_acquire_spinning(1, STOP, false),
             );
             match (res, SPIN_WINDOW.load(Relaxed)) {
                 (Ok(()), SPIN_MAX) => {

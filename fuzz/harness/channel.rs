@@ -172,11 +172,15 @@ fn parked<F>(v: &mut [Pending<F>]) -> Option<&mut Pending<F>> {
     v.iter_mut().find(|p| p.st == St::Queued)
 }
 
-/// A newcomer's value goes in now: a parked receiver (hand-off needs no
-/// logical slot) or, buffered, a free slot (parked senders may be passed);
-/// rendezvous, nobody queued before it.
+/// A newcomer's value goes in now: buffered, a free slot (parked senders
+/// may be passed); else a parked receiver (hand-off needs no logical slot),
+/// but only if no sender is parked or woken (they get it first).
 fn can_send(m: &Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> bool {
-    (m.cap > 0 || parked(sends).is_none()) && m.has_room(recvs)
+    if m.cap > 0 && m.room() > 0 {
+        m.spare() > 0
+    } else {
+        parked(sends).is_none() && m.woken == 0 && m.has_room(recvs)
+    }
 }
 
 /// A newcomer gets a permit now: a free slot; rendezvous, also a parked
@@ -220,19 +224,27 @@ fn take(m: &mut Model, sends: &mut Sends<'_>) -> Option<u32> {
 /// Serves parked senders while a slot is free beyond those woken for
 /// (rendezvous: and a receiver is parked): buffered, a send is woken (or,
 /// after `MAX_BYPASS` losses, granted the slot) and a reserve granted it;
-/// rendezvous, a send's value goes to the parked receiver.
+/// rendezvous, a send's value goes to the parked receiver. Buffered, with
+/// no free slot and no send woken, a parked receiver stands in for the
+/// slot, for a send only, which is woken for it (never granted).
 fn pump(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) {
     loop {
-        if m.room() <= m.woken || m.spare() <= m.woken || (m.cap == 0 && parked(recvs).is_none()) {
+        let handoff = m.cap > 0 && m.woken == 0 && parked(recvs).is_some();
+        if (m.room() <= m.woken && !handoff)
+            || m.spare() <= m.woken
+            || (m.cap == 0 && parked(recvs).is_none())
+        {
             return;
         }
+        let slot = m.room() > m.woken;
         let Some(s) = parked(sends) else { return };
         match s.fut {
             Fut::Send(_, v) if m.cap == 0 => {
                 s.st = St::Done(None);
                 deliver(m, recvs, v);
             }
-            Fut::Send(..) if s.lost < MAX_BYPASS => {
+            Fut::Reserve(_) if !slot => return,
+            Fut::Send(..) if s.lost < MAX_BYPASS || !slot => {
                 s.st = St::Woken;
                 m.woken += 1;
             }
@@ -453,7 +465,11 @@ pub fn run(cap: usize, ops: &[Op]) {
                 let res = rx.try_recv();
                 match take(&mut m, &mut sends) {
                     Some(v) => assert_eq!(res, Ok(v), "FIFO"),
-                    None if m.closed => assert_eq!(res, Err(TryRecvError::Closed)),
+                    // Closed means drained: nothing handed to another
+                    // receiver either (it may come back).
+                    None if m.closed && m.handed == 0 => {
+                        assert_eq!(res, Err(TryRecvError::Closed))
+                    }
                     None => assert_eq!(res, Err(TryRecvError::Empty)),
                 }
             }
@@ -462,7 +478,9 @@ pub fn run(cap: usize, ops: &[Op]) {
                 let res = poll_recv(&mut p);
                 match take(&mut m, &mut sends) {
                     Some(v) => assert_eq!(res, Poll::Ready(Ok(v)), "FIFO"),
-                    None if m.closed => assert_eq!(res, Poll::Ready(Err(RecvError))),
+                    None if m.closed && m.handed == 0 => {
+                        assert_eq!(res, Poll::Ready(Err(RecvError)))
+                    }
                     None => {
                         assert!(res.is_pending());
                         recvs.push(p);
@@ -473,20 +491,38 @@ pub fn run(cap: usize, ops: &[Op]) {
                 let i = i % recvs.len();
                 let st = recvs[i].st;
                 let res = poll_recv(&mut recvs[i]);
+                let mut requeued = false;
                 match st {
                     St::Queued => assert!(res.is_pending(), "a parked receiver overtook"),
                     St::Done(v) => {
                         let v = v.expect("a served receiver holds a value");
                         assert_eq!(res, Poll::Ready(Ok(v)));
                         m.handed -= 1;
+                        if m.closed && m.handed == 0 {
+                            // Nothing can come back now: the receivers
+                            // parked after the close see it.
+                            for p in recvs.iter_mut().filter(|p| p.st == St::Queued) {
+                                p.st = St::Closed;
+                            }
+                        }
                     }
                     St::Closed => match take(&mut m, &mut sends) {
                         Some(v) => assert_eq!(res, Poll::Ready(Ok(v))),
-                        None => assert_eq!(res, Poll::Ready(Err(RecvError))),
+                        None if m.handed == 0 => assert_eq!(res, Poll::Ready(Err(RecvError))),
+                        None => {
+                            // A value handed to another receiver may come
+                            // back: parked again, at the head.
+                            assert!(res.is_pending());
+                            let mut p = recvs.remove(i);
+                            p.st = St::Queued;
+                            p.parked_at = p.waker.0.load(SeqCst);
+                            recvs.insert(0, p);
+                            requeued = true;
+                        }
                     },
                     St::Granted | St::Woken => unreachable!("only a send is granted or woken"),
                 }
-                if st != St::Queued {
+                if st != St::Queued && !requeued {
                     recvs.remove(i);
                 }
             }

@@ -77,6 +77,8 @@
 //! | handed_value_put_back_over_a_full_ring              | M8 |
 //! | woken_send_races_a_newcomer                         | M43, M44 |
 //! | woken_send_dropped_passes_the_wake_on               | M42 |
+//! | waiting_send_meets_a_receiver_while_a_permit_holds_the_slot | M45 |
+//! | close_waits_for_a_value_handed_to_a_dropped_receiver | M46 |
 //!
 //! Since parked senders are woken for a freed slot instead of granted it
 //! (eighth session), three more mutations were planted in the real crate
@@ -86,6 +88,13 @@
 //! waker · M44 it is marked queued but not linked back into the queue.
 //! The bypass bound itself (a grant after `MAX_BYPASS` losses) is checked
 //! by `tests/channel.rs` and the proptest model.
+//!
+//! Sixteenth session, after a review: M45 a waiting send is not woken for
+//! a parked receiver while permits hold every slot (the old rule; a loom
+//! deadlock report) · M46 a receiver reports the close while a value is
+//! still handed to another receiver, which then drops it (the old rule).
+//! Both were planted in the real crate (backed up and restored) and caught
+//! by the model named for them.
 #![cfg(loom)]
 
 use std::future::Future;
@@ -754,5 +763,56 @@ fn woken_send_dropped_passes_the_wake_on() {
         drop(s);
         t.join().unwrap();
         assert_eq!(c.join().unwrap(), [0, 2], "the dropped send sent nothing");
+    });
+}
+
+/// Every slot is held by a permit while a send waits and a receiver
+/// arrives: the waiting send is woken to hand its value to the receiver,
+/// as a newcomer's value would be (it used to wait for a slot, with the
+/// receiver waiting for a value: a loom deadlock report).
+#[test]
+fn waiting_send_meets_a_receiver_while_a_permit_holds_the_slot() {
+    model(|| {
+        let (tx, rx) = bounded(1);
+        let permit = tx.try_reserve().unwrap();
+        let tx2 = tx.clone();
+        let t = thread::spawn(move || tx2.send_blocking(1).unwrap());
+        assert_eq!(rx.recv_blocking(), Ok(1));
+        t.join().unwrap();
+        permit.send(2).unwrap();
+        assert_eq!(rx.try_recv(), Ok(2));
+    });
+}
+
+/// A value is handed to a waiting receive whose future is then dropped,
+/// while the channel closes and a second receiver looks: the second
+/// reports the close only once no value can come back. Either the first
+/// receive returned the value, or the second gets it (passed on or put
+/// back) — never `RecvError` while the value is still to come.
+#[test]
+fn close_waits_for_a_value_handed_to_a_dropped_receiver() {
+    model(|| {
+        let (tx, rx) = bounded(1);
+        let rx2 = rx.clone();
+        let a = thread::spawn(move || {
+            let (waker, _) = counting_waker();
+            let mut r = Box::pin(rx.recv());
+            // One look, then the future is dropped (cancelled), maybe
+            // after a value was handed to it.
+            let got = match poll_once(r.as_mut(), &waker) {
+                Poll::Ready(r) => r.ok(),
+                Poll::Pending => None,
+            };
+            drop(r);
+            got
+        });
+        tx.send_blocking(1).unwrap();
+        drop(tx);
+        let b = rx2.recv_blocking();
+        let a = a.join().unwrap();
+        match (a, b) {
+            (Some(1), Err(RecvError)) | (None, Ok(1)) => {}
+            other => panic!("the value once, and the close after it: {other:?}"),
+        }
     });
 }

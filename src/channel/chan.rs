@@ -96,7 +96,25 @@
 //! receiver may have put a value back) and then report the close. A send
 //! granted a slot before the close fails with its value on its next poll
 //! (its slot is freed), like a permit's `send`. Values in the ring and
-//! handed values are still received.
+//! handed values are still received. A receiver reports the close only
+//! once the channel is *drained*: the ring empty and no value handed to a
+//! receiver whose future has not returned it (dropped, that future passes
+//! the value on or puts it back). Until then it parks (again); the receive
+//! that returns the last handed value wakes the parked ones (`close`
+//! once more) to see the close.
+//!
+//! **Permits holding every slot**: a newcomer may still hand its value to
+//! a parked receiver (no logical slot needed), but only while no sender
+//! is queued or woken; otherwise the head parked `send` is woken for that
+//! receiver (one such wake-up at a time, never a grant) and no newcomer
+//! can take it, so a waiting sender is not passed there at all. A parked
+//! `reserve` still waits for a slot.
+//!
+//! **Panics in foreign code**: a waker's `clone` (under the lock) runs
+//! only before the state is changed or once it is consistent again, and a
+//! waiter's `linked` flag is set in the critical section that links or
+//! unlinks it, so a `wake` that panics after the lock is released leaves
+//! the flag and the queues in step.
 
 use alloc::boxed::Box;
 use core::pin::Pin;
@@ -178,6 +196,12 @@ impl<T> Chan<T> {
         self.state.with(|st| !st.can_send(rendezvous))
     }
 
+    /// Closed, and no value left to receive: none in the ring, none handed
+    /// to a receiver whose future has not returned it (it may come back).
+    pub(crate) fn is_drained(&self) -> bool {
+        self.is_closed() && self.state.with(|st| st.ring.len == 0 && st.handed == 0)
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire) != 0
     }
@@ -237,15 +261,13 @@ impl<T> Chan<T> {
                 // it is pinned; it is unlinked by the channel or by its
                 // owner's cancel before it is dropped. Lock held.
                 unsafe { st.park(ptr, value, cx.waker().clone(), receiver) };
+                wait.set_linked(true);
                 None
             }
         });
         match res {
             Some(r) => Poll::Ready(r),
-            None => {
-                wait.set_linked(true);
-                Poll::Pending
-            }
+            None => Poll::Pending,
         }
     }
 
@@ -259,6 +281,7 @@ impl<T> Chan<T> {
         &self,
         mut wait: Pin<&mut Wait<T>>,
         cx: &mut Context<'_>,
+        receiver: bool,
         exit: impl FnOnce(&mut State<T>, &mut Node<T>, &mut Wakes) -> Poll<R>,
     ) -> Poll<R> {
         let ptr = wait.as_mut().ptr();
@@ -269,11 +292,10 @@ impl<T> Chan<T> {
                 Wait::with(ptr, |n| {
                     if n.status != Status::Queued {
                         let r = exit(st, n, wakes);
-                        if r.is_pending() {
-                            n.waker = Some(cx.waker().clone());
-                        } else {
-                            debug_assert!(n.value.is_none() && n.waker.is_none(), "left empty");
-                        }
+                        debug_assert!(
+                            r.is_pending() || (n.value.is_none() && n.waker.is_none()),
+                            "left empty"
+                        );
                         return Some(r);
                     }
                     if !n.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
@@ -282,18 +304,29 @@ impl<T> Chan<T> {
                     None
                 })
             };
-            if let Some(Poll::Pending) = res {
-                // SAFETY: lock held; the node is ours, unlinked and
-                // re-initialized as queued just above.
-                unsafe { st.senders.push_front(ptr) };
+            match res {
+                Some(Poll::Pending) => {
+                    // SAFETY: lock held; the node is ours, unlinked and
+                    // re-initialized as queued just above; `with` not
+                    // nested. Queued first, waker cloned last: a clone
+                    // that panics leaves a consistent queue (this waiter
+                    // then just wakes nobody).
+                    unsafe {
+                        if receiver {
+                            st.receivers.push_front(ptr);
+                        } else {
+                            st.senders.push_front(ptr);
+                        }
+                        Wait::with(ptr, |n| n.waker = Some(cx.waker().clone()));
+                    }
+                }
+                Some(Poll::Ready(_)) => wait.set_linked(false),
+                None => {}
             }
             res
         });
         match res {
-            Some(Poll::Ready(r)) => {
-                wait.set_linked(false);
-                Poll::Ready(r)
-            }
+            Some(Poll::Ready(r)) => Poll::Ready(r),
             _ => Poll::Pending,
         }
     }
@@ -323,6 +356,7 @@ impl<T> Chan<T> {
     ) -> Option<R> {
         let ptr = wait.as_mut().ptr();
         let out = self.run(|st, wakes| {
+            wait.set_linked(false);
             // SAFETY: `wait` is alive and pinned; the lock is held; a
             // `Queued` node is linked in the queue its role names.
             unsafe {
@@ -346,7 +380,6 @@ impl<T> Chan<T> {
                 }
             }
         });
-        wait.set_linked(false);
         // The waiter's own value, if it still had one, is dropped here.
         drop(out.1);
         out.0
@@ -381,7 +414,7 @@ impl<T> Chan<T> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), T>> {
         if wait.is_linked() {
-            return self.poll_linked(wait, cx, |st, n, wakes| match n.status {
+            return self.poll_linked(wait, cx, false, |st, n, wakes| match n.status {
                 Status::Closed => {
                     Poll::Ready(Err(n.value.take().expect("a closed send keeps its value")))
                 }
@@ -446,7 +479,7 @@ impl<T> Chan<T> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), ()>> {
         if wait.is_linked() {
-            return self.poll_linked(wait, cx, |_, n, _| {
+            return self.poll_linked(wait, cx, false, |_, n, _| {
                 Poll::Ready(match n.status {
                     Status::Closed => Err(()),
                     _ => Ok(()),
@@ -511,7 +544,7 @@ impl<T> Chan<T> {
         let rendezvous = self.rendezvous();
         self.run(|st, wakes| match st.take(rendezvous, wakes) {
             Some(v) => Ok(Some(v)),
-            None if st.closed => Err(()),
+            None if st.closed && st.handed == 0 => Err(()),
             None => Ok(None),
         })
     }
@@ -526,20 +559,38 @@ impl<T> Chan<T> {
     ) -> Poll<Option<T>> {
         let rendezvous = self.rendezvous();
         if wait.is_linked() {
-            return self.poll_linked(wait, cx, |st, n, wakes| {
-                Poll::Ready(match n.status {
-                    Status::Closed => st.take(rendezvous, wakes),
-                    _ => {
-                        st.handed -= 1;
-                        Some(n.value.take().expect("a served receiver holds a value"))
+            let mut drained = false;
+            let res = self.poll_linked(wait, cx, true, |st, n, wakes| match n.status {
+                Status::Closed => match st.take(rendezvous, wakes) {
+                    Some(v) => Poll::Ready(Some(v)),
+                    None if st.handed == 0 => Poll::Ready(None),
+                    // A value handed to another receiver may come back.
+                    None => {
+                        n.status = Status::Queued;
+                        Poll::Pending
                     }
-                })
+                },
+                _ => {
+                    st.handed -= 1;
+                    // The last value in flight after a close: receivers
+                    // parked for it learn the channel is drained.
+                    drained = st.closed && st.handed == 0 && !st.receivers.is_empty();
+                    Poll::Ready(Some(
+                        n.value.take().expect("a served receiver holds a value"),
+                    ))
+                }
             });
+            if drained {
+                self.close();
+            }
+            return res;
         }
         self.attempt_or_park(wait, cx, true, |st, wakes| {
             match st.take(rendezvous, wakes) {
                 Some(v) => Ok(Some(v)),
-                None if st.closed => Ok(None),
+                None if st.closed && st.handed == 0 => Ok(None),
+                // Empty, or closed with a value still handed to another
+                // receiver (a dropped one passes it on, or back).
                 None => Err(None),
             }
         })

@@ -20,7 +20,10 @@
 //!   `Sink` implementation or a hand-written future.
 //! * **Close**: `close()` on either side, or dropping every sender or every
 //!   receiver. Sends then fail with the value; receivers still drain every
-//!   value already sent, then get [`RecvError`][RecvError].
+//!   value already sent, then get [`RecvError`][RecvError]. A value handed
+//!   to one receiver's `recv` that has not returned it yet counts as not
+//!   drained: others wait for it rather than report the close, since it
+//!   comes back to them if that `recv` is dropped.
 //! * **Nothing lost**: a value whose send reported success is received
 //!   exactly once or is still in the channel (dropped with it). A dropped
 //!   `recv` future never swallows a value; a dropped `send` future leaks no

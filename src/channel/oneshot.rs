@@ -151,7 +151,8 @@ pub struct Receiver<T> {
 
 impl<T> Receiver<T> {
     /// Takes the value if it is there: `Empty` if not yet sent, `Closed`
-    /// if the sender is gone without sending (or it was already taken).
+    /// if none can come any more (the sender is gone without sending, or
+    /// [`close`](Self::close) was called first) or it was already taken.
     ///
     /// # Examples
     /// ```
@@ -167,7 +168,7 @@ impl<T> Receiver<T> {
         }
         let res = self.shared.with(|s| match s.value.take() {
             Some(v) => Ok(v),
-            None if s.sender_gone => Err(super::TryRecvError::Closed),
+            None if s.sender_gone || s.receiver_gone => Err(super::TryRecvError::Closed),
             None => Err(super::TryRecvError::Empty),
         });
         if !matches!(res, Err(super::TryRecvError::Empty)) {
@@ -177,14 +178,18 @@ impl<T> Receiver<T> {
     }
 
     /// Closes the channel from the receiving side: a later `send` fails.
-    /// A value sent before can still be taken with
-    /// [`try_recv`](Self::try_recv).
+    /// A value sent before can still be taken (with
+    /// [`try_recv`](Self::try_recv) or by awaiting the receiver); if none
+    /// was, awaiting the receiver returns `RecvError` at once, as when the
+    /// sender is dropped.
     ///
     /// # Examples
     /// ```
+    /// use weftwork::channel::RecvError;
     /// let (tx, mut rx) = weftwork::channel::oneshot();
     /// rx.close();
     /// assert_eq!(tx.send(1), Err(1));
+    /// assert_eq!(pollster::block_on(rx), Err(RecvError));
     /// ```
     pub fn close(&mut self) {
         self.shared.with(|s| s.receiver_gone = true);
@@ -203,7 +208,8 @@ impl<T> Future for Receiver<T> {
             if let Some(v) = s.value.take() {
                 return Poll::Ready(Ok(v));
             }
-            if s.sender_gone {
+            // The sender is gone, or `close` was called: nothing can come.
+            if s.sender_gone || s.receiver_gone {
                 return Poll::Ready(Err(RecvError));
             }
             match &s.waker {

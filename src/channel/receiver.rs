@@ -49,7 +49,9 @@ impl<T> Receiver<T> {
     }
 
     /// Receives a value, waiting while the channel is empty. Fails once
-    /// the channel is closed **and** every value sent has been received.
+    /// the channel is closed **and** every value sent has been received (a
+    /// value handed to another receiver's pending `recv` may still come
+    /// back: until that `recv` returns it or is dropped, this one waits).
     ///
     /// # Cancel safety
     /// See [`Recv`]: a dropped `recv` never swallows a value.
@@ -70,7 +72,7 @@ impl<T> Receiver<T> {
     }
 
     /// Receives without waiting: `Empty` if no value is there now, `Closed`
-    /// once the channel is closed and drained.
+    /// once the channel is closed and drained (see [`recv`](Self::recv)).
     ///
     /// # Examples
     /// ```
@@ -271,7 +273,8 @@ impl<T> Receiver<T> {
 /// stream after that (or drop the receiver) rather than switching to
 /// [`recv`](Receiver::recv) on the same receiver: the kept wait holds its
 /// place in the receiver queue, and a value handed to it is only taken by
-/// a later `poll_next` (or passed on when the receiver is dropped).
+/// a later `poll_next` (or passed on when the receiver is dropped); after
+/// a close, other receivers wait for it before they report the close.
 impl<T> Stream for Receiver<T> {
     type Item = T;
 
@@ -282,9 +285,12 @@ impl<T> Stream for Receiver<T> {
     }
 }
 
+/// Terminated once the channel is closed and nothing is left to receive:
+/// the ring is empty and no value is handed to a receiver (this one's kept
+/// wait included) that has not returned it yet.
 impl<T> FusedStream for Receiver<T> {
     fn is_terminated(&self) -> bool {
-        self.chan.is_closed() && self.chan.len() == 0
+        self.chan.is_drained()
     }
 }
 

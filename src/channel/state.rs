@@ -118,11 +118,20 @@ impl<T> State<T> {
     }
 
     /// Whether a newcomer may place a value right now: a parked receiver to
-    /// take it (hand-off needs no ring slot) or, buffered, a free slot; on
-    /// a rendezvous channel, nobody queued before it.
+    /// take it (hand-off needs no logical slot) or, buffered, a free slot.
+    /// A hand-off that needs no logical slot is only for a newcomer when no
+    /// sender waits (on a rendezvous channel every hand-off is such): a
+    /// waiting sender is woken for it (see [`State::can_serve`]), and a
+    /// newcomer taking it would pass that sender without bound, since
+    /// passing a sender that was woken for a hand-off never grants it
+    /// anything.
     #[inline]
     pub(super) fn can_send(&self, rendezvous: bool) -> bool {
-        (!rendezvous || self.senders.is_empty()) && self.has_room(rendezvous)
+        if !rendezvous && self.room() > 0 {
+            self.spare() > 0
+        } else {
+            self.senders.is_empty() && self.woken == 0 && self.has_room(rendezvous)
+        }
     }
 
     /// Whether a value could be placed now, whoever waits: a parked
@@ -275,19 +284,33 @@ impl<T> State<T> {
     }
 
     /// Whether the sender at the head of the queue can be served now: a
-    /// slot free beyond those already woken for (rendezvous: a parked
-    /// receiver).
+    /// free slot beyond those already woken for, and a physical slot;
+    /// rendezvous, also a parked receiver. Buffered, a parked receiver
+    /// stands in for the slot when none is free and no sender is woken
+    /// (permits hold every slot): the sender is woken to hand its value
+    /// over. Never while another is woken, which will hand its value to
+    /// that receiver itself: a second woken sender polled first would
+    /// overtake it.
     #[inline]
     fn can_serve(&self, rendezvous: bool) -> bool {
-        self.room() > self.woken
-            && self.spare() > self.woken
-            && !(rendezvous && self.receivers.is_empty())
+        let slot = self.room() > self.woken;
+        let handoff = !rendezvous && self.woken == 0 && !self.receivers.is_empty();
+        (slot || handoff) && self.spare() > self.woken && !(rendezvous && self.receivers.is_empty())
     }
 
     /// [`pump`](Self::pump)'s loop.
     fn serve(&mut self, rendezvous: bool, wakes: &mut Wakes) -> bool {
         while let Some(s) = self.senders.front() {
             if !self.can_serve(rendezvous) {
+                return false;
+            }
+            // Only a free slot can be granted (to a reserve, or to a send
+            // that lost `MAX_BYPASS` times); past those, a send is woken
+            // for the parked receiver (no newcomer can take that one) and a
+            // reserve at the head waits for a slot.
+            let slot = self.room() > self.woken;
+            // SAFETY: `s` is linked and the lock is held.
+            if !slot && unsafe { Wait::with(s, |n| n.value.is_none()) } {
                 return false;
             }
             if wakes.room() < 2 {
@@ -299,7 +322,8 @@ impl<T> State<T> {
                 self.senders.remove(s);
                 Wait::with(s, |n| {
                     wakes.push(n.waker.take());
-                    n.status = if !rendezvous && n.value.is_some() && n.lost < MAX_BYPASS {
+                    n.status = if !rendezvous && n.value.is_some() && (n.lost < MAX_BYPASS || !slot)
+                    {
                         Status::Woken
                     } else {
                         Status::Done

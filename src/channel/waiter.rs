@@ -107,9 +107,11 @@ impl<T> Wait<T> {
         self.linked.get()
     }
 
-    /// Takes `Pin<&mut Self>` to prove ownership: only the owner writes it.
+    /// Only the owner writes it, and in the critical section that links or
+    /// unlinks the node: wakers are woken after the lock is released, and
+    /// one that panics must not leave the flag out of step with the queue.
     #[inline]
-    pub(crate) fn set_linked(self: Pin<&mut Self>, linked: bool) {
+    pub(crate) fn set_linked(&self, linked: bool) {
         self.linked.set(linked);
     }
 

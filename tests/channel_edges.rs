@@ -1,0 +1,303 @@
+//! Edge cases of `weftwork::channel` found in review: wakers that panic,
+//! permits holding every slot while senders and receivers wait, the close
+//! of a channel with values still handed to a receiver, stream
+//! termination, and the oneshot's `close`. Futures are polled by hand, so
+//! every step is deterministic.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
+
+use futures::stream::{FusedStream, Stream};
+use weftwork::channel::{RecvError, TryRecvError, TrySendError, bounded, oneshot};
+
+fn poll<F: Future + ?Sized>(f: &mut Pin<Box<F>>, w: &Waker) -> Poll<F::Output> {
+    f.as_mut().poll(&mut Context::from_waker(w))
+}
+
+/// A waker whose `clone` panics.
+fn bad_clone_waker() -> Waker {
+    fn clone(_: *const ()) -> RawWaker {
+        panic!("waker clone panics")
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    // SAFETY: every function of the vtable accepts the null data pointer.
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+/// A waker whose `wake` panics (`Wake` is a safe trait).
+struct PanicWake;
+impl Wake for PanicWake {
+    fn wake(self: Arc<Self>) {
+        panic!("wake panics")
+    }
+}
+
+// ------------------------------------------------------------ panicking wakers
+
+/// A woken send that lost its slot re-queues itself; if the task's waker
+/// panics on `clone` there, the send must still be queued consistently:
+/// served once a slot frees, and dropped without a panic.
+#[test]
+fn woken_send_repolled_with_a_panicking_clone_stays_queued() {
+    let (tx, rx) = bounded::<u32>(1);
+    let w = Waker::noop();
+    tx.try_send(0).unwrap();
+    let mut s = Box::pin(tx.send(1));
+    assert!(poll(&mut s, w).is_pending());
+    assert_eq!(rx.try_recv(), Ok(0)); // `s` is woken for the free slot
+    tx.try_send(9).unwrap(); // a newcomer takes it first
+    let bad = bad_clone_waker();
+    assert!(catch_unwind(AssertUnwindSafe(|| poll(&mut s, &bad))).is_err());
+    assert_eq!(rx.try_recv(), Ok(9)); // a slot frees: `s` is served
+    assert_eq!(poll(&mut s, w), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(1));
+    drop(s);
+}
+
+/// Same, but the send is dropped after the panic: its cancel finds it in
+/// the queue (it used to remove a node that was not linked, and panic).
+#[test]
+fn woken_send_dropped_after_a_panicking_clone() {
+    let (tx, rx) = bounded::<u32>(1);
+    let w = Waker::noop();
+    tx.try_send(0).unwrap();
+    let mut s = Box::pin(tx.send(1));
+    assert!(poll(&mut s, w).is_pending());
+    assert_eq!(rx.try_recv(), Ok(0));
+    tx.try_send(9).unwrap();
+    let bad = bad_clone_waker();
+    assert!(catch_unwind(AssertUnwindSafe(|| poll(&mut s, &bad))).is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| drop(s))).is_ok());
+    // The channel still works: the slot the send never used is free again.
+    assert_eq!(rx.try_recv(), Ok(9));
+    tx.try_send(2).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+/// A receiver that parks serves a parked rendezvous `reserve`, whose `wake`
+/// panics (after the lock is released). The receiver must still know it is
+/// queued: dropped, it leaves the queue, and a value sent later goes to
+/// the ring's slot, not into the freed future.
+#[test]
+fn parked_receiver_knows_it_is_queued_when_a_wake_panics() {
+    let (tx, rx) = bounded::<u32>(0);
+    let w = Waker::noop();
+    let pw = Waker::from(Arc::new(PanicWake));
+    let mut res = Box::pin(tx.reserve());
+    assert!(poll(&mut res, &pw).is_pending(), "no receiver yet");
+    let mut r = Box::pin(rx.recv());
+    assert!(catch_unwind(AssertUnwindSafe(|| poll(&mut r, w))).is_err());
+    drop(r);
+    let Poll::Ready(Ok(permit)) = poll(&mut res, w) else {
+        panic!("the reserve was granted when the receiver parked")
+    };
+    permit.send(5).unwrap();
+    assert_eq!(
+        rx.try_recv(),
+        Ok(5),
+        "the value went to the dropped receiver"
+    );
+}
+
+/// A woken send hands its value to a parked receiver whose `wake` panics.
+/// The send completed: dropping it must not give back its wake-up a
+/// second time (the counter used to underflow).
+#[test]
+fn completed_send_is_unlinked_when_a_wake_panics() {
+    let (tx, rx) = bounded::<u32>(1);
+    let w = Waker::noop();
+    let pw = Waker::from(Arc::new(PanicWake));
+    tx.try_send(0).unwrap();
+    let mut s = Box::pin(tx.send(1));
+    assert!(poll(&mut s, w).is_pending());
+    assert_eq!(rx.try_recv(), Ok(0)); // `s` woken
+    let mut r = Box::pin(rx.recv());
+    assert!(poll(&mut r, &pw).is_pending());
+    assert!(catch_unwind(AssertUnwindSafe(|| poll(&mut s, w))).is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| drop(s))).is_ok());
+    assert_eq!(poll(&mut r, w), Poll::Ready(Ok(1)));
+    // Senders are still woken for slots.
+    tx.try_send(2).unwrap();
+    let mut s2 = Box::pin(tx.send(3));
+    assert!(poll(&mut s2, w).is_pending());
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(poll(&mut s2, w), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(3));
+}
+
+// ------------------------------------------------------------ permits hold every slot
+
+/// Every slot is held by a permit, a send waits, then a receiver parks:
+/// the send is woken to hand its value over, as a newcomer's would be.
+#[test]
+fn waiting_send_meets_a_parked_receiver_while_permits_hold_the_slots() {
+    let (tx, rx) = bounded::<u32>(1);
+    let w = Waker::noop();
+    let permit = tx.try_reserve().unwrap();
+    let mut s = Box::pin(tx.send(1));
+    assert!(poll(&mut s, w).is_pending());
+    let mut r = Box::pin(rx.recv());
+    assert!(poll(&mut r, w).is_pending());
+    assert_eq!(poll(&mut s, w), Poll::Ready(Ok(())));
+    assert_eq!(poll(&mut r, w), Poll::Ready(Ok(1)));
+    permit.send(2).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+/// Same setting, with newcomers: they may not take the parked receiver
+/// from the waiting send (which then never got a slot to be granted, and
+/// was passed without bound). The send is served first, and a newcomer
+/// is told `Full` while it is.
+#[test]
+fn newcomers_do_not_pass_a_send_woken_for_a_parked_receiver() {
+    let (tx, rx) = bounded::<u32>(1);
+    let w = Waker::noop();
+    let _permit = tx.try_reserve().unwrap();
+    let mut s = Box::pin(tx.send(1000));
+    assert!(poll(&mut s, w).is_pending());
+    let mut r = Box::pin(rx.recv());
+    assert!(poll(&mut r, w).is_pending());
+    assert_eq!(tx.try_send(0), Err(TrySendError::Full(0)));
+    assert!(tx.is_full());
+    assert_eq!(poll(&mut s, w), Poll::Ready(Ok(())));
+    assert_eq!(poll(&mut r, w), Poll::Ready(Ok(1000)));
+    // With no sender waiting, a newcomer meets a parked receiver as before.
+    let mut r = Box::pin(rx.recv());
+    assert!(poll(&mut r, w).is_pending());
+    assert_eq!(tx.try_send(1), Ok(()));
+    assert_eq!(poll(&mut r, w), Poll::Ready(Ok(1)));
+}
+
+/// A reserve waits for a free slot: a parked receiver does not stand in
+/// for one (the permit must be a slot), and a send queued behind the
+/// reserve waits its turn.
+#[test]
+fn waiting_reserve_is_not_granted_a_parked_receiver() {
+    let (tx, rx) = bounded::<u32>(1);
+    let w = Waker::noop();
+    let permit = tx.try_reserve().unwrap();
+    let mut res = Box::pin(tx.reserve());
+    assert!(poll(&mut res, w).is_pending());
+    let mut s = Box::pin(tx.send(1));
+    assert!(poll(&mut s, w).is_pending());
+    let mut r = Box::pin(rx.recv());
+    assert!(poll(&mut r, w).is_pending());
+    assert!(poll(&mut res, w).is_pending());
+    assert!(
+        poll(&mut s, w).is_pending(),
+        "a send passed the reserve before it"
+    );
+    drop(permit); // the slot frees: the reserve is granted it
+    let Poll::Ready(Ok(p)) = poll(&mut res, w) else {
+        panic!("the freed slot goes to the reserve")
+    };
+    p.send(7).unwrap();
+    assert_eq!(poll(&mut r, w), Poll::Ready(Ok(7)));
+}
+
+// ------------------------------------------------------------ close
+
+/// Two receivers wait; a value is handed to the first; the channel closes.
+/// The second does not report the close while that value may still come
+/// back: when the first is dropped, the second gets it, and only then is
+/// the channel drained.
+#[test]
+fn recv_waits_for_a_value_handed_to_another_receiver_after_close() {
+    let (tx, rx) = bounded::<u32>(1);
+    let w = Waker::noop();
+    let mut r1 = Box::pin(rx.recv());
+    let mut r2 = Box::pin(rx.recv());
+    assert!(poll(&mut r1, w).is_pending());
+    assert!(poll(&mut r2, w).is_pending());
+    tx.try_send(1).unwrap(); // handed to r1
+    drop(tx); // closes
+    assert!(
+        poll(&mut r2, w).is_pending(),
+        "RecvError while a value is in flight"
+    );
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    drop(r1); // passes the value on to r2
+    assert_eq!(poll(&mut r2, w), Poll::Ready(Ok(1)));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+}
+
+/// Same, but the first receiver takes its value: the second is woken and
+/// reports the close.
+#[test]
+fn recv_reports_the_close_once_the_handed_value_is_taken() {
+    let (tx, rx) = bounded::<u32>(0);
+    let (counter, waker) = counting();
+    let w = Waker::noop();
+    let mut r1 = Box::pin(rx.recv());
+    assert!(poll(&mut r1, w).is_pending());
+    tx.try_send(1).unwrap(); // rendezvous: handed to r1
+    rx.close();
+    let mut r2 = Box::pin(rx.recv());
+    assert!(poll(&mut r2, &waker).is_pending());
+    assert_eq!(poll(&mut r1, w), Poll::Ready(Ok(1)));
+    assert!(counter.load() > 0, "the waiting receiver was not woken");
+    assert_eq!(poll(&mut r2, w), Poll::Ready(Err(RecvError)));
+}
+
+/// `is_terminated` is `false` while the stream's own kept wait holds a
+/// value handed to it before the close.
+#[test]
+fn stream_is_not_terminated_while_it_holds_a_handed_value() {
+    let (tx, mut rx) = bounded::<u32>(1);
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(Pin::new(&mut rx).poll_next(&mut cx).is_pending());
+    tx.try_send(7).unwrap(); // handed to the stream's kept wait
+    drop(tx); // closes
+    assert!(!rx.is_terminated());
+    assert_eq!(Pin::new(&mut rx).poll_next(&mut cx), Poll::Ready(Some(7)));
+    assert!(rx.is_terminated());
+    assert_eq!(Pin::new(&mut rx).poll_next(&mut cx), Poll::Ready(None));
+}
+
+/// oneshot: after `Receiver::close` nothing can arrive, so awaiting the
+/// receiver fails at once (it used to wait for the sender to be dropped);
+/// a value sent before the close is still received.
+#[test]
+fn oneshot_close_ends_the_wait() {
+    let (tx, mut rx) = oneshot::<u32>();
+    rx.close();
+    assert!(tx.is_closed());
+    assert_eq!(
+        poll(&mut Box::pin(&mut rx), Waker::noop()),
+        Poll::Ready(Err(RecvError))
+    );
+    drop(tx);
+
+    let (tx, mut rx) = oneshot::<u32>();
+    rx.close();
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    drop(tx);
+
+    let (tx, mut rx) = oneshot::<u32>();
+    tx.send(3).unwrap();
+    rx.close();
+    assert_eq!(
+        poll(&mut Box::pin(&mut rx), Waker::noop()),
+        Poll::Ready(Ok(3))
+    );
+}
+
+struct Count(std::sync::atomic::AtomicUsize);
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+impl Count {
+    fn load(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+fn counting() -> (Arc<Count>, Waker) {
+    let c = Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
+    (c.clone(), Waker::from(c))
+}

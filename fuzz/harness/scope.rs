@@ -14,15 +14,17 @@
 //! scope's token is cancelled); they record their polls and their drop.
 //!
 //! The model: children in spawn order, each waiting, admitted, finished,
-//! aborted or dropped. The admitted children are the first `limit` live
-//! ones in spawn order. One poll of the scope future drives everything to
-//! quiescence (fewer than [`MAX_CHILDREN`] children never exhaust the
-//! scope's poll budget), so after a poll: every admitted child has been
-//! polled, admitted children whose gate is open finish (admitting more)
-//! until nothing changes, and the scope is ready exactly when the body
-//! finished and no child is live. After every step the harness compares
-//! what it can observe (children's polls, finishes and drops, `live()`,
-//! `is_finished()`, the tokens, the waker) with the model.
+//! aborted or dropped. Waiting children are admitted in spawn order while
+//! fewer than `limit` are admitted; a waiting child whose `JoinHandle` is
+//! polled (`Join`) is admitted at once, even over the limit. One poll of
+//! the scope future drives everything to quiescence (fewer than
+//! [`MAX_CHILDREN`] children never exhaust the scope's poll budget), so
+//! after a poll: every admitted child has been polled, admitted children
+//! whose gate is open finish (admitting more) until nothing changes, and
+//! the scope is ready exactly when the body finished and no child is live.
+//! After every step the harness compares what it can observe (children's
+//! polls, finishes and drops, `live()`, `is_finished()`, the tokens, the
+//! waker) with the model.
 
 #[allow(dead_code)] // `Wakers`, `FifoSem`: used by the other harnesses.
 #[path = "common.rs"]
@@ -95,7 +97,10 @@ const CATCH_PANICS: bool = cfg!(panic = "unwind");
 /// What the children and the body have in common, shared with the harness.
 #[derive(Debug)]
 struct Shared {
-    limit: usize,
+    /// How many children may have started and not ended: the limit, or
+    /// more while children let in over it (`Join`) are admitted. Set by
+    /// the harness before each poll of the scope.
+    bound: AtomicUsize,
     /// Children polled at least once and neither finished nor dropped.
     started: AtomicUsize,
     /// Violations seen inside polls and drops (a panic there would be
@@ -166,10 +171,10 @@ impl Future for Child {
         }
         if gate.polls.fetch_add(1, SeqCst) == 0 {
             let running = shared.started.fetch_add(1, SeqCst) + 1;
-            if running > shared.limit {
+            let bound = shared.bound.load(SeqCst);
+            if running > bound {
                 shared.error(format!(
-                    "child {id} started with {running} children running, over the limit {}",
-                    shared.limit
+                    "child {id} started with {running} children running, over the bound {bound}"
                 ));
             }
         }
@@ -348,7 +353,7 @@ impl Harness {
         Harness {
             limit,
             shared: Arc::new(Shared {
-                limit,
+                bound: AtomicUsize::new(limit),
                 started: AtomicUsize::new(0),
                 errors: Mutex::new(Vec::new()),
             }),
@@ -372,24 +377,27 @@ impl Harness {
         self.kept.lock().unwrap().clone()
     }
 
-    /// The model's admission: the first `limit` live children in spawn
-    /// order are admitted (an admitted child stays admitted until it ends).
+    /// Children the model says are admitted.
+    fn admitted(&self) -> usize {
+        self.kids
+            .iter()
+            .filter(|k| k.status == Status::Admitted)
+            .count()
+    }
+
+    /// The model's admission: waiting children are admitted in spawn order
+    /// while fewer than `limit` are (an admitted child stays admitted until
+    /// it ends; one let in early by `Join` may put the count over `limit`).
     fn admit(&mut self) {
-        let mut admitted = 0;
-        for (id, k) in self.kids.iter_mut().enumerate() {
-            if !k.status.live() {
-                continue;
+        let mut admitted = self.admitted();
+        for k in &mut self.kids {
+            if admitted >= self.limit {
+                break;
             }
-            if admitted < self.limit {
+            if k.status == Status::Waiting {
                 k.status = Status::Admitted;
-            } else {
-                assert_eq!(
-                    k.status,
-                    Status::Waiting,
-                    "model: admitted child {id} fell out of the limit"
-                );
+                admitted += 1;
             }
-            admitted += 1;
         }
     }
 
@@ -526,6 +534,8 @@ impl Harness {
             Status::Waiting | Status::Admitted => {
                 let res = Pin::new(k.handle.as_mut().unwrap()).poll(&mut cx);
                 assert_eq!(res, Poll::Pending, "join of live child {i}");
+                // Awaited: a waiting child is let in at once, over the limit.
+                k.status = Status::Admitted;
             }
             Status::Dropped => {
                 if !CATCH_PANICS {
@@ -555,6 +565,11 @@ impl Harness {
         // admit the next ones.
         let before: Vec<(Status, bool)> = self.kids.iter().map(|k| (k.status, k.polled)).collect();
         let body_before = (self.body_polled, self.body_finished);
+        // Admissions during the poll only refill up to `limit`, so the
+        // children admitted now bound those running at once.
+        self.admit();
+        let bound = self.admitted().max(self.limit);
+        self.shared.bound.store(bound, SeqCst);
         loop {
             self.admit();
             let mut changed = false;

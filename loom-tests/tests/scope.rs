@@ -35,6 +35,9 @@
 //! | child_woken_from_another_thread         | N2* |
 //! | abort_racing_a_wake_frees_the_slot      | N3* |
 //! | spawn_from_outside_wakes_a_parked_scope | N5* |
+//! | join_from_another_thread_admits_a_waiting_child | N6* |
+//!
+//! N6: `poll_join` lets a waiting child in without waking the driver.
 //!
 //! Mutations of the completion sets (a set's finished children are linked
 //! into a list under the scope's lock by the driver; the consumer takes the
@@ -278,6 +281,33 @@ fn join_from_another_thread_racing_completion() {
             });
             tx.send(h).unwrap();
         }));
+        assert_eq!(joiner.join().unwrap(), 7);
+    });
+}
+
+/// Limit 1: the running child waits for a message from a child queued
+/// behind it, whose handle is awaited on another thread. Awaiting it lets
+/// it in over the limit and must wake the parked driver (a lost wake-up,
+/// or no early admission at all, is a loom deadlock).
+#[test]
+fn join_from_another_thread_admits_a_waiting_child() {
+    model(|| {
+        let (tx, rx) = weftwork::channel::oneshot::<weftwork::JoinHandle<'static, usize>>();
+        let joiner = thread::spawn(move || {
+            let h = block_on(rx).unwrap();
+            block_on(h)
+        });
+        let got = block_on(Builder::new().limit(1).scope(async move |s| {
+            let (msg_tx, msg_rx) = weftwork::channel::oneshot::<usize>();
+            let first = s.spawn(async move { msg_rx.await.unwrap() });
+            let queued = s.spawn(async move {
+                msg_tx.send(5).unwrap();
+                7
+            });
+            tx.send(queued).unwrap();
+            first.await
+        }));
+        assert_eq!(got, 5);
         assert_eq!(joiner.join().unwrap(), 7);
     });
 }

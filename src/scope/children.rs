@@ -49,17 +49,22 @@ impl After {
 /// output for the handle, which takes the slab's reference over.
 fn retire(s: &mut Inner, t: TaskPtr, c: &mut Ctl, keep: bool) -> After {
     let waiting = c.counted && c.state == State::Waiting;
+    // Out of the slab first. A child still named by an entry of `waiting`
+    // (waiting, or let in early) leaves its slot `Gone`, not reused until
+    // that entry is reached; `admit_next` below may reach this very entry
+    // and must find the slot `Gone`, not this child (whose `Ctl` is
+    // borrowed here as `c`).
+    let task = if c.listed {
+        s.unslot_waiting(t)
+    } else {
+        s.unslot(t)
+    };
     if c.counted {
         s.live -= 1;
         if !waiting {
             s.admit_next();
         }
     }
-    let task = if waiting {
-        s.unslot_waiting(t)
-    } else {
-        s.unslot(t)
-    };
     if c.set != NO_SET {
         // A completion set's child: its set takes the finished child over.
         let (drop, wake) = completions::retire_member(s, c, task, keep);
@@ -168,6 +173,7 @@ impl<'env> Core<'env> {
             handle,
             aborted: false,
             counted,
+            listed: false,
             set,
             next: None,
         };
@@ -192,7 +198,12 @@ impl<'env> Core<'env> {
                 } else {
                     s.waiting.push_back(i);
                     // SAFETY: the lock is held; unpublished until below.
-                    unsafe { ptr.with_ctl(|c| c.state = State::Waiting) };
+                    unsafe {
+                        ptr.with_ctl(|c| {
+                            c.state = State::Waiting;
+                            c.listed = true;
+                        })
+                    };
                 }
             }
             s.fill(i, task);
@@ -378,20 +389,32 @@ pub(crate) mod handle_side {
                 ),
                 _ => {}
             }
-            let held = t.shared().lock.with(|_s| {
+            let (held, driver) = t.shared().lock.with(|s| {
                 // `fin` changes only with the lock held.
                 let held = t.fin() == HELD;
+                let mut driver = None;
                 if held {
                     // SAFETY: the lock is held.
                     unsafe {
-                        t.with_ctl(|c| match &c.join {
-                            Some(w) if w.will_wake(cx.waker()) => {}
-                            _ => c.join = Some(cx.waker().clone()),
+                        t.with_ctl(|c| {
+                            match &c.join {
+                                Some(w) if w.will_wake(cx.waker()) => {}
+                                _ => c.join = Some(cx.waker().clone()),
+                            }
+                            // Awaited while over the limit: let it in now.
+                            // The awaiting child may hold the very slot it
+                            // would wait for (a child awaiting a grandchild).
+                            if s.admit_now(t, c) {
+                                driver = s.driver.take();
+                            }
                         })
                     };
                 }
-                held
+                (held, driver)
             });
+            if let Some(w) = driver {
+                w.wake();
+            }
             if held {
                 return Poll::Pending;
             }

@@ -188,7 +188,8 @@ impl<'env> Scope<'env, Plain> {
     /// Spawns `fut` as a child of this scope: it runs concurrently with the
     /// body and the other children, inside the scope's task, and the scope
     /// does not return before it finished. Over the concurrency limit it
-    /// waits, unpolled, for a slot.
+    /// waits, unpolled, for a slot — unless its handle is awaited, which
+    /// lets it in at once (see [`Builder::limit`]).
     ///
     /// Awaiting the [`JoinHandle`] gives the output; dropping the handle
     /// lets the child run on (it is still joined by the scope).
@@ -342,7 +343,9 @@ impl<'env, T: Send + 'env, E: Send + 'env> Scope<'env, FirstOk<T, E>> {
 /// The output of a child, once it finished; see [`Scope::spawn`].
 ///
 /// Dropping the handle detaches the child (it keeps running and the scope
-/// still waits for it); [`abort`](Self::abort) drops it.
+/// still waits for it); [`abort`](Self::abort) drops it. Awaiting the
+/// handle of a child waiting for a slot under the concurrency limit lets
+/// it in at once ([`Builder::limit`]).
 ///
 /// # Cancel safety
 /// Awaiting a handle is cancel-safe: dropping the await loses nothing; the

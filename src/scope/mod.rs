@@ -32,7 +32,10 @@
 //!
 //! [`Builder`] adds a **concurrency limit** (children over it wait, never
 //! polled, until a slot frees — no permit is held while waiting, so there
-//! is no semaphore deadlock) and a parent [`CancelToken`].
+//! is no semaphore deadlock) and a parent [`CancelToken`]. The limit bounds
+//! the children nobody waits on: a waiting child whose [`JoinHandle`] is
+//! awaited is let in at once, even over the limit, so a child awaiting a
+//! grandchild (or the body awaiting any child) never deadlocks.
 //! [`Completions`] yields results in completion order.
 //!
 //! # Cancellation
@@ -326,14 +329,31 @@ impl Builder {
     /// order) until one finishes. The body is not counted, nor is a
     /// [`Scope::cancel_after`] deadline.
     ///
+    /// The limit bounds the children nobody waits on. A waiting child whose
+    /// [`JoinHandle`] is awaited (polled) is let in at once, even over the
+    /// limit: whoever awaits it may hold the slot it would wait for (a
+    /// child awaiting its grandchild under `limit(1)`), and that would
+    /// deadlock. It then counts as running like the others, and no waiting
+    /// child is let in before the running ones are back under `n`.
+    ///
     /// # Panics
     /// If `n == 0` (no child could ever run).
     ///
     /// # Examples
     ///
     /// ```
-    /// let b = weftwork::scope::Builder::new().limit(4);
-    /// # let _ = b;
+    /// # pollster::block_on(async {
+    /// // Under `limit(1)` a child awaits a grandchild: the grandchild is let
+    /// // in over the limit, as it is awaited.
+    /// let n = weftwork::scope::Builder::new()
+    ///     .limit(1)
+    ///     .scope(async |s| {
+    ///         let s2 = s.clone();
+    ///         s.spawn(async move { s2.spawn(async { 1 }).await + 1 }).await
+    ///     })
+    ///     .await;
+    /// assert_eq!(n, 2);
+    /// # });
     /// ```
     pub fn limit(mut self, n: usize) -> Self {
         assert!(

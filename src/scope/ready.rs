@@ -16,7 +16,7 @@ use core::task::Waker;
 
 use super::completions::SetQ;
 use super::seg::SegVec;
-use super::task::{State, TaskPtr, TaskRef};
+use super::task::{Ctl, State, TaskPtr, TaskRef};
 use crate::loom::atomic::{AtomicUsize, Ordering::*};
 use crate::wait::SpinLock;
 
@@ -31,8 +31,9 @@ enum Slot {
     Held(TaskRef),
     /// Free; the next free slot (or [`NO_SLOT`]).
     Free(usize),
-    /// A waiting child that left (aborted or dropped) before it was
-    /// admitted: its index is still in `waiting`, so the slot is freed only
+    /// A child that left (aborted, dropped, or finished after being let in
+    /// early by [`Inner::admit_now`]) while its index was still in
+    /// `waiting` (`Ctl::listed`): the slot is freed only
     /// when [`Inner::admit_next`] (or a compaction) takes the index out —
     /// never reused while a stale entry could name it.
     Gone,
@@ -69,7 +70,8 @@ pub(crate) struct Inner {
     /// before the next poll need not wake the task again.
     pub(crate) driver: Option<Waker>,
     /// Children over the limit, in spawn order (with the indices of
-    /// [`Slot::Gone`] ones, skipped when reached).
+    /// [`Slot::Gone`] ones and of children let in early, skipped when
+    /// reached).
     pub(crate) waiting: VecDeque<usize>,
     /// How many entries of `waiting` are [`Slot::Gone`].
     gone: usize,
@@ -86,9 +88,14 @@ pub(crate) struct Inner {
 
 impl Inner {
     /// A counted child stopped running: let the next waiting one in (it is
-    /// queued; the caller wakes the driver if it is not the driver).
+    /// queued; the caller wakes the driver if it is not the driver), unless
+    /// children let in early by [`admit_now`](Self::admit_now) still fill
+    /// the limit.
     pub(crate) fn admit_next(&mut self) {
         self.running -= 1;
+        if self.running >= self.limit {
+            return;
+        }
         while let Some(i) = self.waiting.pop_front() {
             let Some(task) = self.held(i) else {
                 if matches!(self.slots.get(i), Some(Slot::Gone)) {
@@ -97,8 +104,18 @@ impl Inner {
                 }
                 continue;
             };
-            // SAFETY: the lock is held (`&mut self`).
-            let admitted = unsafe { task.advance(State::Waiting, State::Runnable) };
+            // SAFETY: the lock is held (`&mut self`). A child let in early
+            // is not `Waiting` any more: its entry is just dropped.
+            let admitted = unsafe {
+                task.with_ctl(|c| {
+                    c.listed = false;
+                    let waiting = c.state == State::Waiting;
+                    if waiting {
+                        c.state = State::Runnable;
+                    }
+                    waiting
+                })
+            };
             if admitted {
                 self.running += 1;
                 // Never polled, so still marked queued since its spawn.
@@ -106,6 +123,23 @@ impl Inner {
                 return;
             }
         }
+    }
+
+    /// Lets waiting child `t` (whose bookkeeping is `c`) in at once, even
+    /// over the limit, because a handle awaits it: queued, it could wait
+    /// for a slot held by the very child awaiting it. It counts as running
+    /// from now on. Its entry stays in `waiting` (`c.listed`) and is
+    /// skipped when reached. Returns whether it was waiting: then it is
+    /// queued, and the caller wakes the driver.
+    pub(crate) fn admit_now(&mut self, t: TaskPtr, c: &mut Ctl) -> bool {
+        if c.state != State::Waiting {
+            return false;
+        }
+        c.state = State::Runnable;
+        self.running += 1;
+        // Never polled, so still marked queued since its spawn.
+        self.ready.push(t.index());
+        true
     }
 
     /// The child held in slot `i`, if any.
@@ -158,7 +192,8 @@ impl Inner {
             .expect("a held child has its slot")
     }
 
-    /// Takes a *waiting* child `t` out of the slab in O(1) (amortized): its
+    /// Takes a *listed* child `t` (`Ctl::listed`: waiting, or let in early
+    /// with its entry not reached yet) out of the slab in O(1) (amortized): its
     /// entry stays in `waiting` and its slot is marked [`Slot::Gone`] until
     /// that entry is reached. When gone entries outnumber the live ones,
     /// `waiting` is compacted, so aborting waiting children in a loop keeps

@@ -75,6 +75,10 @@ pub(crate) struct Ctl {
     pub(crate) aborted: bool,
     /// Counts towards `live` and the limit (a deadline does not).
     pub(crate) counted: bool,
+    /// Its slot index is in the queue of children over the limit
+    /// (`Inner::waiting`): it is `Waiting`, or was let in early by
+    /// `Inner::admit_now` and its entry has not been reached yet.
+    pub(crate) listed: bool,
     /// The completion set (`completions.rs`) the child's output goes to,
     /// or [`NO_SET`].
     pub(crate) set: u32,

@@ -595,6 +595,74 @@ fn dropping_the_scope_future_drops_every_child_and_cancels_its_token() {
     );
 }
 
+/// Panics when dropped, unless a panic is already unwinding (a second
+/// panic there would abort the test process).
+struct PanicOnDrop;
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("destructor panics");
+        }
+    }
+}
+
+/// Sets its flag when dropped.
+struct Flag<'a>(&'a AtomicBool);
+impl Drop for Flag<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, SeqCst);
+    }
+}
+
+/// Regression: the body's destructor panics while the scope future is
+/// dropped. The children must still be dropped and the token cancelled
+/// before the panic reaches the caller (they were skipped).
+#[test]
+fn a_panicking_body_destructor_still_drops_children_and_cancels_the_token() {
+    let child_dropped = AtomicBool::new(false);
+    let scope_token = StdMutex::new(None);
+    let waker = noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = Box::pin(weftwork::scope(async |s| {
+        *scope_token.lock().unwrap() = Some(s.token().clone());
+        let flag = Flag(&child_dropped);
+        s.spawn(async move {
+            let _f = flag;
+            std::future::pending::<()>().await
+        });
+        let _bomb = PanicOnDrop;
+        std::future::pending::<()>().await
+    }));
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    let r = catch_unwind(AssertUnwindSafe(|| drop(fut)));
+    assert!(r.is_err(), "the body's destructor panicked");
+    assert!(child_dropped.load(SeqCst), "the child was not dropped");
+    let token = scope_token.lock().unwrap().take().unwrap();
+    assert!(token.is_cancelled(), "the scope token was not cancelled");
+}
+
+/// Regression: a child's destructor panics while the scope future is
+/// dropped. The scope's token must still be cancelled (nested scopes rely
+/// on it); it was skipped.
+#[test]
+fn a_panicking_child_destructor_still_cancels_the_token() {
+    let scope_token = StdMutex::new(None);
+    let waker = noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = Box::pin(weftwork::scope(async |s| {
+        *scope_token.lock().unwrap() = Some(s.token().clone());
+        s.spawn(async {
+            let _bomb = PanicOnDrop;
+            std::future::pending::<()>().await
+        });
+        std::future::pending::<()>().await
+    }));
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    assert!(catch_unwind(AssertUnwindSafe(|| drop(fut))).is_err());
+    let token = scope_token.lock().unwrap().take().unwrap();
+    assert!(token.is_cancelled(), "the scope token was not cancelled");
+}
+
 #[test]
 #[cfg_attr(miri, ignore)] // real runtimes and timers
 fn an_always_ready_child_starves_neither_siblings_nor_other_tasks() {

@@ -57,14 +57,34 @@ pin_project! {
 
     impl<'env, B: Future, M> PinnedDrop for Drive<'env, B, M> {
         fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
-            this.body.set(None);
-            this.core.teardown();
-            if !*this.finished {
-                this.core.token().cancel();
-            }
+            let this = this.project();
+            stop(this.body, this.core, !*this.finished);
         }
     }
+}
+
+/// Drops the body, then every child, then (if `cancel`) cancels the scope's
+/// token. Each step runs even if a destructor in an earlier one panics: a
+/// guard runs the rest while that panic unwinds, then it goes on. A second
+/// destructor panicking during that unwind aborts the process (as a `Vec`
+/// whose elements panic on drop does); one panicking destructor leaves
+/// every other child dropped, their handles marked, and the token
+/// cancelled.
+fn stop<B>(mut body: Pin<&mut Option<B>>, core: &Core<'_>, cancel: bool) {
+    /// Tears down and cancels when dropped, on unwind too.
+    struct Rest<'a, 'env> {
+        core: &'a Core<'env>,
+        cancel: bool,
+    }
+    impl Drop for Rest<'_, '_> {
+        fn drop(&mut self) {
+            // Cancels even if the teardown panics.
+            let _cancel = self.cancel.then(|| self.core.token().clone().drop_guard());
+            self.core.teardown();
+        }
+    }
+    let _rest = Rest { core, cancel };
+    body.set(None);
 }
 
 impl<'env, B: Future, M: Mode> Drive<'env, B, M> {
@@ -131,9 +151,7 @@ impl<B: Future, M: Mode> Future for Drive<'_, B, M> {
                 if let Err(payload) = res {
                     // Siblings and body go first, then the panic goes on.
                     this.batch.clear();
-                    this.body.set(None);
-                    core.teardown();
-                    core.token().cancel();
+                    stop(this.body.as_mut(), core, true);
                     #[cfg(feature = "std")]
                     std::panic::resume_unwind(payload);
                     #[cfg(not(feature = "std"))]
@@ -143,10 +161,8 @@ impl<B: Future, M: Mode> Future for Drive<'_, B, M> {
                     // Fail-fast / first success: nothing else is polled.
                     core.end_poll(prev.take());
                     this.batch.clear();
-                    this.body.set(None);
-                    core.teardown();
-                    core.token().cancel();
                     *this.finished = true;
+                    stop(this.body.as_mut(), core, true);
                     return Poll::Ready(None);
                 }
             }

@@ -663,6 +663,44 @@ fn a_panicking_child_destructor_still_cancels_the_token() {
     assert!(token.is_cancelled(), "the scope token was not cancelled");
 }
 
+/// Regression: the teardown stopped at a child whose destructor panicked.
+/// The children after it must still be dropped, and a handle kept outside
+/// the scope must see its child dropped (its awaiter woken, and awaiting
+/// it panics) instead of waiting forever.
+#[test]
+fn a_panicking_child_destructor_does_not_stop_the_teardown() {
+    let sibling_dropped = AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waker = noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let dropped = &sibling_dropped;
+    let mut fut = Box::pin(weftwork::scope(async move |s| {
+        // Spawned first: dropped first by the teardown.
+        s.spawn(async {
+            let _bomb = PanicOnDrop;
+            std::future::pending::<()>().await
+        });
+        let flag = Flag(dropped);
+        tx.send(s.spawn(async move {
+            let _f = flag;
+            std::future::pending::<()>().await
+        }))
+        .unwrap();
+        std::future::pending::<()>().await
+    }));
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    let mut h = rx.recv().unwrap();
+    let joiner = CountingWaker::new();
+    assert!(joiner.poll(Pin::new(&mut h)).is_pending());
+    assert!(catch_unwind(AssertUnwindSafe(|| drop(fut))).is_err());
+    assert!(sibling_dropped.load(SeqCst), "the sibling was not dropped");
+    assert_eq!(joiner.count(), 1, "the sibling's awaiter was not woken");
+    let joined = catch_unwind(AssertUnwindSafe(|| joiner.poll(Pin::new(&mut h))));
+    let msg = joined.expect_err("awaiting a dropped child panics");
+    let msg = msg.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(msg.contains("never finished"), "{msg:?}");
+}
+
 #[test]
 #[cfg_attr(miri, ignore)] // real runtimes and timers
 fn an_always_ready_child_starves_neither_siblings_nor_other_tasks() {

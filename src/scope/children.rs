@@ -291,6 +291,11 @@ impl<'env> Core<'env> {
     /// handles. Children dropped here may spawn: those are dropped too,
     /// unpolled. Handles of dropped children see `DROPPED` and panic if
     /// awaited (they are woken, so they do not hang).
+    ///
+    /// If a child's destructor panics, the other children are still
+    /// dropped and every handle marked (by [`Dropping`], while the panic
+    /// unwinds), then the panic goes on. A second destructor panicking
+    /// during that unwind aborts the process, as for a `Vec`'s elements.
     pub(crate) fn teardown(&self) {
         loop {
             let mut batch = Vec::new();
@@ -316,33 +321,74 @@ impl<'env> Core<'env> {
                 wakers.into_iter().for_each(Waker::wake);
                 break;
             }
-            for t in &batch {
-                // SAFETY: out of the slab and not `Polling` any more (the
-                // driver polls nothing once it tears down): ours alone.
-                unsafe { t.ptr().drop_future() };
-            }
-            let mut release = Vec::new();
-            self.shared.lock.with(|_s| {
-                for t in batch {
-                    let p = t.ptr();
-                    // SAFETY: the lock is held.
-                    let handle = unsafe {
-                        p.with_ctl(|c| {
-                            wakers.extend(c.join.take());
-                            c.handle
-                        })
-                    };
-                    if handle {
-                        p.set_fin(DROPPED);
-                        t.hand_over();
-                    } else {
-                        release.push(t);
-                    }
-                }
-            });
-            drop(release);
-            wakers.into_iter().for_each(Waker::wake);
+            let mut dropping = Dropping {
+                shared: &self.shared,
+                batch,
+                dropped: 0,
+                wakers,
+            };
+            dropping.drop_futures();
+            // Its drop marks the handles and wakes their joiners.
         }
+    }
+}
+
+/// Children taken out of the slab by [`Core::teardown`]: their futures are
+/// dropped in order (`dropped` counts those done or under way); dropping
+/// this finishes the job — also while a panic from one of those
+/// destructors unwinds: it drops the futures left, marks every handle
+/// `DROPPED` and wakes the joiners.
+struct Dropping<'a> {
+    shared: &'a Shared,
+    batch: Vec<TaskRef>,
+    dropped: usize,
+    wakers: Vec<Waker>,
+}
+
+impl Dropping<'_> {
+    fn drop_futures(&mut self) {
+        while let Some(t) = self.batch.get(self.dropped) {
+            let p = t.ptr();
+            // Counted first: if its destructor panics, it is not dropped
+            // again (the assignment in `drop_future` still leaves `None`
+            // in the cell when the old value's drop unwinds).
+            self.dropped += 1;
+            // SAFETY: out of the slab and not `Polling` any more (the
+            // driver polls nothing once it tears down): ours alone.
+            unsafe { p.drop_future() };
+        }
+    }
+}
+
+impl Drop for Dropping<'_> {
+    fn drop(&mut self) {
+        // After a panic, the children left (a second panic here aborts).
+        self.drop_futures();
+        let mut release = Vec::new();
+        let wakers = &mut self.wakers;
+        let batch = core::mem::take(&mut self.batch);
+        self.shared.lock.with(|_s| {
+            for t in batch {
+                let p = t.ptr();
+                // SAFETY: the lock is held.
+                let handle = unsafe {
+                    p.with_ctl(|c| {
+                        wakers.extend(c.join.take());
+                        c.handle
+                    })
+                };
+                if handle {
+                    p.set_fin(DROPPED);
+                    t.hand_over();
+                } else {
+                    release.push(t);
+                }
+            }
+        });
+        drop(release);
+        core::mem::take(&mut self.wakers)
+            .into_iter()
+            .for_each(Waker::wake);
     }
 }
 

@@ -181,6 +181,31 @@ fn a_panicking_child_drops_its_siblings_first_then_the_panic_resumes() {
     assert_eq!(drops.get(), 2, "sibling and body were dropped");
 }
 
+/// Regression: a child panics; while the scope drops its sibling, the
+/// sibling's destructor panics too. The child's own panic is the one that
+/// reaches the caller (the destructor's replaced it).
+#[test]
+fn a_child_panic_survives_a_sibling_destructor_panic() {
+    let body_dropped = AtomicBool::new(false);
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        futures::executor::block_on(weftwork::scope(async |s| {
+            s.spawn(async {
+                let _bomb = PanicOnDrop;
+                std::future::pending::<()>().await
+            });
+            s.spawn(async {
+                yield_now().await;
+                panic!("the child's own panic");
+            });
+            let _f = Flag(&body_dropped);
+            std::future::pending::<()>().await
+        }))
+    }));
+    let p = r.expect_err("the panic reaches the caller");
+    assert_eq!(p.downcast_ref::<&str>(), Some(&"the child's own panic"));
+    assert!(body_dropped.load(SeqCst), "the body was not dropped");
+}
+
 #[test]
 fn the_limit_is_respected_and_waiting_children_are_never_polled() {
     on_all_executors(|_| async {

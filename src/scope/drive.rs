@@ -150,8 +150,11 @@ impl<B: Future, M: Mode> Future for Drive<'_, B, M> {
                 #[cfg_attr(not(feature = "std"), allow(unreachable_patterns))]
                 if let Err(payload) = res {
                     // Siblings and body go first, then the panic goes on.
+                    // A destructor panicking meanwhile must not replace it:
+                    // that second panic is caught (`stop` still finished
+                    // its job) and dropped, and the first one resumes.
                     this.batch.clear();
-                    stop(this.body.as_mut(), core, true);
+                    let _ = guard(|| stop(this.body.as_mut(), core, true));
                     #[cfg(feature = "std")]
                     std::panic::resume_unwind(payload);
                     #[cfg(not(feature = "std"))]

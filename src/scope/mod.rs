@@ -55,8 +55,15 @@
 //!
 //! A panicking child (or body) stops the scope: with `std`, the panic is
 //! caught, the body and every other child are dropped, then the panic
-//! resumes in the caller. Without `std` the panic unwinds through the scope
-//! future, and dropping it drops the rest.
+//! resumes in the caller — that first panic, even if a destructor panics
+//! while the rest is dropped. Without `std` the panic unwinds through the
+//! scope future, and dropping it drops the rest.
+//!
+//! A destructor (of the body or a child) that panics while the scope
+//! drops everything does not stop it: the other children are still
+//! dropped, their handles see it, and the token is cancelled, then that
+//! panic goes on. A second destructor panicking during that unwind aborts
+//! the process, as it does for the elements of a `Vec`.
 //!
 //! # Fairness
 //!

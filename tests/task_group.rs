@@ -10,10 +10,11 @@
 mod common;
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
+use std::task::{Context, Waker};
 use std::thread;
 use std::time::Duration;
 
@@ -568,4 +569,95 @@ mod adapters {
             group.shutdown().await;
         }));
     }
+}
+
+// ---- With a hand-driven spawner (single-threaded; runs under Miri) ----
+
+/// A spawner driven by hand: tasks are stored, and `run_once` polls each
+/// once (single-threaded, deterministic).
+#[derive(Clone, Default)]
+struct Manual(Arc<std::sync::Mutex<Vec<BoxTask>>>);
+impl Spawn for Manual {
+    fn spawn_boxed(&self, task: BoxTask) {
+        self.0.lock().unwrap().push(task);
+    }
+}
+impl Manual {
+    /// Polls every stored task once; drops the finished ones.
+    fn run_once(&self) {
+        let mut tasks = std::mem::take(&mut *self.0.lock().unwrap());
+        let mut cx = Context::from_waker(Waker::noop());
+        tasks.retain_mut(|t| t.as_mut().poll(&mut cx).is_pending());
+        self.0.lock().unwrap().extend(tasks);
+    }
+}
+
+/// A `join_all` future dropped while it waits, then a second one: the
+/// second still completes, and the handles still give their outputs.
+#[test]
+fn join_all_dropped_midway_then_awaited_again() {
+    let ex = Manual::default();
+    let mut g = TaskGroup::new(ex.clone());
+    let (tx, rx) = futures::channel::oneshot::channel::<()>();
+    let a = g.spawn(async { 1 });
+    let b = g.spawn(async move {
+        let _ = rx.await;
+        2
+    });
+    ex.run_once();
+    {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut j = Box::pin(g.join_all());
+        assert!(j.as_mut().poll(&mut cx).is_pending());
+    }
+    tx.send(()).unwrap();
+    ex.run_once();
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut j = Box::pin(g.join_all());
+    assert!(
+        j.as_mut().poll(&mut cx).is_ready(),
+        "second join_all completes"
+    );
+    drop(j);
+    assert_eq!(g.len(), 0);
+    assert_eq!(futures::executor::block_on(a), Ok(1));
+    assert_eq!(futures::executor::block_on(b), Ok(2));
+}
+
+/// A task panics while its handle exists; the handle is dropped after
+/// that: the panic is now the group's, and `join_all` re-raises it.
+#[test]
+fn a_panic_whose_handle_was_dropped_later_is_reraised_by_join_all() {
+    let ex = Manual::default();
+    let mut g = TaskGroup::new(ex.clone());
+    let h = g.spawn(async { panic!("boom") });
+    let _ = catch_unwind(AssertUnwindSafe(|| ex.run_once()));
+    drop(h); // handle dropped after the task panicked: now detached
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        futures::executor::block_on(g.join_all())
+    }));
+    assert!(
+        r.is_err(),
+        "join_all re-raises the panic of a task whose handle was dropped"
+    );
+}
+
+/// After a `shutdown` the group takes new tasks and runs them.
+#[test]
+fn a_group_takes_new_tasks_after_a_shutdown() {
+    let ex = Manual::default();
+    let mut g = TaskGroup::new(ex.clone());
+    let h = g.spawn(std::future::pending::<()>());
+    let mut cx = Context::from_waker(Waker::noop());
+    {
+        let mut sd = Box::pin(g.shutdown());
+        assert!(sd.as_mut().poll(&mut cx).is_pending());
+        ex.run_once();
+        assert!(sd.as_mut().poll(&mut cx).is_ready());
+    }
+    assert!(futures::executor::block_on(h).is_err());
+    let h2 = g.spawn(async { 3 });
+    ex.run_once();
+    assert_eq!(futures::executor::block_on(h2), Ok(3));
+    futures::executor::block_on(g.join_all());
 }

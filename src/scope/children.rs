@@ -404,10 +404,7 @@ pub(crate) mod handle_side {
     /// `t.fin()` is not `HELD`, and the caller is its handle.
     unsafe fn free_released(t: TaskPtr) {
         // SAFETY: the slab let go, so the cell is the handle's alone.
-        unsafe {
-            t.drop_future();
-            t.release(2);
-        }
+        unsafe { t.drop_and_release(2) }
     }
 
     /// The output of finished child `t`, or registers `cx`'s waker.

@@ -339,6 +339,30 @@ impl TaskPtr {
         // SAFETY: per our caller.
         unsafe { release(self.0, n) }
     }
+
+    /// Drops the future and output, then gives back `n` references — also
+    /// if a destructor panics (a guard gives them back while it unwinds;
+    /// the cell holds `None` for both by then), so a panicking destructor
+    /// does not leak the cell and the scope's shared part.
+    ///
+    /// # Safety
+    /// Both of [`drop_future`](Self::drop_future) and
+    /// [`release`](Self::release).
+    pub(crate) unsafe fn drop_and_release(self, n: usize) {
+        /// Gives the references back when dropped.
+        struct Release(TaskPtr, usize);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                // SAFETY: the references of our caller, who uses the
+                // pointer no more.
+                unsafe { self.0.release(self.1) }
+            }
+        }
+        let release = Release(self, n);
+        // SAFETY: per our caller.
+        unsafe { self.drop_future() };
+        drop(release);
+    }
 }
 
 /// The slab's reference to a child cell.
@@ -397,9 +421,6 @@ impl Drop for TaskRef {
         // SAFETY: the slab's reference is exclusive owner-side access
         // (a `TaskRef` is dropped only outside any `Polling` window and
         // before `fin` hands the cell to a handle).
-        unsafe {
-            self.0.drop_future();
-            self.0.release(1);
-        }
+        unsafe { self.0.drop_and_release(1) }
     }
 }

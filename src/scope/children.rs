@@ -22,7 +22,9 @@ use core::task::{Context, Poll, Waker};
 
 use super::completions;
 use super::ready::{Closed, Inner, Shared};
-use super::task::{Ctl, DONE, DROPPED, HELD, NO_SET, State, TaskPtr, TaskRef};
+use super::task::{
+    ABORTED, COUNTED, Ctl, DONE, DROPPED, HANDLE, HELD, LISTED, NO_SET, State, TaskPtr, TaskRef,
+};
 use crate::cancel::CancelToken;
 
 /// What a state change left to do once the lock is released.
@@ -48,18 +50,18 @@ impl After {
 /// dropped): it leaves the slab. A finished child with a handle keeps its
 /// output for the handle, which takes the slab's reference over.
 fn retire(s: &mut Inner, t: TaskPtr, c: &mut Ctl, keep: bool) -> After {
-    let waiting = c.counted && c.state == State::Waiting;
+    let waiting = c.has(COUNTED) && c.state == State::Waiting;
     // Out of the slab first. A child still named by an entry of `waiting`
     // (waiting, or let in early) leaves its slot `Gone`, not reused until
     // that entry is reached; `admit_next` below may reach this very entry
     // and must find the slot `Gone`, not this child (whose `Ctl` is
     // borrowed here as `c`).
-    let task = if c.listed {
+    let task = if c.has(LISTED) {
         s.unslot_waiting(t)
     } else {
         s.unslot(t)
     };
-    if c.counted {
+    if c.has(COUNTED) {
         s.live -= 1;
         if !waiting {
             s.admit_next();
@@ -72,7 +74,7 @@ fn retire(s: &mut Inner, t: TaskPtr, c: &mut Ctl, keep: bool) -> After {
         return After { drop, wake, user };
     }
     let wake = c.join.take();
-    if keep && c.handle {
+    if keep && c.has(HANDLE) {
         t.set_fin(DONE);
         task.hand_over();
         let user = wake.is_some();
@@ -97,7 +99,7 @@ fn end_locked(s: &mut Inner, t: TaskPtr, done: bool) -> After {
     unsafe {
         t.with_ctl(|c| {
             debug_assert_eq!(c.state, State::Polling);
-            if done || c.aborted {
+            if done || c.has(ABORTED) {
                 retire(s, t, c, done)
             } else {
                 c.state = State::Runnable;
@@ -167,16 +169,8 @@ impl<'env> Core<'env> {
         F: core::future::Future + Send + 'env,
         F::Output: Send + 'env,
     {
-        let ctl = Ctl {
-            state: State::Runnable,
-            join: None,
-            handle,
-            aborted: false,
-            counted,
-            listed: false,
-            set,
-            next: None,
-        };
+        let flags = if handle { HANDLE } else { 0 } | if counted { COUNTED } else { 0 };
+        let ctl = Ctl::new(State::Runnable, flags, set);
         let mut task = TaskRef::new(fut, &self.shared, ctl);
         let ptr = task.ptr();
         let res = self.shared.lock.with(|s| {
@@ -201,7 +195,7 @@ impl<'env> Core<'env> {
                     unsafe {
                         ptr.with_ctl(|c| {
                             c.state = State::Waiting;
-                            c.listed = true;
+                            c.mark(LISTED, true);
                         })
                     };
                 }
@@ -374,7 +368,7 @@ impl Drop for Dropping<'_> {
                 let handle = unsafe {
                     p.with_ctl(|c| {
                         wakers.extend(c.join.take());
-                        c.handle
+                        c.has(HANDLE)
                     })
                 };
                 if handle {
@@ -489,11 +483,11 @@ pub(crate) mod handle_side {
             // SAFETY: the lock is held.
             let (after, join) = unsafe {
                 t.with_ctl(|c| {
-                    c.handle = false;
+                    c.mark(HANDLE, false);
                     let join = c.join.take();
                     let after = match c.state {
                         State::Polling if abort => {
-                            c.aborted = true;
+                            c.mark(ABORTED, true);
                             After::default()
                         }
                         State::Waiting | State::Runnable if abort => {

@@ -16,7 +16,7 @@ use core::task::Waker;
 
 use super::completions::SetQ;
 use super::seg::SegVec;
-use super::task::{Ctl, State, TaskPtr, TaskRef};
+use super::task::{Ctl, LISTED, State, TaskPtr, TaskRef};
 use crate::loom::atomic::{AtomicUsize, Ordering::*};
 use crate::wait::SpinLock;
 
@@ -33,7 +33,7 @@ enum Slot {
     Free(usize),
     /// A child that left (aborted, dropped, or finished after being let in
     /// early by [`Inner::admit_now`]) while its index was still in
-    /// `waiting` (`Ctl::listed`): the slot is freed only
+    /// `waiting` ([`LISTED`]): the slot is freed only
     /// when [`Inner::admit_next`] (or a compaction) takes the index out —
     /// never reused while a stale entry could name it.
     Gone,
@@ -108,7 +108,7 @@ impl Inner {
             // is not `Waiting` any more: its entry is just dropped.
             let admitted = unsafe {
                 task.with_ctl(|c| {
-                    c.listed = false;
+                    c.mark(LISTED, false);
                     let waiting = c.state == State::Waiting;
                     if waiting {
                         c.state = State::Runnable;
@@ -128,7 +128,7 @@ impl Inner {
     /// Lets waiting child `t` (whose bookkeeping is `c`) in at once, even
     /// over the limit, because a handle awaits it: queued, it could wait
     /// for a slot held by the very child awaiting it. It counts as running
-    /// from now on. Its entry stays in `waiting` (`c.listed`) and is
+    /// from now on. Its entry stays in `waiting` (`LISTED`) and is
     /// skipped when reached. Returns whether it was waiting: then it is
     /// queued, and the caller wakes the driver.
     pub(crate) fn admit_now(&mut self, t: TaskPtr, c: &mut Ctl) -> bool {
@@ -192,7 +192,7 @@ impl Inner {
             .expect("a held child has its slot")
     }
 
-    /// Takes a *listed* child `t` (`Ctl::listed`: waiting, or let in early
+    /// Takes a *listed* child `t` ([`LISTED`]: waiting, or let in early
     /// with its entry not reached yet) out of the slab in O(1) (amortized): its
     /// entry stays in `waiting` and its slot is marked [`Slot::Gone`] until
     /// that entry is reached. When gone entries outnumber the live ones,

@@ -343,6 +343,13 @@ impl Builder {
     /// deadlock. It then counts as running like the others, and no waiting
     /// child is let in before the running ones are back under `n`.
     ///
+    /// Members of a [`Completions`] set have no handle, so this does not
+    /// reach them: a *child* that awaits [`Completions::next`] while the
+    /// set's members wait behind the limit (which that child's own slot
+    /// may keep full, as under `limit(1)`) waits for ever. Await a
+    /// completion set from the body, which holds no slot, or leave room
+    /// under the limit for the members of sets that children await.
+    ///
     /// # Panics
     /// If `n == 0` (no child could ever run).
     ///

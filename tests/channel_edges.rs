@@ -10,8 +10,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
 
+mod common;
+
+use common::CountingWaker;
 use futures::stream::{FusedStream, Stream};
-use weftwork::channel::{RecvError, TryRecvError, TrySendError, bounded, oneshot};
+use weftwork::channel::{
+    Receiver, RecvError, Send, Sender, TryRecvError, TrySendError, bounded, oneshot,
+};
 
 fn poll<F: Future + ?Sized>(f: &mut Pin<Box<F>>, w: &Waker) -> Poll<F::Output> {
     f.as_mut().poll(&mut Context::from_waker(w))
@@ -38,6 +43,23 @@ impl Wake for PanicWake {
 
 // ------------------------------------------------------------ panicking wakers
 
+/// On a cap-1 channel holding 9: a send of 1 that was woken for a free
+/// slot, lost it to a newcomer (the 9), and was then polled with a waker
+/// whose `clone` panics, as it queued itself again.
+fn send_requeued_with_a_panicking_clone<'a>(
+    tx: &'a Sender<u32>,
+    rx: &Receiver<u32>,
+) -> Pin<Box<Send<'a, u32>>> {
+    tx.try_send(0).unwrap();
+    let mut s = Box::pin(tx.send(1));
+    assert!(poll(&mut s, Waker::noop()).is_pending());
+    assert_eq!(rx.try_recv(), Ok(0)); // `s` is woken for the free slot
+    tx.try_send(9).unwrap(); // a newcomer takes it first
+    let bad = bad_clone_waker();
+    assert!(catch_unwind(AssertUnwindSafe(|| poll(&mut s, &bad))).is_err());
+    s
+}
+
 /// A woken send that lost its slot re-queues itself; if the task's waker
 /// panics on `clone` there, the send must still be queued consistently:
 /// served once a slot frees, and dropped without a panic.
@@ -45,13 +67,7 @@ impl Wake for PanicWake {
 fn woken_send_repolled_with_a_panicking_clone_stays_queued() {
     let (tx, rx) = bounded::<u32>(1);
     let w = Waker::noop();
-    tx.try_send(0).unwrap();
-    let mut s = Box::pin(tx.send(1));
-    assert!(poll(&mut s, w).is_pending());
-    assert_eq!(rx.try_recv(), Ok(0)); // `s` is woken for the free slot
-    tx.try_send(9).unwrap(); // a newcomer takes it first
-    let bad = bad_clone_waker();
-    assert!(catch_unwind(AssertUnwindSafe(|| poll(&mut s, &bad))).is_err());
+    let mut s = send_requeued_with_a_panicking_clone(&tx, &rx);
     assert_eq!(rx.try_recv(), Ok(9)); // a slot frees: `s` is served
     assert_eq!(poll(&mut s, w), Poll::Ready(Ok(())));
     assert_eq!(rx.try_recv(), Ok(1));
@@ -63,14 +79,7 @@ fn woken_send_repolled_with_a_panicking_clone_stays_queued() {
 #[test]
 fn woken_send_dropped_after_a_panicking_clone() {
     let (tx, rx) = bounded::<u32>(1);
-    let w = Waker::noop();
-    tx.try_send(0).unwrap();
-    let mut s = Box::pin(tx.send(1));
-    assert!(poll(&mut s, w).is_pending());
-    assert_eq!(rx.try_recv(), Ok(0));
-    tx.try_send(9).unwrap();
-    let bad = bad_clone_waker();
-    assert!(catch_unwind(AssertUnwindSafe(|| poll(&mut s, &bad))).is_err());
+    let s = send_requeued_with_a_panicking_clone(&tx, &rx);
     assert!(catch_unwind(AssertUnwindSafe(|| drop(s))).is_ok());
     // The channel still works: the slot the send never used is free again.
     assert_eq!(rx.try_recv(), Ok(9));
@@ -132,31 +141,15 @@ fn completed_send_is_unlinked_when_a_wake_panics() {
 // ------------------------------------------------------------ permits hold every slot
 
 /// Every slot is held by a permit, a send waits, then a receiver parks:
-/// the send is woken to hand its value over, as a newcomer's would be.
+/// the send is woken to hand its value over, as a newcomer's would be
+/// (they used to wait for each other). Newcomers may not take that
+/// receiver from it (the send, never granted a slot, was passed without
+/// bound): they are told `Full` until it is served.
 #[test]
 fn waiting_send_meets_a_parked_receiver_while_permits_hold_the_slots() {
     let (tx, rx) = bounded::<u32>(1);
     let w = Waker::noop();
     let permit = tx.try_reserve().unwrap();
-    let mut s = Box::pin(tx.send(1));
-    assert!(poll(&mut s, w).is_pending());
-    let mut r = Box::pin(rx.recv());
-    assert!(poll(&mut r, w).is_pending());
-    assert_eq!(poll(&mut s, w), Poll::Ready(Ok(())));
-    assert_eq!(poll(&mut r, w), Poll::Ready(Ok(1)));
-    permit.send(2).unwrap();
-    assert_eq!(rx.try_recv(), Ok(2));
-}
-
-/// Same setting, with newcomers: they may not take the parked receiver
-/// from the waiting send (which then never got a slot to be granted, and
-/// was passed without bound). The send is served first, and a newcomer
-/// is told `Full` while it is.
-#[test]
-fn newcomers_do_not_pass_a_send_woken_for_a_parked_receiver() {
-    let (tx, rx) = bounded::<u32>(1);
-    let w = Waker::noop();
-    let _permit = tx.try_reserve().unwrap();
     let mut s = Box::pin(tx.send(1000));
     assert!(poll(&mut s, w).is_pending());
     let mut r = Box::pin(rx.recv());
@@ -170,6 +163,8 @@ fn newcomers_do_not_pass_a_send_woken_for_a_parked_receiver() {
     assert!(poll(&mut r, w).is_pending());
     assert_eq!(tx.try_send(1), Ok(()));
     assert_eq!(poll(&mut r, w), Poll::Ready(Ok(1)));
+    permit.send(2).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
 }
 
 /// A reserve waits for a free slot: a parked receiver does not stand in
@@ -230,16 +225,16 @@ fn recv_waits_for_a_value_handed_to_another_receiver_after_close() {
 #[test]
 fn recv_reports_the_close_once_the_handed_value_is_taken() {
     let (tx, rx) = bounded::<u32>(0);
-    let (counter, waker) = counting();
+    let counting = CountingWaker::new();
     let w = Waker::noop();
     let mut r1 = Box::pin(rx.recv());
     assert!(poll(&mut r1, w).is_pending());
     tx.try_send(1).unwrap(); // rendezvous: handed to r1
     rx.close();
     let mut r2 = Box::pin(rx.recv());
-    assert!(poll(&mut r2, &waker).is_pending());
+    assert!(counting.poll_box(&mut r2).is_pending());
     assert_eq!(poll(&mut r1, w), Poll::Ready(Ok(1)));
-    assert!(counter.load() > 0, "the waiting receiver was not woken");
+    assert!(counting.count() > 0, "the waiting receiver was not woken");
     assert_eq!(poll(&mut r2, w), Poll::Ready(Err(RecvError)));
 }
 
@@ -284,20 +279,4 @@ fn oneshot_close_ends_the_wait() {
         poll(&mut Box::pin(&mut rx), Waker::noop()),
         Poll::Ready(Ok(3))
     );
-}
-
-struct Count(std::sync::atomic::AtomicUsize);
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-impl Count {
-    fn load(&self) -> usize {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-fn counting() -> (Arc<Count>, Waker) {
-    let c = Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
-    (c.clone(), Waker::from(c))
 }

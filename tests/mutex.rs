@@ -164,11 +164,7 @@ fn blocking_variant() {
 #[test]
 #[cfg_attr(miri, ignore)]
 fn blocking_inside_tokio_does_not_panic() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::tokio_mt();
     rt.block_on(async {
         let m = Arc::new(Mutex::new(0));
         // Directly in an async task with the lock free.

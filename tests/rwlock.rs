@@ -214,11 +214,7 @@ fn blocking_variants() {
 #[test]
 #[cfg_attr(miri, ignore)]
 fn blocking_inside_tokio_does_not_panic() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::tokio_mt();
     rt.block_on(async {
         let lock = Arc::new(RwLock::new(0));
         // Directly in async tasks, lock free.

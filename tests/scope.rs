@@ -627,11 +627,7 @@ fn many_children_span_segments() {
 #[test]
 #[cfg_attr(miri, ignore)] // real runtime, 1500 rounds
 fn children_woken_aborted_and_joined_from_other_threads() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::tokio_mt();
     rt.block_on(async {
         let fut = async {
             for iter in 0..1500u32 {

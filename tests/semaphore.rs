@@ -206,11 +206,7 @@ fn blocking_variants() {
 #[test]
 #[cfg_attr(miri, ignore)]
 fn blocking_inside_tokio_does_not_panic() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::tokio_mt();
     rt.block_on(async {
         let sem = Arc::new(Semaphore::new(1));
         // Directly inside an async task, permits free.

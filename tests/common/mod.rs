@@ -336,3 +336,12 @@ pub async fn yields(n: usize) {
         weftwork::scope::yield_now().await;
     }
 }
+
+/// A multi-thread tokio runtime with two workers (timers and I/O on).
+pub fn tokio_mt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}

@@ -280,3 +280,31 @@ fn oneshot_close_ends_the_wait() {
         Poll::Ready(Ok(3))
     );
 }
+
+/// `close` wakes parked waiters in batches; a `wake` that panics must not
+/// leave the later ones queued in a closed channel (pending for ever): they
+/// are all woken and see the close.
+#[test]
+fn close_with_a_panicking_wake_still_closes_every_waiter() {
+    const N: usize = 9; // more than two of the channel's wake batches
+    let (tx, rx) = bounded::<u32>(1);
+    let pw = Waker::from(Arc::new(PanicWake));
+    let counts: Vec<CountingWaker> = (0..N).map(|_| CountingWaker::new()).collect();
+    let mut rs: Vec<_> = (0..N).map(|_| Box::pin(rx.recv())).collect();
+    assert!(poll(&mut rs[0], &pw).is_pending());
+    for (r, c) in rs.iter_mut().zip(&counts).skip(1) {
+        assert!(c.poll_box(r).is_pending());
+    }
+    assert!(catch_unwind(AssertUnwindSafe(|| rx.close())).is_err());
+    for (i, r) in rs.iter_mut().enumerate() {
+        if i > 0 {
+            assert!(counts[i].count() > 0, "waiter {i} was not woken");
+        }
+        assert_eq!(
+            poll(r, Waker::noop()),
+            Poll::Ready(Err(RecvError)),
+            "waiter {i}"
+        );
+    }
+    drop(tx);
+}

@@ -124,7 +124,7 @@ use super::TrySendError;
 use super::state::{Ring, State, Wakes};
 use super::waiter::{List, Node, Status, Wait};
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::wait::{CachePadded, SpinLock};
+use crate::wait::{CachePadded, OnUnwind, SpinLock};
 
 /// Extra ring slots (at most; `min(cap, SLACK)`) for values handed to
 /// parked receivers, which do not count against the capacity: a receiver
@@ -644,8 +644,15 @@ impl<T> Chan<T> {
                 }
                 true
             });
-            wakes.wake_all();
-            if !more {
+            if more {
+                // Should a `wake` panic, the waiters left are still closed.
+                let finish = OnUnwind::new(|| {
+                    self.close();
+                });
+                wakes.wake_all();
+                finish.disarm();
+            } else {
+                wakes.wake_all();
                 return first == Some(true);
             }
         }

@@ -56,14 +56,16 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// # });
     /// ```
     pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&mut T) -> &mut U) -> MappedMutexGuard<'a, U> {
-        let raw = &this.mutex.raw;
-        // SAFETY: the guard proves the lock is held, so `&mut T` is unique;
-        // the lock moves to the mapped guard (the original is forgotten).
-        let value = unsafe { &mut *this.mutex.value.get() };
+        let mutex = this.mutex;
+        // SAFETY: the guard proves the lock is held, so `&mut T` is unique.
+        // `f` runs while the guard still owns the lock: if it panics, the
+        // guard's drop unlocks (no poisoning); otherwise the lock moves to
+        // the mapped guard and the original is forgotten.
+        let value = NonNull::from(f(unsafe { &mut *mutex.value.get() }));
         core::mem::forget(this);
         MappedMutexGuard {
-            raw,
-            value: NonNull::from(f(value)),
+            raw: &mutex.raw,
+            value,
             _marker: PhantomData,
         }
     }

@@ -6,7 +6,7 @@
 use alloc::sync::Arc;
 use alloc::task::Wake;
 use core::future::Future;
-use core::pin::pin;
+use core::pin::{Pin, pin};
 use core::task::{Context, Poll, Waker};
 use std::thread::{self, Thread};
 
@@ -29,13 +29,20 @@ std::thread_local! {
 /// Polls `fut` to completion on the current thread.
 pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
     let mut fut = pin!(fut);
-    WAKER.with(|waker| {
-        let mut cx = Context::from_waker(waker);
-        loop {
-            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-                return out;
-            }
-            thread::park();
+    if let Ok(out) = WAKER.try_with(|waker| run(fut.as_mut(), waker)) {
+        return out;
+    }
+    // Called from a thread-local's destructor, after this one was
+    // destroyed: a waker for this call alone.
+    run(fut, &Waker::from(Arc::new(Unparker(thread::current()))))
+}
+
+fn run<F: Future>(mut fut: Pin<&mut F>, waker: &Waker) -> F::Output {
+    let mut cx = Context::from_waker(waker);
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
         }
-    })
+        thread::park();
+    }
 }

@@ -29,4 +29,4 @@ pub(crate) use raw::{Acquire, Closed, MAX_BYPASS, MAX_PERMITS, RawSemaphore, Try
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub(crate) use spin::SpinLock;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-pub(crate) use wakers::WakeBatch;
+pub(crate) use wakers::{OnUnwind, WakeBatch};

@@ -79,7 +79,7 @@ use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker, ready};
 
 use super::list::{List, Waiter};
-use super::wakers::WakeBatch;
+use super::wakers::{OnUnwind, WakeBatch};
 
 /// Wakers collected per lock hold before the lock is released to wake them.
 const BATCH: usize = 16;
@@ -487,7 +487,15 @@ impl RawSemaphore {
                 }
                 new
             });
-            wakers.wake_all();
+            if rem > 0 {
+                // Should a `wake` panic, the rest of the release still
+                // happens (the permits are not lost).
+                let pass_on = OnUnwind::new(|| self.release(rem));
+                wakers.wake_all();
+                pass_on.disarm();
+            } else {
+                wakers.wake_all();
+            }
             if let Some((free, rem)) = overflowed {
                 overflow(free, rem);
             }
@@ -570,35 +578,50 @@ impl RawSemaphore {
     /// took a permit freed by `unlock_one` (it stood at the head),
     /// `Ready(false)` if it has left the list meanwhile (granted or
     /// closed), `Pending` (its waker refreshed) otherwise.
+    ///
+    /// A new waker is cloned *outside* the lock (a clone is user code and
+    /// may panic, which must not leave the lock bit set): a poll that finds
+    /// the task's waker changed clones it and looks again.
     fn poll_queued(&self, w: NonNull<Waiter>, task: &Waker) -> Poll<bool> {
-        let locked = self.lock();
-        let mut out = Poll::Pending;
-        let mut stale = None;
-        self.with_list(locked, |list, s| {
-            // SAFETY: lock held; `w` is the caller's and alive, and linked
-            // in `list` if linked at all.
-            unsafe {
-                if !List::is_linked(w) {
-                    out = Poll::Ready(false);
-                    return s;
+        let mut fresh = None;
+        loop {
+            let locked = self.lock();
+            let mut out = Poll::Pending;
+            let mut stale = None;
+            let mut clone = false;
+            self.with_list(locked, |list, s| {
+                // SAFETY: lock held; `w` is the caller's and alive, and
+                // linked in `list` if linked at all.
+                unsafe {
+                    if !List::is_linked(w) {
+                        out = Poll::Ready(false);
+                        return s;
+                    }
+                    let needed = Waiter::with(w, |node| node.needed);
+                    if list.front() == Some(w) && s >> SHIFT >= needed {
+                        // Only under `unlock_one`: a permit was freed for us
+                        // (or a newcomer); take it.
+                        list.remove(w);
+                        out = Poll::Ready(true);
+                        return s - needed * ONE;
+                    }
+                    Waiter::with(w, |node| match &mut node.waker {
+                        Some(old) if old.will_wake(task) => {}
+                        slot => match fresh.take() {
+                            Some(new) => stale = slot.replace(new),
+                            None => clone = true,
+                        },
+                    });
                 }
-                let needed = Waiter::with(w, |node| node.needed);
-                if list.front() == Some(w) && s >> SHIFT >= needed {
-                    // Only under `unlock_one`: a permit was freed for us
-                    // (or a newcomer); take it.
-                    list.remove(w);
-                    out = Poll::Ready(true);
-                    return s - needed * ONE;
-                }
-                Waiter::with(w, |node| match &mut node.waker {
-                    Some(old) if old.will_wake(task) => {}
-                    slot => stale = slot.replace(task.clone()),
-                });
+                s
+            });
+            drop(stale);
+            if !clone {
+                drop(fresh);
+                return out;
             }
-            s
-        });
-        drop(stale);
-        out
+            fresh = Some(task.clone());
+        }
     }
 
     /// Closes the semaphore: every waiter and every later acquire fails.
@@ -624,8 +647,13 @@ impl RawSemaphore {
                 }
                 cur | CLOSED
             });
-            wakers.wake_all();
-            if !more {
+            if more {
+                // Should a `wake` panic, the waiters left are still failed.
+                let finish = OnUnwind::new(|| self.close());
+                wakers.wake_all();
+                finish.disarm();
+            } else {
+                wakers.wake_all();
                 return;
             }
         }

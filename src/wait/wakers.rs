@@ -48,17 +48,38 @@ impl<const N: usize> WakeBatch<N> {
     }
 
     /// Wakes every collected waker now (the batch is then empty; a stale
-    /// waker is dropped with the batch).
+    /// waker is dropped with the batch). Should a `wake` panic, the ones
+    /// after it are still woken while the panic unwinds (a second panic
+    /// there aborts), then the panic goes on: a waiter marked as served
+    /// must not miss its wake-up.
     #[inline]
     pub(crate) fn wake_all(&mut self) {
-        // Zeroed first: should a waker panic, the rest leak rather than
-        // being read twice.
+        // Zeroed first: no later `wake_all` (nor `Drop`) reads these again.
         let len = core::mem::replace(&mut self.len, 0);
-        for slot in &mut self.wakers[..len] {
-            // SAFETY: `wakers[..len]` were initialized by `push`, and `len`
-            // is now 0, so no later `wake_all` (nor `Drop`) reads them
-            // again: each is read exactly once.
-            unsafe { slot.assume_init_read() }.wake();
+        let mut rest = Unwoken(self.wakers[..len].iter_mut());
+        while let Some(w) = rest.next_waker() {
+            w.wake();
+        }
+    }
+}
+
+/// The wakers of a batch not yet woken; dropped early (a `wake` panicked),
+/// it wakes them.
+struct Unwoken<'a>(core::slice::IterMut<'a, MaybeUninit<Waker>>);
+
+impl Unwoken<'_> {
+    #[inline]
+    fn next_waker(&mut self) -> Option<Waker> {
+        // SAFETY: the slots were initialized by `push` and the batch's
+        // `len` was zeroed, so each is read exactly once, here.
+        self.0.next().map(|slot| unsafe { slot.assume_init_read() })
+    }
+}
+
+impl Drop for Unwoken<'_> {
+    fn drop(&mut self) {
+        while let Some(w) = self.next_waker() {
+            w.wake();
         }
     }
 }
@@ -75,5 +96,32 @@ impl<const N: usize> Drop for WakeBatch<N> {
 impl<const N: usize> core::fmt::Debug for WakeBatch<N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("WakeBatch").field("len", &self.len).finish()
+    }
+}
+
+/// Runs its closure if dropped while a panic unwinds, unless
+/// [`disarm`](Self::disarm)ed first: how a loop that wakes a batch and then
+/// goes on (releasing permits, closing) still finishes its work when a
+/// `wake` panics (a second panic there aborts).
+pub(crate) struct OnUnwind<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> OnUnwind<F> {
+    #[inline]
+    pub(crate) fn new(f: F) -> Self {
+        Self(Some(f))
+    }
+
+    /// The code it guarded completed: nothing to run.
+    #[inline]
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl<F: FnOnce()> Drop for OnUnwind<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
     }
 }

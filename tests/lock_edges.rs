@@ -72,6 +72,20 @@ fn in_child() -> bool {
 
 // ------------------------------------------------------------ a waker clone panics
 
+/// Polls `fut` (queued behind a held permit or lock) with a waker whose
+/// `clone` panics, then runs `release`, which must not spin for ever, and
+/// checks that `fut` then completes.
+fn repoll_with_a_panicking_clone<F: Future>(mut fut: Pin<Box<F>>, release: impl FnOnce()) {
+    assert!(poll_with(fut.as_mut(), Waker::noop()).is_pending());
+    let bad = clone_panics_waker();
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        poll_with(fut.as_mut(), &bad).is_pending()
+    }));
+    assert!(res.is_err(), "the clone panicked");
+    release(); // used to hang
+    assert!(poll_with(fut.as_mut(), Waker::noop()).is_ready());
+}
+
 /// Re-polling a queued acquire with a different waker whose `clone` panics
 /// must not leave the semaphore's internal lock bit set (the clone ran
 /// under it, and every later operation spun on it for ever).
@@ -87,15 +101,7 @@ fn repoll_with_panicking_waker_clone_does_not_wedge_semaphore() {
     }
     let sem = Semaphore::new(1);
     let held = sem.try_acquire().unwrap();
-    let mut fut = Box::pin(sem.acquire());
-    assert!(poll_with(fut.as_mut(), Waker::noop()).is_pending());
-    let bad = clone_panics_waker();
-    let res = catch_unwind(AssertUnwindSafe(|| {
-        poll_with(fut.as_mut(), &bad).is_pending()
-    }));
-    assert!(res.is_err(), "the clone panicked");
-    drop(held); // used to hang
-    assert!(poll_with(fut.as_mut(), Waker::noop()).is_ready());
+    repoll_with_a_panicking_clone(Box::pin(sem.acquire()), || drop(held));
 }
 
 /// Same through the mutex.
@@ -111,18 +117,26 @@ fn repoll_with_panicking_waker_clone_does_not_wedge_mutex() {
     }
     let m = Mutex::new(0u32);
     let g = m.try_lock().unwrap();
-    let mut fut = Box::pin(m.lock());
-    assert!(poll_with(fut.as_mut(), Waker::noop()).is_pending());
-    let bad = clone_panics_waker();
-    let res = catch_unwind(AssertUnwindSafe(|| {
-        poll_with(fut.as_mut(), &bad).is_pending()
-    }));
-    assert!(res.is_err(), "the clone panicked");
-    drop(g); // used to hang
-    assert!(poll_with(fut.as_mut(), Waker::noop()).is_ready());
+    repoll_with_a_panicking_clone(Box::pin(m.lock()), || drop(g));
 }
 
 // ------------------------------------------------------------ a wake panics
+
+/// Waiters in one more than a wake batch: the first queued with a waker
+/// whose `wake` panics.
+const N: usize = BATCH + 1;
+
+/// Polls `futs` once, in order, the first with a waker whose `wake`
+/// panics, the others with counting wakers (returned; the first is unused).
+fn queue_behind_a_panicking_wake<F: Future>(futs: &mut [Pin<Box<F>>]) -> Vec<CountingWaker> {
+    let bad = Waker::from(Arc::new(PanicWake));
+    let counts: Vec<CountingWaker> = futs.iter().map(|_| CountingWaker::new()).collect();
+    assert!(poll_with(futs[0].as_mut(), &bad).is_pending());
+    for (f, c) in futs.iter_mut().zip(&counts).skip(1) {
+        assert!(c.poll(f.as_mut()).is_pending());
+    }
+    counts
+}
 
 /// A waker that panics in `wake` during `add_permits` must not lose the
 /// permits still to be handed out (the release went on only after the
@@ -133,15 +147,9 @@ fn repoll_with_panicking_waker_clone_does_not_wedge_mutex() {
     ignore = "leaks the wakers of the panicking batch (see `WakeBatch::wake_all`)"
 )]
 fn panicking_wake_in_release_loses_no_permit_and_no_wakeup() {
-    const N: usize = BATCH + 1;
     let sem = Semaphore::new(0);
     let mut futs: Vec<_> = (0..N).map(|_| Box::pin(sem.acquire())).collect();
-    let bad = Waker::from(Arc::new(PanicWake));
-    let counts: Vec<CountingWaker> = (0..N).map(|_| CountingWaker::new()).collect();
-    assert!(poll_with(futs[0].as_mut(), &bad).is_pending());
-    for (f, c) in futs.iter_mut().zip(&counts).skip(1) {
-        assert!(c.poll(f.as_mut()).is_pending());
-    }
+    let counts = queue_behind_a_panicking_wake(&mut futs);
     let res = catch_unwind(AssertUnwindSafe(|| sem.add_permits(N)));
     assert!(
         res.is_err(),
@@ -176,15 +184,9 @@ fn panicking_wake_in_release_loses_no_permit_and_no_wakeup() {
     ignore = "leaks the wakers of the panicking batch (see `WakeBatch::wake_all`)"
 )]
 fn panicking_wake_in_close_still_fails_every_waiter() {
-    const N: usize = BATCH + 1;
     let sem = Semaphore::new(0);
     let mut futs: Vec<_> = (0..N).map(|_| Box::pin(sem.acquire())).collect();
-    let bad = Waker::from(Arc::new(PanicWake));
-    let counts: Vec<CountingWaker> = (0..N).map(|_| CountingWaker::new()).collect();
-    assert!(poll_with(futs[0].as_mut(), &bad).is_pending());
-    for (f, c) in futs.iter_mut().zip(&counts).skip(1) {
-        assert!(c.poll(f.as_mut()).is_pending());
-    }
+    let counts = queue_behind_a_panicking_wake(&mut futs);
     let res = catch_unwind(AssertUnwindSafe(|| sem.close()));
     assert!(res.is_err());
     assert!(sem.is_closed());

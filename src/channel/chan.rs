@@ -306,11 +306,11 @@ impl<T> Chan<T> {
             };
             match res {
                 Some(Poll::Pending) => {
+                    // Queued first, waker cloned last: a clone that panics
+                    // leaves a consistent queue (this waiter then just
+                    // wakes nobody).
                     // SAFETY: lock held; the node is ours, unlinked and
-                    // re-initialized as queued just above; `with` not
-                    // nested. Queued first, waker cloned last: a clone
-                    // that panics leaves a consistent queue (this waiter
-                    // then just wakes nobody).
+                    // re-initialized as queued just above; `with` not nested.
                     unsafe {
                         if receiver {
                             st.receivers.push_front(ptr);

@@ -58,10 +58,11 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&mut T) -> &mut U) -> MappedMutexGuard<'a, U> {
         let mutex = this.mutex;
         // SAFETY: the guard proves the lock is held, so `&mut T` is unique.
+        let value = unsafe { &mut *mutex.value.get() };
         // `f` runs while the guard still owns the lock: if it panics, the
         // guard's drop unlocks (no poisoning); otherwise the lock moves to
         // the mapped guard and the original is forgotten.
-        let value = NonNull::from(f(unsafe { &mut *mutex.value.get() }));
+        let value = NonNull::from(f(value));
         core::mem::forget(this);
         MappedMutexGuard {
             raw: &mutex.raw,

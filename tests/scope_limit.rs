@@ -172,3 +172,99 @@ fn completions_and_awaited_handles_share_a_limit() {
     }));
     assert_eq!(run_or_stuck(fut), Some(vec![100, 0, 1, 2, 3, 4]));
 }
+
+/// Regression: under `limit(1)` a child awaiting a completion set held the
+/// only slot while every member of the set waited for it: a deadlock. A
+/// set whose consumer waits with no member running lets its oldest waiting
+/// member in at once.
+#[test]
+fn a_child_awaiting_a_completion_set_under_limit_one_does_not_deadlock() {
+    let fut = pin!(Builder::new().limit(1).scope(async |s| {
+        let s2 = s.clone();
+        s.spawn(async move {
+            let mut set = s2.completions();
+            for i in 1..=4u32 {
+                set.spawn(async move {
+                    yields(2).await;
+                    i
+                });
+            }
+            let mut sum = 0;
+            while let Some(v) = set.next().await {
+                sum += v;
+            }
+            sum
+        })
+        .await
+    }));
+    assert_eq!(run_or_stuck(fut), Some(10), "the scope is stuck");
+}
+
+/// A set's consumer lets in one member at a time, and only while none of
+/// the set's members runs: the others still wait for a slot, so the limit
+/// is exceeded by at most one per waiting consumer.
+#[test]
+fn a_waiting_completion_set_lets_in_one_member_at_a_time() {
+    let (now, max) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let fut = pin!(Builder::new().limit(1).scope(async |s| {
+        let s2 = s.clone();
+        let (now, max) = (&now, &max);
+        s.spawn(async move {
+            let mut set = s2.completions();
+            for i in 0..8u32 {
+                set.spawn(async move {
+                    max.fetch_max(now.fetch_add(1, SeqCst) + 1, SeqCst);
+                    yields(3).await;
+                    now.fetch_sub(1, SeqCst);
+                    i
+                });
+            }
+            let mut got = Vec::new();
+            while let Some(v) = set.next().await {
+                got.push(v);
+            }
+            got
+        })
+        .await
+    }));
+    assert_eq!(run_or_stuck(fut), Some((0..8).collect::<Vec<u32>>()));
+    assert_eq!(max.load(SeqCst), 1, "members ran at once");
+}
+
+/// Members of a set that wait behind the limit while an unrelated child
+/// that nobody awaits holds the slot: the body awaiting the set gets every
+/// output, and the other
+/// waiting children keep their order.
+#[test]
+fn completion_set_members_behind_unrelated_waiting_children() {
+    let order = std::sync::Mutex::new(Vec::new());
+    // Holds the only slot until the set is drained.
+    let gate = AtomicUsize::new(0);
+    let (order, gate) = (&order, &gate);
+    let fut = pin!(Builder::new().limit(1).scope(async |s| {
+        s.spawn(async move {
+            while gate.load(SeqCst) == 0 {
+                yield_now().await;
+            }
+            order.lock().unwrap().push(100);
+        });
+        s.spawn(async move { order.lock().unwrap().push(101) });
+        let mut set = s.completions();
+        for i in 0..3u32 {
+            set.spawn(async move {
+                order.lock().unwrap().push(i);
+                i
+            });
+        }
+        let mut got = Vec::new();
+        while let Some(v) = set.next().await {
+            got.push(v);
+        }
+        gate.store(1, SeqCst);
+        got
+    }));
+    assert_eq!(run_or_stuck(fut).expect("the scope is stuck"), [0, 1, 2]);
+    // The set's members ran first (let in one by one while the gate child
+    // held the slot); the unrelated waiting child ran after the gate.
+    assert_eq!(*order.lock().unwrap(), [0, 1, 2, 100, 101]);
+}

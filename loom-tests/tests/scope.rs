@@ -36,8 +36,10 @@
 //! | abort_racing_a_wake_frees_the_slot      | N3* |
 //! | spawn_from_outside_wakes_a_parked_scope | N5* |
 //! | join_from_another_thread_admits_a_waiting_child | N6* |
+//! | completions_next_from_another_thread_admits_a_member | N7* |
 //!
 //! N6: `poll_join` lets a waiting child in without waking the driver.
+//! N7: `Rx::poll_next` lets a waiting member in without waking the driver.
 //!
 //! Mutations of the completion sets (a set's finished children are linked
 //! into a list under the scope's lock by the driver; the consumer takes the
@@ -309,6 +311,35 @@ fn join_from_another_thread_admits_a_waiting_child() {
         }));
         assert_eq!(got, 5);
         assert_eq!(joiner.join().unwrap(), 7);
+    });
+}
+
+/// Limit 1: the running child waits for a message from a member of a
+/// completion set queued behind it, and the set is consumed on another
+/// thread. The consumer finds no member running and lets one in over the
+/// limit; that must wake the parked driver (a lost wake-up, or no early
+/// admission at all, is a loom deadlock).
+#[test]
+fn completions_next_from_another_thread_admits_a_member() {
+    model(|| {
+        let (tx, rx) = weftwork::channel::oneshot::<weftwork::scope::Completions<'static, usize>>();
+        let consumer = thread::spawn(move || {
+            let mut set = block_on(rx).unwrap();
+            block_on(set.next())
+        });
+        let got = block_on(Builder::new().limit(1).scope(async move |s| {
+            let (msg_tx, msg_rx) = weftwork::channel::oneshot::<usize>();
+            let first = s.spawn(async move { msg_rx.await.unwrap() });
+            let set = s.completions();
+            set.spawn(async move {
+                msg_tx.send(5).unwrap();
+                7
+            });
+            tx.send(set).unwrap();
+            first.await
+        }));
+        assert_eq!(got, 5);
+        assert_eq!(consumer.join().unwrap(), Some(7));
     });
 }
 

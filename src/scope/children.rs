@@ -69,7 +69,7 @@ fn retire(s: &mut Inner, t: TaskPtr, c: &mut Ctl, keep: bool) -> After {
     }
     if c.set != NO_SET {
         // A completion set's child: its set takes the finished child over.
-        let (drop, wake) = completions::retire_member(s, c, task, keep);
+        let (drop, wake) = completions::retire_member(s, c, task, keep, waiting);
         let user = wake.is_some() || (drop.is_some() && !(keep && t.trivial_output()));
         return After { drop, wake, user };
     }
@@ -181,10 +181,10 @@ impl<'env> Core<'env> {
             }
             let i = s.reserve_slot();
             task.set_index(i);
-            if set != NO_SET {
-                completions::add_member(s, set);
-            }
             let admitted = !counted || s.running < s.limit;
+            if set != NO_SET {
+                completions::add_member(s, set, !admitted);
+            }
             if counted {
                 s.live += 1;
                 if admitted {

@@ -30,15 +30,25 @@ pub(crate) struct SetQ {
     queued: usize,
     /// Children spawned into the set and not finished (nor dropped).
     pending: usize,
+    /// Of those, the ones waiting for a slot under the scope's limit.
+    waiting: usize,
     /// The consumer waiting for an output.
     waker: Option<Waker>,
     /// The [`Completions`] still exists (else outputs are dropped at once).
     open: bool,
 }
 
-/// Counts a new child of set `set` (with the lock held, on spawn).
-pub(super) fn add_member(s: &mut Inner, set: u32) {
-    set_mut(s, set).pending += 1;
+/// Counts a new child of set `set` (with the lock held, on spawn), which
+/// waits for a slot if `waiting`.
+pub(super) fn add_member(s: &mut Inner, set: u32, waiting: bool) {
+    let q = set_mut(s, set);
+    q.pending += 1;
+    q.waiting += usize::from(waiting);
+}
+
+/// A waiting child of set `set` was let in, or left while waiting.
+pub(crate) fn member_stopped_waiting(s: &mut Inner, set: u32) {
+    set_mut(s, set).waiting -= 1;
 }
 
 fn set_mut(s: &mut Inner, set: u32) -> &mut SetQ {
@@ -48,18 +58,21 @@ fn set_mut(s: &mut Inner, set: u32) -> &mut SetQ {
 }
 
 /// Child `c` (whose slab reference is `task`) of a completion set finished
-/// (ran to completion if `keep`): it joins its set's list, or, if the set
-/// is gone or the child did not complete, is handed back to be dropped.
-/// Also returns the consumer's waker to wake.
+/// (ran to completion if `keep`; `waiting`: it left while waiting for a
+/// slot): it joins its set's list, or, if the set is gone or the child did
+/// not complete, is handed back to be dropped. Also returns the consumer's
+/// waker to wake.
 pub(super) fn retire_member(
     s: &mut Inner,
     c: &mut Ctl,
     task: TaskRef,
     keep: bool,
+    waiting: bool,
 ) -> (Option<TaskRef>, Option<Waker>) {
     let set = c.set;
     let q = set_mut(s, set);
     q.pending -= 1;
+    q.waiting -= usize::from(waiting);
     if !(keep && q.open) {
         if !q.open && q.pending == 0 {
             s.sets[set as usize] = None;
@@ -86,6 +99,7 @@ pub(super) fn tear_down(s: &mut Inner, wakers: &mut Vec<Waker>) {
     for entry in &mut s.sets {
         if let Some(q) = entry {
             q.pending = 0;
+            q.waiting = 0;
             wakers.extend(q.waker.take());
             if !q.open {
                 *entry = None;
@@ -134,6 +148,7 @@ impl<T> Rx<T> {
             tail: None,
             queued: 0,
             pending: 0,
+            waiting: 0,
             waker: None,
             open: true,
         };
@@ -166,22 +181,34 @@ impl<T> Rx<T> {
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         if self.head.is_none() {
             let set = self.set;
-            let got = self.shared.lock.with(|s| {
+            let (got, driver) = self.shared.lock.with(|s| {
                 let q = set_mut(s, set);
                 if let Some(head) = q.head.take() {
                     q.tail = None;
                     let n = core::mem::take(&mut q.queued);
-                    return Poll::Ready(Some((head, n)));
+                    return (Poll::Ready(Some((head, n))), None);
                 }
                 if q.pending == 0 {
-                    return Poll::Ready(None);
+                    return (Poll::Ready(None), None);
                 }
                 match &q.waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => q.waker = Some(cx.waker().clone()),
                 }
-                Poll::Pending
+                // Awaited while every unfinished member waits for a slot:
+                // let the oldest in now, as an awaited handle's child is.
+                // The consumer may hold the very slot they wait for.
+                let stalled = q.waiting == q.pending;
+                let driver = if stalled && s.admit_member(set) {
+                    s.driver.take()
+                } else {
+                    None
+                };
+                (Poll::Pending, driver)
             });
+            if let Some(w) = driver {
+                w.wake();
+            }
             let Some((head, n)) = core::task::ready!(got) else {
                 return Poll::Ready(None);
             };

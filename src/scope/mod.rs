@@ -35,7 +35,8 @@
 //! is no semaphore deadlock) and a parent [`CancelToken`]. The limit bounds
 //! the children nobody waits on: a waiting child whose [`JoinHandle`] is
 //! awaited is let in at once, even over the limit, so a child awaiting a
-//! grandchild (or the body awaiting any child) never deadlocks.
+//! grandchild (or the body awaiting any child) never deadlocks; so is the
+//! oldest waiting member of an awaited completion set with none running.
 //! [`Completions`] yields results in completion order.
 //!
 //! # Cancellation
@@ -343,12 +344,13 @@ impl Builder {
     /// deadlock. It then counts as running like the others, and no waiting
     /// child is let in before the running ones are back under `n`.
     ///
-    /// Members of a [`Completions`] set have no handle, so this does not
-    /// reach them: a *child* that awaits [`Completions::next`] while the
-    /// set's members wait behind the limit (which that child's own slot
-    /// may keep full, as under `limit(1)`) waits for ever. Await a
-    /// completion set from the body, which holds no slot, or leave room
-    /// under the limit for the members of sets that children await.
+    /// The same holds for a [`Completions`] set: while its consumer awaits
+    /// [`Completions::next`] and none of the set's unfinished members
+    /// runs, the oldest waiting member is let in at once, so a *child*
+    /// awaiting a set under `limit(1)` does not deadlock either. One member
+    /// at a time: the others wait until it has finished and the set is
+    /// awaited again with none running. Finding that member scans the
+    /// children waiting for a slot, oldest first.
     ///
     /// # Panics
     /// If `n == 0` (no child could ever run).

@@ -14,9 +14,9 @@ use alloc::task::Wake;
 use alloc::vec::Vec;
 use core::task::Waker;
 
-use super::completions::SetQ;
+use super::completions::{self, SetQ};
 use super::seg::SegVec;
-use super::task::{Ctl, LISTED, State, TaskPtr, TaskRef};
+use super::task::{Ctl, LISTED, NO_SET, State, TaskPtr, TaskRef};
 use crate::loom::atomic::{AtomicUsize, Ordering::*};
 use crate::wait::SpinLock;
 
@@ -106,18 +106,21 @@ impl Inner {
             };
             // SAFETY: the lock is held (`&mut self`). A child let in early
             // is not `Waiting` any more: its entry is just dropped.
-            let admitted = unsafe {
+            let (admitted, set) = unsafe {
                 task.with_ctl(|c| {
                     c.mark(LISTED, false);
                     let waiting = c.state == State::Waiting;
                     if waiting {
                         c.state = State::Runnable;
                     }
-                    waiting
+                    (waiting, c.set)
                 })
             };
             if admitted {
                 self.running += 1;
+                if set != NO_SET {
+                    completions::member_stopped_waiting(self, set);
+                }
                 // Never polled, so still marked queued since its spawn.
                 self.ready.push(i);
                 return;
@@ -137,9 +140,27 @@ impl Inner {
         }
         c.state = State::Runnable;
         self.running += 1;
+        if c.set != NO_SET {
+            completions::member_stopped_waiting(self, c.set);
+        }
         // Never polled, so still marked queued since its spawn.
         self.ready.push(t.index());
         true
+    }
+
+    /// Lets the oldest waiting child of completion set `set` in at once, as
+    /// [`admit_now`](Self::admit_now) does; its consumer waits for it and
+    /// no other member of the set runs. Scans `waiting` from the front.
+    /// Returns whether one was let in (the caller wakes the driver).
+    pub(crate) fn admit_member(&mut self, set: u32) -> bool {
+        let member = self.waiting.iter().find_map(|&i| {
+            let t = self.held(i)?;
+            // SAFETY: the lock is held (`&mut self`).
+            let ours = unsafe { t.with_ctl(|c| c.state == State::Waiting && c.set == set) };
+            ours.then_some(t)
+        });
+        // SAFETY: the lock is held (`&mut self`); `t` is held in the slab.
+        member.is_some_and(|t| unsafe { t.with_ctl(|c| self.admit_now(t, c)) })
     }
 
     /// The child held in slot `i`, if any.

@@ -230,3 +230,75 @@ fn a_panicking_child_destructor_with_an_escaped_handle_and_a_completion_set() {
     );
     drop(h);
 }
+
+/// Regression: a completion set dropped with finished outputs not taken,
+/// the first of which panics on drop. The other outputs must still be
+/// dropped (the rest of the set's list was leaked, cells and all).
+#[test]
+fn a_dropped_completion_set_drops_every_output_when_one_panics() {
+    let dropped: [AtomicBool; 3] = Default::default();
+    let dropped = &dropped;
+    let fut = weftwork::scope(async |s| {
+        let set = s.completions();
+        for (i, flag) in dropped.iter().enumerate() {
+            set.spawn(async move {
+                // Finish in spawn order: the panicking one first.
+                for _ in 0..i {
+                    yield_now().await;
+                }
+                let bomb = if i == 0 { Some(PanicOnDrop) } else { None };
+                (Flag(flag), bomb)
+            });
+        }
+        while s.live() > 0 {
+            yield_now().await;
+        }
+        catch_unwind(AssertUnwindSafe(|| drop(set))).is_err()
+    });
+    let panicked = pollster::block_on(fut);
+    assert!(panicked, "the output's destructor panicked");
+    for (i, d) in dropped.iter().enumerate() {
+        assert!(d.load(SeqCst), "output {i} was not dropped");
+    }
+}
+
+/// The same with outputs in both of a dropped set's lists: some taken by
+/// `next` and not yet yielded (the first of those panics on drop), one
+/// finished after that. Every output is still dropped.
+#[test]
+fn a_dropped_completion_set_drops_both_lists_when_one_output_panics() {
+    let dropped: [AtomicBool; 4] = Default::default();
+    let (dropped, gate) = (&dropped, &AtomicBool::new(false));
+    let fut = weftwork::scope(async |s| {
+        let mut set = s.completions();
+        for (i, flag) in dropped[..3].iter().enumerate() {
+            set.spawn(async move {
+                for _ in 0..i {
+                    yield_now().await;
+                }
+                let bomb = if i == 1 { Some(PanicOnDrop) } else { None };
+                (Flag(flag), bomb)
+            });
+        }
+        set.spawn(async move {
+            while !gate.load(SeqCst) {
+                yield_now().await;
+            }
+            (Flag(&dropped[3]), None)
+        });
+        while s.live() > 1 {
+            yield_now().await;
+        }
+        // Takes the list of three, yields the first.
+        drop(set.next().await);
+        gate.store(true, SeqCst);
+        while s.live() > 0 {
+            yield_now().await;
+        }
+        catch_unwind(AssertUnwindSafe(|| drop(set))).is_err()
+    });
+    assert!(pollster::block_on(fut), "the output's destructor panicked");
+    for (i, d) in dropped.iter().enumerate() {
+        assert!(d.load(SeqCst), "output {i} was not dropped");
+    }
+}

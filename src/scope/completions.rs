@@ -108,18 +108,23 @@ pub(super) fn tear_down(s: &mut Inner, wakers: &mut Vec<Waker>) {
     }
 }
 
-/// Drops the outputs of the children in the list starting at `head`, and
-/// lets go of their cells.
-///
-/// # Safety
-/// The caller owns the list (it took it out of a set) and its references.
-unsafe fn drop_list(mut head: Option<TaskPtr>) {
-    while let Some(t) = head {
-        // SAFETY: our list (the caller's promise): nobody else reaches it.
-        unsafe {
-            head = t.with_ctl(|c| c.next.take());
-            t.drop_future();
-            t.release(1);
+/// A list of finished children taken out of a set, owned: dropping it
+/// drops their outputs and lets go of their cells. If an output's
+/// destructor panics, its cell is still let go of and the rest of the list
+/// is still dropped, while the panic unwinds (a second panic then aborts,
+/// as for a `Vec`).
+struct List(Option<TaskPtr>);
+
+impl Drop for List {
+    fn drop(&mut self) {
+        while let Some(t) = self.0.take() {
+            // SAFETY: whoever made this `List` owns the list and its
+            // references (it took it out of a set); `t` leaves it first.
+            unsafe {
+                let mut rest = List(t.with_ctl(|c| c.next.take()));
+                t.drop_and_release(1);
+                self.0 = rest.0.take();
+            }
         }
     }
 }
@@ -246,13 +251,12 @@ impl<T> Drop for Rx<T> {
             }
             (rest, waker)
         });
+        // Both lists are ours: `self.head` was taken earlier, the other
+        // just now, under the lock. Each is dropped even if a destructor
+        // (or the waker's) panics.
+        let _taken = List(self.head.take());
+        let _rest = List(rest.0);
         drop(rest.1);
-        // SAFETY: both lists are ours: `self.head` was taken earlier, the
-        // other just now, under the lock.
-        unsafe {
-            drop_list(self.head.take());
-            drop_list(rest.0);
-        }
     }
 }
 

@@ -158,9 +158,11 @@ impl<R: LockRef> UpgradableGuard<R> {
     /// # drop(r);
     /// ```
     pub fn downgrade(this: Self) -> ReadGuard<R> {
-        let r = this.into_ref();
-        r.lock().sem.release(UPGRADABLE - 1);
-        ReadGuard(r)
+        // The read guard first: should a `wake` in the release panic, it
+        // gives its permit back while unwinding.
+        let read = ReadGuard(this.into_ref());
+        read.0.lock().sem.release(UPGRADABLE - 1);
+        read
     }
 
     /// Turns the guard back into its pieces once the write permits are in.
@@ -201,9 +203,11 @@ impl<R: LockRef> WriteGuard<R> {
     /// # drop(r);
     /// ```
     pub fn downgrade(this: Self) -> ReadGuard<R> {
-        let r = this.into_ref();
-        r.lock().sem.release(WRITE - 1);
-        ReadGuard(r)
+        // The read guard first: should a `wake` in the release panic, it
+        // gives its permit back while unwinding.
+        let read = ReadGuard(this.into_ref());
+        read.0.lock().sem.release(WRITE - 1);
+        read
     }
 
     /// Becomes the upgradable reader: readers may enter, other writers and
@@ -220,9 +224,10 @@ impl<R: LockRef> WriteGuard<R> {
     /// # drop(up);
     /// ```
     pub fn downgrade_to_upgradable(this: Self) -> UpgradableGuard<R> {
-        let r = this.into_ref();
-        r.lock().sem.release(UPGRADE);
-        UpgradableGuard(r)
+        // The new guard first (see `downgrade`).
+        let up = UpgradableGuard(this.into_ref());
+        up.0.lock().sem.release(UPGRADE);
+        up
     }
 }
 

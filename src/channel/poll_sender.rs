@@ -174,16 +174,14 @@ impl<T> PollSender<T> {
             }
         };
         // The reserved slot passes into `send_reserved` (freed on error).
-        match sender.chan.send_reserved(value) {
-            Ok(_) => {
-                self.state = State::Idle;
-                Ok(())
-            }
-            Err(v) => {
-                self.state = State::Closed;
-                Err(SendError(v))
-            }
-        }
+        // The state leaves `Reserved` first: the wakes that follow run
+        // user code, and one that panics must not leave the handle
+        // claiming a slot it no longer holds.
+        self.state = State::Idle;
+        sender.chan.send_reserved(value).map_err(|v| {
+            self.state = State::Closed;
+            SendError(v)
+        })
     }
 
     /// Gives up a reservation: the slot reserved (or being waited for) goes
@@ -205,20 +203,25 @@ impl<T> PollSender<T> {
         let Some(sender) = &self.sender else {
             return false;
         };
-        match self.state {
-            State::Idle | State::Closed => false,
+        // Back to `Idle` before the channel call: the wakes it runs are
+        // user code, and one that panics must not leave the handle holding
+        // (and later giving back again) a slot it gave back already.
+        match core::mem::replace(&mut self.state, State::Idle) {
+            State::Idle => false,
+            State::Closed => {
+                self.state = State::Closed;
+                false
+            }
             State::Reserving => {
                 let wait = self
                     .wait
                     .as_mut()
                     .expect("a wait was started, so it is boxed");
                 sender.chan.cancel_reserve(wait.as_mut());
-                self.state = State::Idle;
                 true
             }
             State::Reserved => {
                 sender.chan.release_reserved();
-                self.state = State::Idle;
                 true
             }
         }

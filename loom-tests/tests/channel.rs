@@ -79,6 +79,7 @@
 //! | woken_send_dropped_passes_the_wake_on               | M42 |
 //! | waiting_send_meets_a_receiver_while_a_permit_holds_the_slot | M45 |
 //! | close_waits_for_a_value_handed_to_a_dropped_receiver | M46 |
+//! | poll_sender_abort_passes_slot_on                     | M47 |
 //!
 //! Since parked senders are woken for a freed slot instead of granted it
 //! (eighth session), three more mutations were planted in the real crate
@@ -95,17 +96,24 @@
 //! still handed to another receiver, which then drops it (the old rule).
 //! Both were planted in the real crate (backed up and restored) and caught
 //! by the model named for them.
+//!
+//! A later review added `poll_sender_abort_passes_slot_on` and planted M47
+//! (a granted reserve given up by `cancel_reserve` keeps its slot) in a
+//! scratch edit of the crate: caught (its final `try_send` finds the
+//! channel full). `reserve_dropped_passes_slot_on` catches M47 too.
 #![cfg(loom)]
 
 use std::future::Future;
 use std::pin::pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use loom::future::block_on;
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
-use weftwork::channel::{RecvError, SendError, TryRecvError, TrySendError, bounded, oneshot};
+use weftwork::channel::{
+    PollSender, RecvError, SendError, TryRecvError, TrySendError, bounded, oneshot,
+};
 use weftwork_loom_tests::{counting_waker, model, poll_once};
 
 /// A value that counts its drops.
@@ -814,5 +822,37 @@ fn close_waits_for_a_value_handed_to_a_dropped_receiver() {
             (Some(1), Err(RecvError)) | (None, Ok(1)) => {}
             other => panic!("the value once, and the close after it: {other:?}"),
         }
+    });
+}
+
+/// A `PollSender` waits on a full channel; a receiver on another thread
+/// frees the slot (granting it to the `PollSender`'s wait, or not yet)
+/// while `abort_send` gives the wait up and a second sender waits on a
+/// third thread: the slot passes on to that sender, whichever came first,
+/// and none stays reserved.
+#[test]
+fn poll_sender_abort_passes_slot_on() {
+    model(|| {
+        let (tx, rx) = bounded(1);
+        tx.try_send(1).unwrap();
+        let (waker, _) = counting_waker();
+        let mut ps = PollSender::new(tx.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert!(ps.poll_reserve(&mut cx).is_pending());
+        let tx2 = tx.clone();
+        let t = thread::spawn(move || tx2.send_blocking(2).unwrap());
+        let r = {
+            let rx = rx.clone();
+            thread::spawn(move || {
+                assert_eq!(rx.recv_blocking(), Ok(1));
+                assert_eq!(rx.recv_blocking(), Ok(2));
+            })
+        };
+        assert!(ps.abort_send());
+        t.join().unwrap();
+        r.join().unwrap();
+        // No slot is left reserved.
+        assert_eq!(tx.try_send(3), Ok(()));
+        assert_eq!(rx.try_recv(), Ok(3));
     });
 }

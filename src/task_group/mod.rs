@@ -117,8 +117,9 @@ impl Shared {
 ///   the panic); if the handle is dropped unawaited, the panic moves to the
 ///   group;
 /// * otherwise to the group: every other task is aborted (fail fast, like a
-///   scope) and the next [`join_all`](Self::join_all) re-raises it once all
-///   tasks are gone. [`shutdown`](Self::shutdown) discards it.
+///   scope), and so is every task spawned until the panic is reported; the
+///   next [`join_all`](Self::join_all) re-raises it once all tasks are
+///   gone. [`shutdown`](Self::shutdown) discards it.
 ///
 /// # Examples
 /// ```
@@ -407,10 +408,16 @@ impl<S: Spawn> TaskGroup<S> {
     }
 
     /// The current abort root; a fresh one if the last was used (after a
-    /// shutdown, or a panic that failed the group fast).
+    /// shutdown, or a panic that failed the group fast and that `join_all`
+    /// has re-raised). While such a panic waits for `join_all`, the group
+    /// has failed: the cancelled root stays, so new tasks are born aborted.
     fn abort_root(&self) -> CancelToken {
         let root = self.shared.abort_root();
         if !root.is_cancelled() {
+            return root;
+        }
+        #[cfg(feature = "std")]
+        if self.shared.panic.with(|p| p.is_some()) {
             return root;
         }
         drop(root);

@@ -1,0 +1,72 @@
+//! Edge cases of `TaskGroup` found in review. Each test failed before the
+//! fix it names. They run on a hand-driven spawner (`Manual`), so they are
+//! deterministic: a "hang" shows as a `join_all` that stays pending after
+//! every task has been run to its end.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use weftwork::task_group::{BoxTask, Spawn, TaskAborted};
+use weftwork::TaskGroup;
+
+/// A spawner driven by hand: tasks are stored, and `run_once` polls each
+/// once (single-threaded, deterministic).
+#[derive(Clone, Default)]
+struct Manual(Arc<Mutex<Vec<BoxTask>>>);
+
+impl Spawn for Manual {
+    fn spawn_boxed(&self, task: BoxTask) {
+        self.0.lock().unwrap().push(task);
+    }
+}
+
+impl Manual {
+    /// Polls every stored task once; drops the finished ones. Should a
+    /// poll panic, every task taken for this round is dropped (as an
+    /// executor that drops a task whose poll panicked).
+    fn run_once(&self) {
+        let mut tasks = std::mem::take(&mut *self.0.lock().unwrap());
+        let mut cx = Context::from_waker(Waker::noop());
+        tasks.retain_mut(|t| t.as_mut().poll(&mut cx).is_pending());
+        self.0.lock().unwrap().extend(tasks);
+    }
+
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+fn poll_noop<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// Bug: once a detached task's panic had failed the group (its abort root
+/// cancelled), the next `spawn` replaced the root with a fresh one, so a
+/// task spawned before `join_all` reported the panic ran normally. A
+/// never-ending one kept `join_all` from ever re-raising the panic: the
+/// group did not fail fast.
+#[test]
+fn a_task_spawned_after_an_unreported_panic_is_aborted() {
+    let ex = Manual::default();
+    let mut g = TaskGroup::new(ex.clone());
+    drop(g.spawn(async { panic!("boom") }));
+    ex.run_once(); // the detached task panics: the group fails
+    let late = g.spawn(std::future::pending::<()>());
+    ex.run_once();
+    assert_eq!(ex.len(), 0, "the late task was not aborted");
+    let mut j = Box::pin(g.join_all());
+    let res = catch_unwind(AssertUnwindSafe(|| poll_noop(j.as_mut())));
+    let payload = res.expect_err("join_all re-raises the panic");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    drop(j);
+    assert_eq!(futures::executor::block_on(late), Err(TaskAborted));
+
+    // The panic was reported: the group runs new tasks again.
+    let h = g.spawn(async { 7 });
+    ex.run_once();
+    assert_eq!(futures::executor::block_on(h), Ok(7));
+    futures::executor::block_on(g.join_all());
+}

@@ -7,10 +7,10 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 
 use weftwork::task_group::{BoxTask, Spawn, TaskAborted};
-use weftwork::TaskGroup;
+use weftwork::{CancelToken, TaskGroup};
 
 /// A spawner driven by hand: tasks are stored, and `run_once` polls each
 /// once (single-threaded, deterministic).
@@ -43,6 +43,14 @@ fn poll_noop<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(Waker::noop()))
 }
 
+/// A waker whose `wake` panics (`Wake` is a safe trait).
+struct PanicWake;
+impl Wake for PanicWake {
+    fn wake(self: Arc<Self>) {
+        panic!("waker wake panics");
+    }
+}
+
 /// Bug: once a detached task's panic had failed the group (its abort root
 /// cancelled), the next `spawn` replaced the root with a fresh one, so a
 /// task spawned before `join_all` reported the panic ran normally. A
@@ -69,4 +77,60 @@ fn a_task_spawned_after_an_unreported_panic_is_aborted() {
     ex.run_once();
     assert_eq!(futures::executor::block_on(h), Ok(7));
     futures::executor::block_on(g.join_all());
+}
+
+/// Bug: a task's wrapper told the group it was done (`done.add_permits`)
+/// only after waking the handle and dropping a detached task's output; a
+/// handle waker whose `wake` panicked, or an output whose destructor
+/// panicked, unwound past that, the executor dropped the (already
+/// finished) task, and the task was never counted: `join_all` and
+/// `shutdown` waited for ever.
+#[test]
+fn a_panic_after_the_future_is_dropped_does_not_lose_the_task() {
+    // A detached task whose output panics when dropped.
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("output drop panics");
+        }
+    }
+    let ex = Manual::default();
+    let mut g = TaskGroup::new(ex.clone());
+    drop(g.spawn(async { PanicOnDrop }));
+    let res = catch_unwind(AssertUnwindSafe(|| ex.run_once()));
+    assert!(res.is_err(), "the output's destructor panicked");
+    assert_eq!(ex.len(), 0);
+    let mut j = Box::pin(g.join_all());
+    assert!(
+        poll_noop(j.as_mut()).is_ready(),
+        "join_all waits for a task whose output was dropped"
+    );
+    drop(j);
+
+    // A handle whose waker panics when the task finishes.
+    let gate = CancelToken::new();
+    let wait = gate.clone();
+    let mut h = g.spawn(async move {
+        wait.cancelled().await;
+        5
+    });
+    ex.run_once();
+    let bad = Waker::from(Arc::new(PanicWake));
+    assert!(
+        Pin::new(&mut h)
+            .poll(&mut Context::from_waker(&bad))
+            .is_pending()
+    );
+    gate.cancel();
+    let res = catch_unwind(AssertUnwindSafe(|| ex.run_once()));
+    assert!(res.is_err(), "the handle's waker panicked in the executor");
+    assert_eq!(ex.len(), 0);
+    let mut j = Box::pin(g.join_all());
+    assert!(
+        poll_noop(j.as_mut()).is_ready(),
+        "join_all waits for a task that finished"
+    );
+    drop(j);
+    assert!(g.is_empty());
+    assert_eq!(futures::executor::block_on(h), Ok(5));
 }

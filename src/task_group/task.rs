@@ -135,6 +135,10 @@ impl<F: Future> Task<F> {
     fn finish(self: Pin<&mut Self>, outcome: Outcome<F::Output>) {
         let mut this = self.project();
         *this.finished = true;
+        // Dropped last, also when something below panics (a waker's wake,
+        // a detached output's destructor): the task is counted done once,
+        // whatever happens, or `join_all` would wait for it for ever.
+        let _done = CountDone(&this.cell.shared);
         #[cfg(feature = "std")]
         let outcome = {
             let dropped = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
@@ -150,8 +154,16 @@ impl<F: Future> Task<F> {
         this.acquire.set(None);
         *this.permit = None;
         this.cell.finish(outcome);
-        // Last: whoever waits for the group sees the future dropped.
-        this.cell.shared.done.add_permits(1);
+        // `_done` last: whoever waits for the group sees the future dropped.
+    }
+}
+
+/// Tells the group one task is done when dropped (see `Task::finish`).
+struct CountDone<'a>(&'a Shared);
+
+impl Drop for CountDone<'_> {
+    fn drop(&mut self) {
+        self.0.done.add_permits(1);
     }
 }
 

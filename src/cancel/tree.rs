@@ -18,7 +18,7 @@ use core::mem;
 
 use crate::loom::Arc;
 use crate::loom::atomic::{AtomicUsize, Ordering::*};
-use crate::wait::{RawSemaphore, SpinLock};
+use crate::wait::{OnUnwind, RawSemaphore, SpinLock};
 
 /// One token of the tree (shared by all clones of a `CancelToken`).
 pub(super) struct Node {
@@ -130,20 +130,43 @@ pub(super) fn child(parent: &Arc<Node>) -> Arc<Node> {
 
 /// Cancels `root` and its whole subtree (iteratively: no recursion, so a
 /// deep tree cannot overflow the stack). Idempotent.
+///
+/// Two passes: every node of the subtree is marked first (no foreign code
+/// runs there), then the events are closed, which wakes waiters. So a
+/// waker that panics cannot leave a descendant uncancelled, and the events
+/// after it are still closed (a second panic there aborts).
 pub(super) fn cancel(root: &Arc<Node>) {
-    let Some(mut stack) = root.mark_cancelled() else {
+    let Some(mut nodes) = root.mark_cancelled() else {
         return;
     };
-    // Close after the flag is set: a `cancelled()` waiter either queues
-    // before the close (and is woken by it) or finds the event closed.
-    root.event.close();
-    while let Some(node) = stack.pop() {
-        if let Some(mut children) = node.mark_cancelled() {
-            node.event.close();
-            stack.append(&mut children);
+    // `nodes[..i]` are marked by us; `nodes[i..]` are still to visit.
+    let mut i = 0;
+    while i < nodes.len() {
+        if let Some(mut children) = nodes[i].mark_cancelled() {
+            nodes.append(&mut children);
+            i += 1;
+        } else {
+            // Cancelled by another thread, which closes its event.
+            nodes.swap_remove(i);
         }
-        // `node` (the parent's reference) is dropped here, outside every
-        // lock; the cancelled parent no longer lists it.
+    }
+    // Close after the flags are set: a `cancelled()` waiter either queues
+    // before the close (and is woken by it) or finds the event closed.
+    let rest = OnUnwind::new(|| close_all(&nodes));
+    root.event.close();
+    rest.disarm();
+    close_all(&nodes);
+    // The nodes (the cancelled parents no longer list them) are dropped
+    // here, outside every lock.
+}
+
+/// Closes the events of `nodes` in order, and on unwind (a waker panicked)
+/// the ones after the one that panicked.
+fn close_all(nodes: &[Arc<Node>]) {
+    for (i, node) in nodes.iter().enumerate() {
+        let rest = OnUnwind::new(|| close_all(&nodes[i + 1..]));
+        node.event.close();
+        rest.disarm();
     }
 }
 

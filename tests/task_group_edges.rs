@@ -134,3 +134,31 @@ fn a_panic_after_the_future_is_dropped_does_not_lose_the_task() {
     assert!(g.is_empty());
     assert_eq!(futures::executor::block_on(h), Ok(5));
 }
+
+/// Bug: `cancel_after`'s deadline hung below the group's abort root, so a
+/// detached task's panic (which cancels that root to abort the tasks)
+/// dropped it too: the group's token was never cancelled at the deadline,
+/// though the deadline is documented to be dropped only with the group or
+/// by `shutdown`.
+#[test]
+fn a_detached_panic_does_not_drop_the_deadline() {
+    let ex = Manual::default();
+    let mut g = TaskGroup::new(ex.clone());
+    let (fire, deadline) = futures::channel::oneshot::channel::<()>();
+    g.cancel_after(async move {
+        let _ = deadline.await;
+    });
+    drop(g.spawn(async { panic!("boom") }));
+    ex.run_once();
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        futures::executor::block_on(g.join_all())
+    }));
+    assert!(res.is_err(), "join_all re-raises the panic");
+    assert!(!g.token().is_cancelled());
+    fire.send(()).unwrap();
+    ex.run_once();
+    assert!(
+        g.token().is_cancelled(),
+        "the deadline was dropped by the panic"
+    );
+}

@@ -43,6 +43,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc as AllocArc;
 use core::fmt;
 use core::future::Future;
+use core::mem;
 
 pub use spawn::{BoxTask, Spawn};
 pub use task::{TaskAborted, TaskHandle};
@@ -143,6 +144,10 @@ pub struct TaskGroup<S: Spawn> {
     /// Tasks spawned and not yet counted off by a wait on `done`.
     spawned: AtomicUsize,
     token: CancelToken,
+    /// Stops the `cancel_after` deadlines: cancelled (and replaced) by
+    /// `shutdown`, cancelled on drop. Not the abort root, which a
+    /// detached task's panic cancels too.
+    deadlines: CancelToken,
     limit: Option<AllocArc<Semaphore>>,
 }
 
@@ -169,6 +174,7 @@ impl<S: Spawn> TaskGroup<S> {
             }),
             spawned: AtomicUsize::new(0),
             token: CancelToken::new(),
+            deadlines: CancelToken::new(),
             limit: None,
         }
     }
@@ -271,7 +277,8 @@ impl<S: Spawn> TaskGroup<S> {
     /// completes. `deadline` is any future (`tokio::time::sleep(d)`,
     /// `smol::Timer::after(d)`…). It runs on the executor but is not a task
     /// of the group: [`join_all`](Self::join_all) does not wait for it, and
-    /// it is dropped when the group is dropped or shut down.
+    /// it is dropped when the group is dropped or shut down (and only
+    /// then: a task's panic, which aborts the tasks, leaves it).
     ///
     /// # Examples
     /// ```
@@ -287,7 +294,7 @@ impl<S: Spawn> TaskGroup<S> {
     where
         F: Future + Send + 'static,
     {
-        let stop = self.abort_root().child();
+        let stop = self.deadlines.child();
         let deadline = stop.run_until_cancelled_owned(self.token.cancel_after_owned(deadline));
         self.spawner.spawn_boxed(Box::pin(async move {
             let _ = deadline.await;
@@ -389,6 +396,7 @@ impl<S: Spawn> TaskGroup<S> {
     /// ```
     pub async fn shutdown(&mut self) {
         self.shared.abort_root().cancel();
+        mem::take(&mut self.deadlines).cancel(); // a fresh one for later deadlines
         self.wait_all().await;
         #[cfg(feature = "std")]
         drop(self.shared.panic.with(Option::take));
@@ -424,7 +432,7 @@ impl<S: Spawn> TaskGroup<S> {
         let fresh = CancelToken::new();
         let old = self.shared.abort.with(|t| {
             if t.is_cancelled() {
-                core::mem::replace(t, fresh.clone())
+                mem::replace(t, fresh.clone())
             } else {
                 t.clone() // another spawn replaced it first
             }
@@ -449,6 +457,7 @@ impl<S: Spawn> TaskGroup<S> {
 impl<S: Spawn> Drop for TaskGroup<S> {
     fn drop(&mut self) {
         self.shared.abort_root().cancel();
+        self.deadlines.cancel();
         self.token.cancel();
     }
 }

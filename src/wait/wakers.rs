@@ -49,46 +49,21 @@ impl<const N: usize> WakeBatch<N> {
 
     /// Wakes every collected waker now (the batch is then empty; a stale
     /// waker is dropped with the batch).
-    ///
-    /// If a `wake` panics, the rest of the batch is still woken while the
-    /// panic unwinds (a second panic there aborts, as in a `Vec`'s
-    /// destructors). One waker, the contended mutex's usual hand-off, has
-    /// nothing to guard and takes the inlined path: the guard inlined into
-    /// every unlock made the contended mutex 40-60 % slower (sixteenth
-    /// session).
     #[inline]
     pub(crate) fn wake_all(&mut self) {
-        // Zeroed first: each waker is read exactly once, here or below.
-        match core::mem::replace(&mut self.len, 0) {
-            0 => {}
-            // SAFETY: `wakers[0]` was initialized by `push`, and `len` is
-            // now 0, so no later `wake_all` (nor `Drop`) reads it again.
-            1 => unsafe { self.wakers[0].assume_init_read() }.wake(),
-            len => wake_slice(&mut self.wakers[..len]),
+        // Zeroed first: should a waker panic, the rest leak rather than
+        // being read twice (their wake-ups are lost; the callers that go on
+        // after a batch finish their work anyway, see `OnUnwind`). Waking
+        // the rest on unwind (a guard, or a `next` index kept in the batch)
+        // made the contended mutex rows of `benches/locks.rs` 40-60 %
+        // slower, in three variants (sixteenth session).
+        let len = core::mem::replace(&mut self.len, 0);
+        for slot in &mut self.wakers[..len] {
+            // SAFETY: `wakers[..len]` were initialized by `push`, and `len`
+            // is now 0, so no later `wake_all` (nor `Drop`) reads them
+            // again: each is read exactly once.
+            unsafe { slot.assume_init_read() }.wake();
         }
-    }
-}
-
-/// Wakes each of `wakers` (initialized, and read by nobody else from now
-/// on), the rest even if one's `wake` panics.
-#[inline(never)]
-fn wake_slice(wakers: &mut [MaybeUninit<Waker>]) {
-    /// The wakers not read yet; woken on drop (while a panic unwinds).
-    struct Rest<'a>(&'a mut [MaybeUninit<Waker>]);
-    impl Drop for Rest<'_> {
-        fn drop(&mut self) {
-            for slot in core::mem::take(&mut self.0) {
-                // SAFETY: initialized and unread (`wake_slice`'s caller).
-                unsafe { slot.assume_init_read() }.wake();
-            }
-        }
-    }
-    let mut rest = Rest(wakers);
-    while let Some((slot, tail)) = core::mem::take(&mut rest.0).split_first_mut() {
-        rest.0 = tail;
-        // SAFETY: initialized and unread (our caller's promise); it has
-        // left `rest`, so it is read exactly once.
-        unsafe { slot.assume_init_read() }.wake();
     }
 }
 

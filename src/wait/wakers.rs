@@ -56,7 +56,9 @@ impl<const N: usize> WakeBatch<N> {
         // after a batch finish their work anyway, see `OnUnwind`). Waking
         // the rest on unwind (a guard, or a `next` index kept in the batch)
         // made the contended mutex rows of `benches/locks.rs` 40-60 %
-        // slower, in three variants (sixteenth session).
+        // slower, in three variants (sixteenth session); a fourth, which
+        // kept one waker on this inlined path and woke larger batches out
+        // of line under a guard, 30-60 % slower (seventeenth session).
         let len = core::mem::replace(&mut self.len, 0);
         for slot in &mut self.wakers[..len] {
             // SAFETY: `wakers[..len]` were initialized by `push`, and `len`

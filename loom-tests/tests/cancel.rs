@@ -6,9 +6,12 @@
 //! C1 `child()` reads the parent's cancelled flag *before* taking its lock
 //! (check-then-push race) · C2 `cancel` does not close the root's event ·
 //! C3 `cancel` marks descendants but does not close their events · C4
-//! `cancel` clones the children instead of taking them (they stay listed)
-//! · C5 `unregister` trusts the stored index without the identity check ·
-//! C6 `removable` ignores the node's own children.
+//! `cancel` clones the children instead of taking them (they stay listed;
+//! today: `mark_done` does not take them) · C5 `unregister` trusts the
+//! stored index without the identity check · C6 `removable` ignores the
+//! node's own children · C7 `mark` skips a node another cancel marked and
+//! has not finished (the design before the seventeenth session: `cancel`
+//! returned before that cancel had reached the leaf).
 //!
 //! | model                                  | mutations it catches |
 //! |----------------------------------------|----------------------|
@@ -17,6 +20,8 @@
 //! | cancel_reaches_waiter_on_grandchild    | C3*, C6* |
 //! | child_drop_racing_parent_cancel        | C4, C6 |
 //! | last_handle_racing_last_child          | C4 L, C5 |
+//! | cancel_returns_with_the_subtree_cancelled_while_another_cancels_a_branch | C7 |
+//! | cancel_of_one_token_from_two_threads_returns_with_the_subtree_cancelled | C7 |
 #![cfg(loom)]
 
 use loom::future::block_on;
@@ -106,5 +111,50 @@ fn last_handle_racing_last_child() {
         assert_eq!(root.registered_children(), 1, "the wrong child left");
         root.cancel();
         assert!(sibling.is_cancelled());
+    });
+}
+
+/// Two cancels race on one path: another thread cancels `mid` while the
+/// main thread cancels `root`. When `root.cancel()` returns, the whole
+/// subtree must read cancelled, even though the other thread marked `mid`
+/// first and may not have reached `leaf` yet.
+#[test]
+fn cancel_returns_with_the_subtree_cancelled_while_another_cancels_a_branch() {
+    model(|| {
+        let root = CancelToken::new();
+        let mid = root.child();
+        let leaf = mid.child();
+        let t = thread::spawn(move || mid.cancel());
+        root.cancel();
+        assert!(
+            leaf.is_cancelled(),
+            "cancel returned before the leaf was cancelled"
+        );
+        t.join().unwrap();
+    });
+}
+
+/// The same when both cancel the same token: the second `cancel` to
+/// return must not come back before the first has marked the subtree.
+#[test]
+fn cancel_of_one_token_from_two_threads_returns_with_the_subtree_cancelled() {
+    model(|| {
+        let root = CancelToken::new();
+        let leaf = root.child().child();
+        let leaf2 = leaf.clone();
+        let other = root.clone();
+        let t = thread::spawn(move || {
+            other.cancel();
+            assert!(
+                leaf2.is_cancelled(),
+                "cancel returned before the leaf was cancelled"
+            );
+        });
+        root.cancel();
+        assert!(
+            leaf.is_cancelled(),
+            "cancel returned before the leaf was cancelled"
+        );
+        t.join().unwrap();
     });
 }

@@ -134,7 +134,10 @@ impl CancelToken {
     }
 
     /// Cancels this token and all its descendants and wakes every task
-    /// waiting in [`cancelled`](Self::cancelled). Idempotent.
+    /// waiting in [`cancelled`](Self::cancelled). Idempotent. When it
+    /// returns, the token and every descendant read
+    /// [`is_cancelled`](Self::is_cancelled), also while another thread is
+    /// still cancelling part of the same tree.
     ///
     /// Cancelling does not stop anything by itself: it is a request the
     /// work observes (see the [module docs](crate::cancel)).

@@ -30,7 +30,8 @@ pub(super) struct Node {
     /// Live handles (tokens, owned futures, guards). When it drops to zero
     /// it never rises again: no handle can be made from a node without one.
     handles: AtomicUsize,
-    /// 1 once cancelled (set under `state`'s lock, before `event` closes).
+    /// [`LIVE`], [`MARKED`] once cancelled (set under `state`'s lock,
+    /// before `event` closes), [`DONE`] once its whole subtree is marked.
     cancelled: AtomicUsize,
     /// A semaphore with no permits that closes on cancel: `cancelled()`
     /// waiters queue on it (intrusively) and are all woken by the close.
@@ -38,9 +39,17 @@ pub(super) struct Node {
     state: SpinLock<State>,
 }
 
+/// Not cancelled.
+const LIVE: usize = 0;
+/// Cancelled; some descendants may not be marked yet.
+const MARKED: usize = 1;
+/// Cancelled, and so is every descendant.
+const DONE: usize = 2;
+
 struct State {
     cancelled: bool,
-    /// Registered children; cancelling takes the whole list.
+    /// Registered children. A cancel reads (clones) the list while it
+    /// marks the subtree, and takes it once every descendant is marked.
     children: Vec<Arc<Node>>,
 }
 
@@ -66,7 +75,7 @@ impl Node {
 
     #[inline]
     pub(super) fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Acquire) != 0
+        self.cancelled.load(Acquire) != LIVE
     }
 
     /// A new handle to this node (the caller wraps it in a token).
@@ -91,15 +100,32 @@ impl Node {
         self.state.with(|st| st.children.len())
     }
 
-    /// Sets the flag and takes the children; `None` if already cancelled.
-    fn mark_cancelled(&self) -> Option<Vec<Arc<Node>>> {
+    /// Marks the node cancelled (if it is not yet) and returns whether
+    /// this call marked it, with its children to visit; `None` if its
+    /// whole subtree is marked already ([`DONE`]). A node marked by a
+    /// cancel still under way elsewhere is visited again: that cancel may
+    /// not have reached its descendants yet.
+    fn mark(&self) -> Option<(bool, Vec<Arc<Node>>)> {
         self.state.with(|st| {
-            if st.cancelled {
+            if self.cancelled.load(Relaxed) == DONE {
                 return None;
             }
-            st.cancelled = true;
-            self.cancelled.store(1, Release);
-            Some(mem::take(&mut st.children))
+            let ours = !st.cancelled;
+            if ours {
+                st.cancelled = true;
+                self.cancelled.store(MARKED, Release);
+            }
+            Some((ours, st.children.clone()))
+        })
+    }
+
+    /// Every descendant is marked: the flag says so, and the cancelled
+    /// node lets go of its children (returned, to be dropped outside the
+    /// lock).
+    fn mark_done(&self) -> Vec<Arc<Node>> {
+        self.state.with(|st| {
+            self.cancelled.store(DONE, Release);
+            mem::take(&mut st.children)
         })
     }
 
@@ -129,41 +155,55 @@ pub(super) fn child(parent: &Arc<Node>) -> Arc<Node> {
 }
 
 /// Cancels `root` and its whole subtree (iteratively: no recursion, so a
-/// deep tree cannot overflow the stack). Idempotent.
+/// deep tree cannot overflow the stack). Idempotent; when it returns,
+/// every descendant reads cancelled, also while another thread's cancel
+/// of part of the subtree is still under way (this one marks what that one
+/// has not reached yet).
 ///
-/// Two passes: every node of the subtree is marked first (no foreign code
-/// runs there), then the events are closed, which wakes waiters. So a
-/// waker that panics cannot leave a descendant uncancelled, and the events
-/// after it are still closed (a second panic there aborts).
+/// Three passes: every node of the subtree is marked first (no foreign
+/// code runs there), then each visited node is flagged [`DONE`] and lets
+/// go of its children, then the events of the nodes this call marked are
+/// closed, which wakes waiters. So a waker that panics cannot leave a
+/// descendant uncancelled, and the events after it are still closed (a
+/// second panic there aborts).
 pub(super) fn cancel(root: &Arc<Node>) {
-    let Some(mut nodes) = root.mark_cancelled() else {
+    if root.cancelled.load(Acquire) == DONE {
+        return;
+    }
+    let Some((ours, children)) = root.mark() else {
         return;
     };
-    // `nodes[..i]` are marked by us; `nodes[i..]` are still to visit.
-    let mut i = 0;
-    while i < nodes.len() {
-        if let Some(mut children) = nodes[i].mark_cancelled() {
-            nodes.append(&mut children);
-            i += 1;
-        } else {
-            // Cancelled by another thread, which closes its event.
-            nodes.swap_remove(i);
+    if children.is_empty() {
+        // A leaf (the usual case): nothing to walk, nothing to allocate.
+        drop(root.mark_done());
+        if ours {
+            root.event.close();
         }
+        return;
+    }
+    // Visited nodes, and whether this call marked each.
+    let mut visited = alloc::vec![(root.clone(), ours)];
+    let mut todo = children;
+    while let Some(node) = todo.pop() {
+        if let Some((ours, children)) = node.mark() {
+            todo.extend(children);
+            visited.push((node, ours));
+        }
+    }
+    for (node, _) in &visited {
+        // Dropped outside the lock.
+        drop(node.mark_done());
     }
     // Close after the flags are set: a `cancelled()` waiter either queues
     // before the close (and is woken by it) or finds the event closed.
-    let rest = OnUnwind::new(|| close_all(&nodes));
-    root.event.close();
-    rest.disarm();
-    close_all(&nodes);
-    // The nodes (the cancelled parents no longer list them) are dropped
-    // here, outside every lock.
+    visited.retain(|(_, ours)| *ours);
+    close_all(&visited);
 }
 
 /// Closes the events of `nodes` in order, and on unwind (a waker panicked)
 /// the ones after the one that panicked.
-fn close_all(nodes: &[Arc<Node>]) {
-    for (i, node) in nodes.iter().enumerate() {
+fn close_all(nodes: &[(Arc<Node>, bool)]) {
+    for (i, (node, _)) in nodes.iter().enumerate() {
         let rest = OnUnwind::new(|| close_all(&nodes[i + 1..]));
         node.event.close();
         rest.disarm();

@@ -162,3 +162,31 @@ fn a_detached_panic_does_not_drop_the_deadline() {
         "the deadline was dropped by the panic"
     );
 }
+
+/// Bug: dropping the group cancels its abort root, then the deadlines'
+/// token, then the group's token. A task's waker that panicked while the
+/// first was cancelled left the group's token uncancelled (work watching
+/// `token()` was never told the group was gone).
+#[test]
+fn a_panicking_waker_in_drop_still_cancels_the_group_token() {
+    let ex = Manual::default();
+    let g = TaskGroup::new(ex.clone());
+    let token = g.token().clone();
+    let watcher = token.child();
+    drop(g.spawn(std::future::pending::<()>()));
+    // Poll the task once with a waker whose `wake` panics: it waits on the
+    // abort root with that waker.
+    let mut tasks = std::mem::take(&mut *ex.0.lock().unwrap());
+    let bad = Waker::from(Arc::new(PanicWake));
+    assert!(
+        tasks[0]
+            .as_mut()
+            .poll(&mut Context::from_waker(&bad))
+            .is_pending()
+    );
+    let res = catch_unwind(AssertUnwindSafe(|| drop(g)));
+    assert!(res.is_err(), "the waker panicked");
+    assert!(token.is_cancelled(), "the group's token was not cancelled");
+    assert!(watcher.is_cancelled());
+    drop(tasks);
+}

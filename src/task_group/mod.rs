@@ -52,7 +52,7 @@ use crate::cancel::CancelToken;
 use crate::loom::Arc;
 use crate::loom::atomic::{AtomicUsize, Ordering::*};
 use crate::semaphore::Semaphore;
-use crate::wait::SpinLock;
+use crate::wait::{OnUnwind, SpinLock};
 use task::{Task, TaskCell};
 
 /// What the tasks of a group share with it.
@@ -455,8 +455,15 @@ impl<S: Spawn> TaskGroup<S> {
 }
 
 impl<S: Spawn> Drop for TaskGroup<S> {
+    /// Cancels the abort root, the deadlines and the group's token; all
+    /// three even if a waker panics in one (a second panic aborts).
     fn drop(&mut self) {
+        let rest = OnUnwind::new(|| {
+            self.deadlines.cancel();
+            self.token.cancel();
+        });
         self.shared.abort_root().cancel();
+        rest.disarm();
         self.deadlines.cancel();
         self.token.cancel();
     }

@@ -4,19 +4,10 @@
 mod common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::task::{Context, Wake, Waker};
+use std::task::Context;
 
 use common::CountingWaker;
 use weftwork::CancelToken;
-
-/// A waker whose `wake` panics (`Wake` is a safe trait).
-struct PanicWake;
-impl Wake for PanicWake {
-    fn wake(self: Arc<Self>) {
-        panic!("waker wake panics");
-    }
-}
 
 /// Bug: `cancel` closed a node's event (waking its waiters) before it had
 /// marked the node's children; a waker that panicked there unwound out of
@@ -29,7 +20,7 @@ fn a_panicking_waker_does_not_stop_the_cancel_of_the_subtree() {
     let child = root.child();
     let grandchild = child.child();
 
-    let bad = Waker::from(Arc::new(PanicWake));
+    let bad = common::panicking_waker();
     let mut on_root = Box::pin(root.cancelled());
     assert!(
         on_root

@@ -7,8 +7,7 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 mod common;
 
@@ -31,14 +30,6 @@ fn bad_clone_waker() -> Waker {
     static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
     // SAFETY: every function of the vtable accepts the null data pointer.
     unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
-}
-
-/// A waker whose `wake` panics (`Wake` is a safe trait).
-struct PanicWake;
-impl Wake for PanicWake {
-    fn wake(self: Arc<Self>) {
-        panic!("wake panics")
-    }
 }
 
 // ------------------------------------------------------------ panicking wakers
@@ -95,7 +86,7 @@ fn woken_send_dropped_after_a_panicking_clone() {
 fn parked_receiver_knows_it_is_queued_when_a_wake_panics() {
     let (tx, rx) = bounded::<u32>(0);
     let w = Waker::noop();
-    let pw = Waker::from(Arc::new(PanicWake));
+    let pw = common::panicking_waker();
     let mut res = Box::pin(tx.reserve());
     assert!(poll(&mut res, &pw).is_pending(), "no receiver yet");
     let mut r = Box::pin(rx.recv());
@@ -119,7 +110,7 @@ fn parked_receiver_knows_it_is_queued_when_a_wake_panics() {
 fn completed_send_is_unlinked_when_a_wake_panics() {
     let (tx, rx) = bounded::<u32>(1);
     let w = Waker::noop();
-    let pw = Waker::from(Arc::new(PanicWake));
+    let pw = common::panicking_waker();
     tx.try_send(0).unwrap();
     let mut s = Box::pin(tx.send(1));
     assert!(poll(&mut s, w).is_pending());
@@ -292,7 +283,7 @@ fn oneshot_close_ends_the_wait() {
 fn close_with_a_panicking_wake_still_closes_every_waiter() {
     const N: usize = 9; // more than two of the channel's wake batches
     let (tx, rx) = bounded::<u32>(1);
-    let pw = Waker::from(Arc::new(PanicWake));
+    let pw = common::panicking_waker();
     let counts: Vec<CountingWaker> = (0..N).map(|_| CountingWaker::new()).collect();
     let mut rs: Vec<_> = (0..N).map(|_| Box::pin(rx.recv())).collect();
     assert!(poll(&mut rs[0], &pw).is_pending());

@@ -9,8 +9,7 @@ mod common;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
 
 use common::CountingWaker;
@@ -27,14 +26,6 @@ fn clone_panics_waker() -> Waker {
         RawWakerVTable::new(|_| panic!("waker clone panics"), |_| {}, |_| {}, |_| {});
     // SAFETY: every vtable function ignores the (null) data pointer.
     unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VT)) }
-}
-
-/// A waker whose `wake` panics (`Wake` is a safe trait).
-struct PanicWake;
-impl Wake for PanicWake {
-    fn wake(self: Arc<Self>) {
-        panic!("waker wake panics");
-    }
 }
 
 fn poll_with<F: Future + ?Sized>(fut: Pin<&mut F>, w: &Waker) -> Poll<F::Output> {
@@ -129,7 +120,7 @@ const N: usize = BATCH + 1;
 /// Polls `futs` once, in order, the first with a waker whose `wake`
 /// panics, the others with counting wakers (returned; the first is unused).
 fn queue_behind_a_panicking_wake<F: Future>(futs: &mut [Pin<Box<F>>]) -> Vec<CountingWaker> {
-    let bad = Waker::from(Arc::new(PanicWake));
+    let bad = common::panicking_waker();
     let counts: Vec<CountingWaker> = futs.iter().map(|_| CountingWaker::new()).collect();
     assert!(poll_with(futs[0].as_mut(), &bad).is_pending());
     for (f, c) in futs.iter_mut().zip(&counts).skip(1) {

@@ -1,21 +1,14 @@
 //! Edge cases of `PollSender` found in review. Each test failed before the
 //! fix it names.
 
+mod common;
+
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use weftwork::channel::{PollSender, bounded};
-
-/// A waker whose `wake` panics (`Wake` is a safe trait).
-struct PanicWake;
-impl Wake for PanicWake {
-    fn wake(self: Arc<Self>) {
-        panic!("waker wake panics");
-    }
-}
 
 fn poll_with<F: Future + ?Sized>(fut: Pin<&mut F>, w: &Waker) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(w))
@@ -36,7 +29,7 @@ fn noop_cx() -> Context<'static> {
 fn send_item_with_panicking_wake_leaves_no_phantom_reservation() {
     let (tx, rx) = bounded::<u32>(1);
     let mut recv = Box::pin(rx.recv());
-    let bad = Waker::from(Arc::new(PanicWake));
+    let bad = common::panicking_waker();
     assert!(poll_with(recv.as_mut(), &bad).is_pending());
     let mut ps = PollSender::new(tx.clone());
     assert_eq!(ps.poll_reserve(&mut noop_cx()), Poll::Ready(Ok(())));
@@ -70,7 +63,7 @@ fn abort_send_with_panicking_wake_leaves_no_phantom_reservation() {
     let mut ps = PollSender::new(tx.clone());
     assert_eq!(ps.poll_reserve(&mut noop_cx()), Poll::Ready(Ok(())));
     let mut send = Box::pin(tx.send(1));
-    let bad = Waker::from(Arc::new(PanicWake));
+    let bad = common::panicking_waker();
     assert!(poll_with(send.as_mut(), &bad).is_pending(), "full: parked");
     let res = catch_unwind(AssertUnwindSafe(|| ps.abort_send()));
     assert!(

@@ -1,22 +1,15 @@
 //! Edge cases of `RwLock` found in review. Each test failed before the fix
 //! it names.
 
+mod common;
+
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use weftwork::RwLock;
 use weftwork::sync::{RwLockUpgradableReadGuard, RwLockWriteGuard};
-
-/// A waker whose `wake` panics (`Wake` is a safe trait).
-struct PanicWake;
-impl Wake for PanicWake {
-    fn wake(self: Arc<Self>) {
-        panic!("waker wake panics");
-    }
-}
 
 fn poll_with<F: Future + ?Sized>(fut: Pin<&mut F>, w: &Waker) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(w))
@@ -35,7 +28,7 @@ fn write_downgrade_with_panicking_wake_keeps_no_permit() {
     let lock = RwLock::new(0u32);
     let w = lock.try_write().unwrap();
     let mut reader = Box::pin(lock.read());
-    let bad = Waker::from(Arc::new(PanicWake));
+    let bad = common::panicking_waker();
     assert!(poll_with(reader.as_mut(), &bad).is_pending());
     let res = catch_unwind(AssertUnwindSafe(|| drop(RwLockWriteGuard::downgrade(w))));
     assert!(
@@ -62,7 +55,7 @@ fn write_downgrade_to_upgradable_with_panicking_wake_keeps_no_permit() {
     let lock = RwLock::new(0u32);
     let w = lock.try_write().unwrap();
     let mut reader = Box::pin(lock.read());
-    let bad = Waker::from(Arc::new(PanicWake));
+    let bad = common::panicking_waker();
     assert!(poll_with(reader.as_mut(), &bad).is_pending());
     let res = catch_unwind(AssertUnwindSafe(|| {
         drop(RwLockWriteGuard::downgrade_to_upgradable(w))
@@ -91,7 +84,7 @@ fn upgradable_downgrade_with_panicking_wake_keeps_no_permit() {
     let lock = RwLock::new(0u32);
     let up = lock.try_upgradable_read().unwrap();
     let mut up2 = Box::pin(lock.upgradable_read());
-    let bad = Waker::from(Arc::new(PanicWake));
+    let bad = common::panicking_waker();
     assert!(poll_with(up2.as_mut(), &bad).is_pending());
     let res = catch_unwind(AssertUnwindSafe(|| {
         drop(RwLockUpgradableReadGuard::downgrade(up))

@@ -573,24 +573,7 @@ mod adapters {
 
 // ---- With a hand-driven spawner (single-threaded; runs under Miri) ----
 
-/// A spawner driven by hand: tasks are stored, and `run_once` polls each
-/// once (single-threaded, deterministic).
-#[derive(Clone, Default)]
-struct Manual(Arc<std::sync::Mutex<Vec<BoxTask>>>);
-impl Spawn for Manual {
-    fn spawn_boxed(&self, task: BoxTask) {
-        self.0.lock().unwrap().push(task);
-    }
-}
-impl Manual {
-    /// Polls every stored task once; drops the finished ones.
-    fn run_once(&self) {
-        let mut tasks = std::mem::take(&mut *self.0.lock().unwrap());
-        let mut cx = Context::from_waker(Waker::noop());
-        tasks.retain_mut(|t| t.as_mut().poll(&mut cx).is_pending());
-        self.0.lock().unwrap().extend(tasks);
-    }
-}
+use common::Manual;
 
 /// A `join_all` future dropped while it waits, then a second one: the
 /// second still completes, and the handles still give their outputs.

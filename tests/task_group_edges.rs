@@ -3,52 +3,20 @@
 //! deterministic: a "hang" shows as a `join_all` that stays pending after
 //! every task has been run to its end.
 
+mod common;
+
+use common::Manual;
+
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
-use weftwork::task_group::{BoxTask, Spawn, TaskAborted};
+use weftwork::task_group::TaskAborted;
 use weftwork::{CancelToken, TaskGroup};
-
-/// A spawner driven by hand: tasks are stored, and `run_once` polls each
-/// once (single-threaded, deterministic).
-#[derive(Clone, Default)]
-struct Manual(Arc<Mutex<Vec<BoxTask>>>);
-
-impl Spawn for Manual {
-    fn spawn_boxed(&self, task: BoxTask) {
-        self.0.lock().unwrap().push(task);
-    }
-}
-
-impl Manual {
-    /// Polls every stored task once; drops the finished ones. Should a
-    /// poll panic, every task taken for this round is dropped (as an
-    /// executor that drops a task whose poll panicked).
-    fn run_once(&self) {
-        let mut tasks = std::mem::take(&mut *self.0.lock().unwrap());
-        let mut cx = Context::from_waker(Waker::noop());
-        tasks.retain_mut(|t| t.as_mut().poll(&mut cx).is_pending());
-        self.0.lock().unwrap().extend(tasks);
-    }
-
-    fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-}
 
 fn poll_noop<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(Waker::noop()))
-}
-
-/// A waker whose `wake` panics (`Wake` is a safe trait).
-struct PanicWake;
-impl Wake for PanicWake {
-    fn wake(self: Arc<Self>) {
-        panic!("waker wake panics");
-    }
 }
 
 /// Bug: once a detached task's panic had failed the group (its abort root
@@ -115,7 +83,7 @@ fn a_panic_after_the_future_is_dropped_does_not_lose_the_task() {
         5
     });
     ex.run_once();
-    let bad = Waker::from(Arc::new(PanicWake));
+    let bad = common::panicking_waker();
     assert!(
         Pin::new(&mut h)
             .poll(&mut Context::from_waker(&bad))
@@ -177,7 +145,7 @@ fn a_panicking_waker_in_drop_still_cancels_the_group_token() {
     // Poll the task once with a waker whose `wake` panics: it waits on the
     // abort root with that waker.
     let mut tasks = std::mem::take(&mut *ex.0.lock().unwrap());
-    let bad = Waker::from(Arc::new(PanicWake));
+    let bad = common::panicking_waker();
     assert!(
         tasks[0]
             .as_mut()

@@ -345,3 +345,44 @@ pub fn tokio_mt() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// A waker whose `wake` panics (`Wake` is a safe trait: user code may hand
+/// the primitives one).
+pub fn panicking_waker() -> Waker {
+    struct PanicWake;
+    impl Wake for PanicWake {
+        fn wake(self: Arc<Self>) {
+            panic!("waker wake panics");
+        }
+    }
+    Waker::from(Arc::new(PanicWake))
+}
+
+/// A `TaskGroup` spawner driven by hand: tasks are stored, and
+/// [`run_once`](Self::run_once) polls each once (single-threaded,
+/// deterministic; runs under Miri).
+#[derive(Clone, Default)]
+pub struct Manual(pub Arc<std::sync::Mutex<Vec<weftwork::task_group::BoxTask>>>);
+
+impl weftwork::task_group::Spawn for Manual {
+    fn spawn_boxed(&self, task: weftwork::task_group::BoxTask) {
+        self.0.lock().unwrap().push(task);
+    }
+}
+
+impl Manual {
+    /// Polls every stored task once; drops the finished ones. Should a
+    /// poll panic, every task taken for this round is dropped (as an
+    /// executor that drops a task whose poll panicked).
+    pub fn run_once(&self) {
+        let mut tasks = std::mem::take(&mut *self.0.lock().unwrap());
+        let mut cx = Context::from_waker(Waker::noop());
+        tasks.retain_mut(|t| t.as_mut().poll(&mut cx).is_pending());
+        self.0.lock().unwrap().extend(tasks);
+    }
+
+    /// Tasks stored (not finished).
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}

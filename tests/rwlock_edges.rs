@@ -17,6 +17,32 @@ fn poll_with<F: Future + ?Sized>(fut: Pin<&mut F>, w: &Waker) -> Poll<F::Output>
 
 // ------------------------------------------------------------ downgrades and a panicking wake
 
+/// Queues `waiter` on `lock` with a waker whose `wake` panics, runs
+/// `downgrade` (which serves it) and drops its result: the panic must
+/// reach the caller, the waiter must hold what it waited for, and once it
+/// is dropped every permit must be back (`try_write` succeeds).
+fn downgrade_with_a_panicking_wake<F: Future>(
+    lock: &RwLock<u32>,
+    mut waiter: Pin<Box<F>>,
+    downgrade: impl FnOnce(),
+) {
+    assert!(poll_with(waiter.as_mut(), &common::panicking_waker()).is_pending());
+    let res = catch_unwind(AssertUnwindSafe(downgrade));
+    assert!(
+        res.is_err(),
+        "the wake panicked (it propagates to the caller)"
+    );
+    // The queued waiter was handed its permits before the wake.
+    let Poll::Ready(guard) = poll_with(waiter.as_mut(), Waker::noop()) else {
+        panic!("the queued waiter was not served");
+    };
+    drop(guard);
+    assert!(
+        lock.try_write().is_some(),
+        "a permit leaked: the lock can never be written again"
+    );
+}
+
 /// Bug: `RwLockWriteGuard::downgrade` moved the lock reference out of the
 /// write guard, released the other permits (waking the waiters they
 /// served) and only then built the read guard. A `wake` that panicked in
@@ -27,23 +53,9 @@ fn poll_with<F: Future + ?Sized>(fut: Pin<&mut F>, w: &Waker) -> Poll<F::Output>
 fn write_downgrade_with_panicking_wake_keeps_no_permit() {
     let lock = RwLock::new(0u32);
     let w = lock.try_write().unwrap();
-    let mut reader = Box::pin(lock.read());
-    let bad = common::panicking_waker();
-    assert!(poll_with(reader.as_mut(), &bad).is_pending());
-    let res = catch_unwind(AssertUnwindSafe(|| drop(RwLockWriteGuard::downgrade(w))));
-    assert!(
-        res.is_err(),
-        "the wake panicked (it propagates to the caller)"
-    );
-    // The queued reader was handed its permit before the wake.
-    let Poll::Ready(r) = poll_with(reader.as_mut(), Waker::noop()) else {
-        panic!("the queued reader was served");
-    };
-    drop(r);
-    assert!(
-        lock.try_write().is_some(),
-        "a read permit leaked: the lock can never be written again"
-    );
+    downgrade_with_a_panicking_wake(&lock, Box::pin(lock.read()), || {
+        drop(RwLockWriteGuard::downgrade(w))
+    });
 }
 
 /// Bug: the same in `RwLockWriteGuard::downgrade_to_upgradable` (the
@@ -54,25 +66,13 @@ fn write_downgrade_with_panicking_wake_keeps_no_permit() {
 fn write_downgrade_to_upgradable_with_panicking_wake_keeps_no_permit() {
     let lock = RwLock::new(0u32);
     let w = lock.try_write().unwrap();
-    let mut reader = Box::pin(lock.read());
-    let bad = common::panicking_waker();
-    assert!(poll_with(reader.as_mut(), &bad).is_pending());
-    let res = catch_unwind(AssertUnwindSafe(|| {
+    downgrade_with_a_panicking_wake(&lock, Box::pin(lock.read()), || {
         drop(RwLockWriteGuard::downgrade_to_upgradable(w))
-    }));
-    assert!(
-        res.is_err(),
-        "the wake panicked (it propagates to the caller)"
-    );
-    let Poll::Ready(r) = poll_with(reader.as_mut(), Waker::noop()) else {
-        panic!("the queued reader was served");
-    };
-    drop(r);
+    });
     assert!(
         lock.try_upgradable_read().is_some(),
         "the upgradable permits leaked"
     );
-    assert!(lock.try_write().is_some(), "the upgradable permits leaked");
 }
 
 /// Bug: the same in `RwLockUpgradableReadGuard::downgrade`: a waiting
@@ -83,22 +83,7 @@ fn write_downgrade_to_upgradable_with_panicking_wake_keeps_no_permit() {
 fn upgradable_downgrade_with_panicking_wake_keeps_no_permit() {
     let lock = RwLock::new(0u32);
     let up = lock.try_upgradable_read().unwrap();
-    let mut up2 = Box::pin(lock.upgradable_read());
-    let bad = common::panicking_waker();
-    assert!(poll_with(up2.as_mut(), &bad).is_pending());
-    let res = catch_unwind(AssertUnwindSafe(|| {
+    downgrade_with_a_panicking_wake(&lock, Box::pin(lock.upgradable_read()), || {
         drop(RwLockUpgradableReadGuard::downgrade(up))
-    }));
-    assert!(
-        res.is_err(),
-        "the wake panicked (it propagates to the caller)"
-    );
-    let Poll::Ready(g) = poll_with(up2.as_mut(), Waker::noop()) else {
-        panic!("the queued upgradable reader was served");
-    };
-    drop(g);
-    assert!(
-        lock.try_write().is_some(),
-        "a read permit leaked: the lock can never be written again"
-    );
+    });
 }

@@ -87,6 +87,25 @@ fn stop<B>(mut body: Pin<&mut Option<B>>, core: &Core<'_>, cancel: bool) {
     body.set(None);
 }
 
+/// Calls the body's closure `make`. If it panics, nothing owns the
+/// children it may have spawned yet (no [`Drive`] exists, and each child
+/// holds the scope's shared part, a cycle): they are torn down and the
+/// token cancelled, as when an unpolled scope future is dropped.
+pub(crate) fn start<Fut>(core: &Core<'_>, make: impl FnOnce() -> Fut) -> Fut {
+    /// Tears down when dropped: only while `make` unwinds.
+    struct Abandon<'a, 'env>(&'a Core<'env>);
+    impl Drop for Abandon<'_, '_> {
+        fn drop(&mut self) {
+            let _cancel = self.0.token().clone().drop_guard();
+            self.0.teardown();
+        }
+    }
+    let abandon = Abandon(core);
+    let body = make();
+    core::mem::forget(abandon);
+    body
+}
+
 impl<'env, B: Future, M: Mode> Drive<'env, B, M> {
     pub(crate) fn new(core: Arc<Core<'env>>, mode: M, body: B) -> Self {
         let body_wake = BodyWake::new(&core.shared);

@@ -425,7 +425,7 @@ impl Builder {
         Fut: Future + 'env,
     {
         let core = self.core();
-        let body = body(Scope::new(core.clone(), Plain));
+        let body = drive::start(&core, || body(Scope::new(core.clone(), Plain)));
         // Built now, not on the first poll: dropping the scope future even
         // unpolled must tear down what the body's closure may have spawned.
         let drive = Drive::new(core, Plain, body);
@@ -457,7 +457,7 @@ impl Builder {
     {
         let core = self.core();
         let mode = FailFast(Arc::new(Verdict::new()));
-        let body = body(Scope::new(core.clone(), mode.clone()));
+        let body = drive::start(&core, || body(Scope::new(core.clone(), mode.clone())));
         let verdict = mode.0.clone();
         let body = async move {
             match body.await {
@@ -508,7 +508,7 @@ impl Builder {
     {
         let core = self.core();
         let mode = Supervise(Arc::new(SpinLock::new(Vec::new())));
-        let body = body(Scope::new(core.clone(), mode.clone()));
+        let body = drive::start(&core, || body(Scope::new(core.clone(), mode.clone())));
         let errors = mode.0.clone();
         let drive = Drive::new(core, mode, body);
         async move {
@@ -543,7 +543,7 @@ impl Builder {
     {
         let core = self.core();
         let mode = FirstOk(Arc::new((Verdict::new(), SpinLock::new(Vec::new()))));
-        let body = body(Scope::new(core.clone(), mode.clone()));
+        let body = drive::start(&core, || body(Scope::new(core.clone(), mode.clone())));
         let state = mode.0.clone();
         let drive = Drive::new(core, mode, body);
         async move {

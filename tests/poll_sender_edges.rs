@@ -25,7 +25,6 @@ fn noop_cx() -> Context<'static> {
 /// `send_item`, `abort_send` or drop gave back a slot it did not hold (the
 /// channel's slot count underflowed).
 #[test]
-#[cfg_attr(miri, ignore = "leaks the wakers of the panicking batch")]
 fn send_item_with_panicking_wake_leaves_no_phantom_reservation() {
     let (tx, rx) = bounded::<u32>(1);
     let mut recv = Box::pin(rx.recv());
@@ -57,7 +56,6 @@ fn send_item_with_panicking_wake_leaves_no_phantom_reservation() {
 /// Bug: the same in `abort_send`: the slot it gave back woke a parked
 /// sender whose `wake` panicked, and the handle stayed `Reserved`.
 #[test]
-#[cfg_attr(miri, ignore = "leaks the wakers of the panicking batch")]
 fn abort_send_with_panicking_wake_leaves_no_phantom_reservation() {
     let (tx, rx) = bounded::<u32>(1);
     let mut ps = PollSender::new(tx.clone());

@@ -49,7 +49,6 @@ fn downgrade_with_a_panicking_wake<F: Future>(
 /// that release unwound past the read permit the new guard was to hold:
 /// it was never given back, and no writer could ever lock again.
 #[test]
-#[cfg_attr(miri, ignore = "leaks the wakers of the panicking batch")]
 fn write_downgrade_with_panicking_wake_keeps_no_permit() {
     let lock = RwLock::new(0u32);
     let w = lock.try_write().unwrap();
@@ -62,7 +61,6 @@ fn write_downgrade_with_panicking_wake_keeps_no_permit() {
 /// upgradable reader's permits leaked: no writer, and no upgradable reader,
 /// could ever get in again).
 #[test]
-#[cfg_attr(miri, ignore = "leaks the wakers of the panicking batch")]
 fn write_downgrade_to_upgradable_with_panicking_wake_keeps_no_permit() {
     let lock = RwLock::new(0u32);
     let w = lock.try_write().unwrap();
@@ -79,7 +77,6 @@ fn write_downgrade_to_upgradable_with_panicking_wake_keeps_no_permit() {
 /// upgradable reader served by the released permits panics in `wake`, and
 /// the plain read permit the downgraded guard was to keep leaked.
 #[test]
-#[cfg_attr(miri, ignore = "leaks the wakers of the panicking batch")]
 fn upgradable_downgrade_with_panicking_wake_keeps_no_permit() {
     let lock = RwLock::new(0u32);
     let up = lock.try_upgradable_read().unwrap();

@@ -23,6 +23,12 @@ async fn holds(f: Flag<'_>) {
     std::future::pending::<()>().await
 }
 
+/// The same, as a child of the fallible policies.
+async fn holds_ok(f: Flag<'_>) -> Result<(), ()> {
+    holds(f).await;
+    Ok(())
+}
+
 /// Where a body closure leaves its scope's token.
 type TokenSlot = StdMutex<Option<CancelToken>>;
 
@@ -56,11 +62,7 @@ fn a_body_closure_panicking_after_spawning_drops_its_children() {
     check("try_scope", |d, t| {
         drop(Builder::new().try_scope(|s| {
             *t.lock().unwrap() = Some(s.token().clone());
-            let f = Flag(d);
-            s.spawn(async move {
-                holds(f).await;
-                Ok::<(), ()>(())
-            });
+            s.spawn(holds_ok(Flag(d)));
             panic!("closure panics");
             #[allow(unreachable_code)]
             async {
@@ -71,11 +73,7 @@ fn a_body_closure_panicking_after_spawning_drops_its_children() {
     check("supervise", |d, t| {
         drop(Builder::new().supervise(|s| {
             *t.lock().unwrap() = Some(s.token().clone());
-            let f = Flag(d);
-            s.spawn(async move {
-                holds(f).await;
-                Ok::<(), ()>(())
-            });
+            s.spawn(holds_ok(Flag(d)));
             panic!("closure panics");
             #[allow(unreachable_code)]
             async {}
@@ -84,11 +82,7 @@ fn a_body_closure_panicking_after_spawning_drops_its_children() {
     check("race", |d, t| {
         drop(Builder::new().race(|s| {
             *t.lock().unwrap() = Some(s.token().clone());
-            let f = Flag(d);
-            s.spawn(async move {
-                holds(f).await;
-                Ok::<(), ()>(())
-            });
+            s.spawn(holds_ok(Flag(d)));
             panic!("closure panics");
             #[allow(unreachable_code)]
             async {}

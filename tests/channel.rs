@@ -403,14 +403,7 @@ fn a_waiting_future_repolled_with_a_new_waker_wakes_the_new_one() {
 #[test]
 fn a_panicking_waker_clone_leaves_the_channel_usable() {
     use std::panic::{AssertUnwindSafe, catch_unwind};
-    use std::task::{RawWaker, RawWakerVTable};
-    fn clone(_: *const ()) -> RawWaker {
-        panic!("waker clone panics")
-    }
-    fn noop(_: *const ()) {}
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-    // SAFETY: every vtable function accepts the null data pointer.
-    let bad = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+    let bad = common::clone_panicking_waker();
 
     let (tx, rx) = bounded::<u32>(1);
     let mut r = Box::pin(rx.recv());

@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::task::{Context, Poll, Waker};
 
 mod common;
 
@@ -19,17 +19,6 @@ use weftwork::channel::{
 
 fn poll<F: Future + ?Sized>(f: &mut Pin<Box<F>>, w: &Waker) -> Poll<F::Output> {
     f.as_mut().poll(&mut Context::from_waker(w))
-}
-
-/// A waker whose `clone` panics.
-fn bad_clone_waker() -> Waker {
-    fn clone(_: *const ()) -> RawWaker {
-        panic!("waker clone panics")
-    }
-    fn noop(_: *const ()) {}
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-    // SAFETY: every function of the vtable accepts the null data pointer.
-    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
 }
 
 // ------------------------------------------------------------ panicking wakers
@@ -46,7 +35,7 @@ fn send_requeued_with_a_panicking_clone<'a>(
     assert!(poll(&mut s, Waker::noop()).is_pending());
     assert_eq!(rx.try_recv(), Ok(0)); // `s` is woken for the free slot
     tx.try_send(9).unwrap(); // a newcomer takes it first
-    let bad = bad_clone_waker();
+    let bad = common::clone_panicking_waker();
     assert!(catch_unwind(AssertUnwindSafe(|| poll(&mut s, &bad))).is_err());
     s
 }

@@ -9,7 +9,7 @@ mod common;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use common::CountingWaker;
@@ -19,14 +19,6 @@ use weftwork::{Mutex, Semaphore};
 const BATCH: usize = 16;
 
 // ------------------------------------------------------------ wakers
-
-/// A waker whose `clone` panics.
-fn clone_panics_waker() -> Waker {
-    static VT: RawWakerVTable =
-        RawWakerVTable::new(|_| panic!("waker clone panics"), |_| {}, |_| {}, |_| {});
-    // SAFETY: every vtable function ignores the (null) data pointer.
-    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VT)) }
-}
 
 fn poll_with<F: Future + ?Sized>(fut: Pin<&mut F>, w: &Waker) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(w))
@@ -68,7 +60,7 @@ fn in_child() -> bool {
 /// checks that `fut` then completes.
 fn repoll_with_a_panicking_clone<F: Future>(mut fut: Pin<Box<F>>, release: impl FnOnce()) {
     assert!(poll_with(fut.as_mut(), Waker::noop()).is_pending());
-    let bad = clone_panics_waker();
+    let bad = common::clone_panicking_waker();
     let res = catch_unwind(AssertUnwindSafe(|| {
         poll_with(fut.as_mut(), &bad).is_pending()
     }));

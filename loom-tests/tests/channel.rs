@@ -65,6 +65,7 @@
 //! | reserve_dropped_passes_slot_on                      | M10 |
 //! | oneshot_send_races_receiver_drop                    | M12 |
 //! | oneshot_wakes_receiver                              | M13 |
+//! | oneshot_closed_woken_by_receiver_going              | M48, M49, M50 |
 //! | rendezvous_try_send_races_receiver_drop             | M2, M3 |
 //! | rendezvous_try_send_not_stolen_by_barging_try_recv  | M1 |
 //! | rendezvous_reserve_woken_by_parking_receiver        | M1, M10 |
@@ -96,6 +97,14 @@
 //! still handed to another receiver, which then drops it (the old rule).
 //! Both were planted in the real crate (backed up and restored) and caught
 //! by the model named for them.
+//!
+//! Eighteenth session: `Sender::closed` for the oneshot, with
+//! `oneshot_closed_woken_by_receiver_going`; M48 the receiver's drop does
+//! not wake the sender's `closed` wait · M49 `Receiver::close` does not
+//! wake it · M50 a poll of `closed` stores no waker when it finds the
+//! receiver still there (the second of its two lock sections is skipped).
+//! Each was planted in the real crate (backed up and restored) and caught
+//! as a loom deadlock.
 //!
 //! A later review added `poll_sender_abort_passes_slot_on` and planted M47
 //! (a granted reserve given up by `cancel_reserve` keeps its slot) in a
@@ -466,6 +475,25 @@ fn oneshot_wakes_receiver() {
         assert_eq!(block_on(rx), Ok(1));
         assert_eq!(block_on(rx2), Err(RecvError));
         t.join().unwrap();
+    });
+}
+
+/// Oneshot: the sender waits in `closed` while the receiver goes, by
+/// `close` (then drop) in one run of the pair and by drop in the other.
+#[test]
+fn oneshot_closed_woken_by_receiver_going() {
+    model(|| {
+        let (mut tx, mut rx) = oneshot::<u8>();
+        let (mut tx2, rx2) = oneshot::<u8>();
+        let t = thread::spawn(move || {
+            rx.close();
+            drop(rx2);
+            rx
+        });
+        block_on(tx.closed());
+        block_on(tx2.closed());
+        assert_eq!(tx.send(1), Err(1));
+        drop(t.join().unwrap());
     });
 }
 

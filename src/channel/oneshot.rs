@@ -15,14 +15,25 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
+use futures_core::future::FusedFuture;
+
 use super::RecvError;
 use crate::wait::SpinLock;
 
 struct State<T> {
     value: Option<T>,
+    /// The receiver's waker.
     waker: Option<Waker>,
+    /// The waker of the sender's [`Sender::closed`] wait.
+    sender_waker: Option<Waker>,
     sender_gone: bool,
     receiver_gone: bool,
+}
+
+/// Whether `slot` must take a clone of `waker`: it is empty or holds one
+/// that would wake another task.
+fn needs_waker(slot: &Option<Waker>, waker: &Waker) -> bool {
+    !slot.as_ref().is_some_and(|w| w.will_wake(waker))
 }
 
 type Shared<T> = Arc<SpinLock<State<T>>>;
@@ -42,6 +53,7 @@ pub fn oneshot<T>() -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(SpinLock::new(State {
         value: None,
         waker: None,
+        sender_waker: None,
         sender_gone: false,
         receiver_gone: false,
     }));
@@ -84,12 +96,13 @@ impl<T> Sender<T> {
                 return Err(value);
             }
             s.value = Some(value);
-            Ok(s.waker.take())
+            Ok((s.waker.take(), s.sender_waker.take()))
         });
-        res.map(|waker| {
+        res.map(|(waker, own)| {
             if let Some(w) = waker {
                 w.wake();
             }
+            drop(own);
         })
     }
 
@@ -107,18 +120,125 @@ impl<T> Sender<T> {
             .as_ref()
             .is_none_or(|s| s.with(|s| s.receiver_gone))
     }
+
+    /// Waits until the receiver is gone (dropped, or
+    /// [`Receiver::close`] called), so a producer can stop computing a
+    /// value nobody will take.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future changes nothing.
+    ///
+    /// # Examples
+    /// ```
+    /// # pollster::block_on(async {
+    /// let (mut tx, rx) = weftwork::channel::oneshot::<u8>();
+    /// std::thread::spawn(move || drop(rx));
+    /// tx.closed().await;
+    /// assert!(tx.is_closed());
+    /// # });
+    /// ```
+    pub fn closed(&mut self) -> Closed<'_, T> {
+        Closed { sender: self }
+    }
+
+    /// Polls for the receiver to be gone (see [`closed`](Self::closed)):
+    /// `Ready` once it is, otherwise `Pending`, with `cx`'s waker woken
+    /// when it goes. Only the waker of the latest call is kept.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::task::{Context, Poll, Waker};
+    /// let (mut tx, rx) = weftwork::channel::oneshot::<u8>();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(tx.poll_closed(&mut cx).is_pending());
+    /// drop(rx);
+    /// assert!(tx.poll_closed(&mut cx).is_ready());
+    /// ```
+    pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(shared) = &self.shared else {
+            return Poll::Ready(());
+        };
+        poll_slot(
+            shared,
+            cx,
+            |s| s.receiver_gone.then_some(()),
+            |s| &mut s.sender_waker,
+        )
+    }
+}
+
+/// Future of [`Sender::closed`]: completes when the receiver is gone.
+///
+/// # Cancel safety
+/// Cancel safe: dropping it changes nothing.
+///
+/// # Examples
+/// ```
+/// # pollster::block_on(async {
+/// let (mut tx, mut rx) = weftwork::channel::oneshot::<u8>();
+/// rx.close();
+/// tx.closed().await;
+/// # });
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Closed<'a, T> {
+    sender: &'a mut Sender<T>,
+}
+
+impl<T> fmt::Debug for Closed<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("oneshot::Closed").finish_non_exhaustive()
+    }
+}
+
+impl<T> Future for Closed<'_, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.get_mut().sender.poll_closed(cx)
+    }
+}
+
+/// Polls one side of the channel: `ready` decides under the lock; while it
+/// says no, `slot` keeps a waker that wakes `cx`'s task. Wakers are cloned
+/// and dropped outside the lock (user code), so a first wait locks twice.
+fn poll_slot<T, R>(
+    shared: &Shared<T>,
+    cx: &Context<'_>,
+    mut ready: impl FnMut(&mut State<T>) -> Option<R>,
+    slot: impl Fn(&mut State<T>) -> &mut Option<Waker>,
+) -> Poll<R> {
+    let first = shared.with(|s| match ready(s) {
+        Some(r) => Some(Poll::Ready(r)),
+        None if needs_waker(slot(s), cx.waker()) => None,
+        None => Some(Poll::Pending),
+    });
+    if let Some(res) = first {
+        return res;
+    }
+    let mut waker = Some(cx.waker().clone());
+    let res = shared.with(|s| match ready(s) {
+        Some(r) => Poll::Ready(r),
+        None => {
+            core::mem::swap(slot(s), &mut waker);
+            Poll::Pending
+        }
+    });
+    drop(waker);
+    res
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         if let Some(shared) = self.shared.take() {
-            let waker = shared.with(|s| {
+            let (waker, own) = shared.with(|s| {
                 s.sender_gone = true;
-                s.waker.take()
+                (s.waker.take(), s.sender_waker.take())
             });
             if let Some(w) = waker {
                 w.wake();
             }
+            drop(own);
         }
     }
 }
@@ -192,7 +312,35 @@ impl<T> Receiver<T> {
     /// assert_eq!(pollster::block_on(rx), Err(RecvError));
     /// ```
     pub fn close(&mut self) {
-        self.shared.with(|s| s.receiver_gone = true);
+        let waker = self.shared.with(|s| {
+            s.receiver_gone = true;
+            s.sender_waker.take()
+        });
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Blocks the thread until the value comes: `Err(RecvError)` if the
+    /// sender is dropped without sending (or [`close`](Self::close) was
+    /// called first).
+    ///
+    /// Never panics inside an async runtime, but blocks its worker thread
+    /// there: await the receiver in async code.
+    ///
+    /// # Panics
+    /// If the receiver already returned its result.
+    ///
+    /// # Examples
+    /// ```
+    /// let (tx, rx) = weftwork::channel::oneshot();
+    /// std::thread::spawn(move || tx.send(7).unwrap());
+    /// assert_eq!(rx.recv_blocking(), Ok(7));
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn recv_blocking(self) -> Result<T, RecvError> {
+        crate::loom::block_on(self)
     }
 }
 
@@ -202,23 +350,17 @@ impl<T> Future for Receiver<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         assert!(!this.done, "oneshot::Receiver polled after completion");
-        // Wakers are cloned (and dropped) outside the lock: user code.
-        let mut waker = Some(cx.waker().clone());
-        let res = this.shared.with(|s| {
-            if let Some(v) = s.value.take() {
-                return Poll::Ready(Ok(v));
-            }
-            // The sender is gone, or `close` was called: nothing can come.
-            if s.sender_gone || s.receiver_gone {
-                return Poll::Ready(Err(RecvError));
-            }
-            match &s.waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => core::mem::swap(&mut s.waker, &mut waker),
-            }
-            Poll::Pending
-        });
-        drop(waker);
+        let res = poll_slot(
+            &this.shared,
+            cx,
+            |s| match s.value.take() {
+                Some(v) => Some(Ok(v)),
+                // The sender is gone, or `close` was called: nothing can come.
+                None if s.sender_gone || s.receiver_gone => Some(Err(RecvError)),
+                None => None,
+            },
+            |s| &mut s.waker,
+        );
         if res.is_ready() {
             this.done = true;
         }
@@ -226,12 +368,35 @@ impl<T> Future for Receiver<T> {
     }
 }
 
+/// `is_terminated` is `true` once the receiver has returned `Ready` (or
+/// [`try_recv`](Receiver::try_recv) has taken the value or seen `Closed`).
+///
+/// # Examples
+/// ```
+/// use futures_core::future::FusedFuture;
+/// let (tx, mut rx) = weftwork::channel::oneshot();
+/// assert!(!rx.is_terminated());
+/// tx.send(1).unwrap();
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// assert!(rx.is_terminated());
+/// ```
+impl<T> FusedFuture for Receiver<T> {
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
+
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let (value, waker) = self.shared.with(|s| {
+        let (value, waker, sender_waker) = self.shared.with(|s| {
             s.receiver_gone = true;
-            (s.value.take(), s.waker.take())
+            (s.value.take(), s.waker.take(), s.sender_waker.take())
         });
+        // Woken first: a panicking destructor below must not leave the
+        // sender's `closed` wait hanging.
+        if let Some(w) = sender_waker {
+            w.wake();
+        }
         drop(waker);
         drop(value);
     }

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
 use std::thread;
 use std::time::Duration;
 
@@ -356,6 +356,15 @@ pub fn panicking_waker() -> Waker {
         }
     }
     Waker::from(Arc::new(PanicWake))
+}
+
+/// A waker whose `clone` panics (`RawWakerVTable` functions are user code
+/// the primitives may run).
+pub fn clone_panicking_waker() -> Waker {
+    static VTABLE: RawWakerVTable =
+        RawWakerVTable::new(|_| panic!("waker clone panics"), |_| {}, |_| {}, |_| {});
+    // SAFETY: every vtable function ignores the (null) data pointer.
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
 }
 
 /// A `TaskGroup` spawner driven by hand: tasks are stored, and

@@ -111,6 +111,12 @@ impl Semaphore {
     ///
     /// `n == 0` completes at once with an empty permit.
     ///
+    /// A request for more permits than the semaphore will ever have free
+    /// at once is not an error: it waits (for [`add_permits`](Self::add_permits)
+    /// or [`close`](Self::close)), and as waiters are served in order, so
+    /// does every waiter queued behind it. Check an `n` that comes from
+    /// input against the semaphore's size.
+    ///
     /// # Panics
     /// If `n` exceeds [`Semaphore::MAX_PERMITS`].
     ///
@@ -162,7 +168,12 @@ impl Semaphore {
     /// Adds `n` permits, waking waiters in FIFO order.
     ///
     /// # Panics
-    /// If the free count would exceed [`Semaphore::MAX_PERMITS`].
+    /// If the free count would exceed [`Semaphore::MAX_PERMITS`]. Queued
+    /// waiters are served first: only what is left after them is checked,
+    /// and the waiters served before the panic keep their permits (and are
+    /// woken). Permits given back by a dropped permit count too: a drop
+    /// that would take the free count above the maximum (after
+    /// `add_permits` filled it up) panics the same way.
     ///
     /// # Examples
     /// ```
@@ -187,7 +198,9 @@ impl Semaphore {
     }
 
     /// Closes the semaphore: pending and future acquires fail with
-    /// [`AcquireError::Closed`]. Permits already held stay valid and are
+    /// [`AcquireError::Closed`] (a pending acquire that was already handed
+    /// all its permits still completes with them; one handed only part of
+    /// them gives that part back). Permits already held stay valid and are
     /// still returned on drop.
     ///
     /// # Examples
@@ -234,7 +247,8 @@ impl Semaphore {
         self.acquire_many_arc(1)
     }
 
-    /// Waits for `n` permits, owned through the `Arc` (`'static`).
+    /// Waits for `n` permits, owned through the `Arc` (`'static`);
+    /// otherwise as [`acquire_many`](Self::acquire_many).
     ///
     /// # Panics
     /// If `n` exceeds [`Semaphore::MAX_PERMITS`].
@@ -290,8 +304,9 @@ impl Semaphore {
 impl Semaphore {
     /// Blocks the thread until a permit is free.
     ///
-    /// Never panics inside an async runtime, but blocks that worker thread:
-    /// call it from synchronous code.
+    /// Fails only if the semaphore is (or gets) closed. Never panics inside
+    /// an async runtime, but blocks that worker thread: call it from
+    /// synchronous code.
     ///
     /// # Examples
     /// ```
@@ -303,9 +318,14 @@ impl Semaphore {
         self.acquire_many_blocking(1)
     }
 
-    /// Blocks the thread until `n` permits are free.
+    /// Blocks the thread until `n` permits are free (in FIFO order with
+    /// the other waiters, as [`acquire_many`](Self::acquire_many)).
     ///
-    /// Never panics inside an async runtime, but blocks that worker thread.
+    /// Fails only if the semaphore is (or gets) closed. Never panics inside
+    /// an async runtime, but blocks that worker thread.
+    ///
+    /// # Panics
+    /// If `n` exceeds [`Semaphore::MAX_PERMITS`].
     ///
     /// # Examples
     /// ```

@@ -132,15 +132,31 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
-    /// Takes the lock if it is free and nobody waits for it.
+    /// Takes the lock if it is free, without waiting.
+    ///
+    /// Like the fast path of [`lock`](Self::lock), it may take a lock that
+    /// an unlock has just left free while others wait (each such take
+    /// counts against the longest waiter, see [`Mutex::MAX_BYPASS`]); it
+    /// fails if the lock is held or kept for that waiter.
     ///
     /// # Examples
     /// ```
+    /// use std::future::Future;
+    /// use std::task::{Context, Waker};
+    ///
     /// let m = weftwork::Mutex::new(1);
     /// let g = m.try_lock().unwrap();
     /// assert!(m.try_lock().is_none());
+    /// // A waiter queues; the unlock wakes it and leaves the lock free,
+    /// // so `try_lock` gets there first.
+    /// let mut waiter = std::pin::pin!(m.lock());
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(waiter.as_mut().poll(&mut cx).is_pending());
     /// drop(g);
-    /// assert!(m.try_lock().is_some());
+    /// let g = m.try_lock().unwrap();
+    /// assert!(waiter.as_mut().poll(&mut cx).is_pending());
+    /// drop(g);
+    /// assert!(waiter.as_mut().poll(&mut cx).is_ready());
     /// ```
     #[inline]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
@@ -188,7 +204,9 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
-    /// Takes the lock through the `Arc` if it is free and nobody waits.
+    /// Takes the lock through the `Arc` if it is free, without waiting (as
+    /// [`try_lock`](Self::try_lock): it may overtake waiters, within
+    /// [`Mutex::MAX_BYPASS`]).
     ///
     /// # Examples
     /// ```

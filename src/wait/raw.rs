@@ -31,7 +31,9 @@
 //! with `WAITERS` set are only ever taken by the head or by a newcomer".
 //! `HANDOFF`, set while the head has been bypassed `MAX_BYPASS` times,
 //! keeps newcomers off the free permit: it is the head's. So a waiter is
-//! overtaken at most `MAX_BYPASS` times: a count, not a clock.
+//! overtaken at most `MAX_BYPASS` times: a count, not a clock (plus one
+//! per further thread paused between an unlock's add and its bookkeeping
+//! at the same time: the add frees the permit before the count).
 //!
 //! Before a newcomer queues, it watches the word for a while (the
 //! *window*) and retries its `try_acquire` whenever enough permits show

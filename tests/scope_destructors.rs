@@ -302,3 +302,38 @@ fn a_dropped_completion_set_drops_both_lists_when_one_output_panics() {
         assert!(d.load(SeqCst), "output {i} was not dropped");
     }
 }
+
+/// Regression: two escaped handles, awaited by two other tasks, when the
+/// scope is dropped with their children unfinished. The first joiner's
+/// waker panics when woken; the second joiner must still be woken (it was
+/// not: the teardown woke from a `Vec` whose rest the panic dropped, and
+/// that task would have waited for ever).
+#[test]
+fn teardown_wakes_every_joiner_when_one_wake_panics() {
+    let (tx, rx) = std::sync::mpsc::channel::<weftwork::scope::JoinHandle<'_, ()>>();
+    let waker = noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = Box::pin(weftwork::scope(async move |s| {
+        for _ in 0..2 {
+            tx.send(s.spawn(std::future::pending::<()>())).unwrap();
+        }
+        std::future::pending::<()>().await
+    }));
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    let (mut first, mut second) = (rx.recv().unwrap(), rx.recv().unwrap());
+    let bad = common::panicking_waker();
+    assert!(
+        Pin::new(&mut first)
+            .poll(&mut Context::from_waker(&bad))
+            .is_pending()
+    );
+    let w = CountingWaker::new();
+    assert!(w.poll(Pin::new(&mut second)).is_pending());
+    let r = catch_unwind(AssertUnwindSafe(|| drop(fut)));
+    assert!(r.is_err(), "the first joiner's wake panicked");
+    assert_eq!(w.count(), 1, "the second joiner was not woken");
+    for h in [first, second] {
+        let mut h = h;
+        assert!(catch_unwind(AssertUnwindSafe(|| w.poll(Pin::new(&mut h)))).is_err());
+    }
+}

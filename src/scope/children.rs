@@ -312,7 +312,7 @@ impl<'env> Core<'env> {
                 }
             });
             if batch.is_empty() {
-                wakers.into_iter().for_each(Waker::wake);
+                crate::wait::wake_every(wakers);
                 break;
             }
             let mut dropping = Dropping {
@@ -380,9 +380,7 @@ impl Drop for Dropping<'_> {
             }
         });
         drop(release);
-        core::mem::take(&mut self.wakers)
-            .into_iter()
-            .for_each(Waker::wake);
+        crate::wait::wake_every(core::mem::take(&mut self.wakers));
     }
 }
 

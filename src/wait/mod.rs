@@ -29,4 +29,6 @@ pub(crate) use raw::{Acquire, Closed, MAX_BYPASS, MAX_PERMITS, RawSemaphore, Try
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub(crate) use spin::SpinLock;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub(crate) use wakers::wake_every;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub(crate) use wakers::{OnUnwind, WakeBatch};

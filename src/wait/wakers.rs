@@ -84,6 +84,23 @@ impl<const N: usize> core::fmt::Debug for WakeBatch<N> {
     }
 }
 
+/// Wakes every waker of `wakers`, in order. If one panics, the rest are
+/// still woken while the panic unwinds (a second panic then aborts): for
+/// cold paths such as a scope's teardown, where a lost wake-up leaves a
+/// task waiting for ever.
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub(crate) fn wake_every(wakers: alloc::vec::Vec<Waker>) {
+    struct Rest(alloc::vec::IntoIter<Waker>);
+    impl Drop for Rest {
+        fn drop(&mut self) {
+            // Empty unless a `wake` below panicked.
+            self.0.by_ref().for_each(Waker::wake);
+        }
+    }
+    let mut rest = Rest(wakers.into_iter());
+    rest.0.by_ref().for_each(Waker::wake);
+}
+
 /// Runs its closure if dropped while a panic unwinds, unless
 /// [`disarm`](Self::disarm)ed first: how a loop that wakes a batch and then
 /// goes on (releasing permits, closing) still finishes its work when a

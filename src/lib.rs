@@ -37,6 +37,18 @@ mod wait;
 
 /// Locks and semaphores: [`Mutex`], [`RwLock`], [`Semaphore`] and their
 /// guards, permits and futures.
+///
+/// # Examples
+/// ```
+/// use weftwork::sync::{Mutex, RwLock, Semaphore};
+/// # pollster::block_on(async {
+/// let (count, config, slots) = (Mutex::new(0), RwLock::new("v1"), Semaphore::new(2));
+/// let _permit = slots.acquire().await.unwrap();
+/// *count.lock().await += 1;
+/// assert_eq!(*config.read().await, "v1");
+/// assert_eq!((*count.lock().await, slots.available_permits()), (1, 1));
+/// # });
+/// ```
 pub mod sync {
     pub use crate::mutex::{Lock, MappedMutexGuard, Mutex, MutexGuard};
     #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]

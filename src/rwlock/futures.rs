@@ -169,22 +169,98 @@ impl<R: LockRef> UpgradeFuture<R> {
 }
 
 /// [`RwLock::read`]'s future.
+///
+/// # Examples
+/// ```
+/// use weftwork::sync::{Read, RwLock};
+/// let lock = RwLock::new(1);
+/// let fut: Read<'_, i32> = lock.read();
+/// assert_eq!(*pollster::block_on(fut), 1);
+/// ```
 pub type Read<'a, T> = ReadFuture<&'a RwLock<T>>;
 /// [`RwLock::write`]'s future.
+///
+/// # Examples
+/// ```
+/// use weftwork::sync::{RwLock, Write};
+/// let lock = RwLock::new(1);
+/// let fut: Write<'_, i32> = lock.write();
+/// *pollster::block_on(fut) += 1;
+/// assert_eq!(lock.into_inner(), 2);
+/// ```
 pub type Write<'a, T> = WriteFuture<&'a RwLock<T>>;
 /// [`RwLock::upgradable_read`]'s future.
+///
+/// # Examples
+/// ```
+/// use weftwork::sync::{RwLock, UpgradableRead};
+/// let lock = RwLock::new(1);
+/// let fut: UpgradableRead<'_, i32> = lock.upgradable_read();
+/// let guard = pollster::block_on(fut);
+/// assert_eq!(*guard, 1);
+/// assert!(lock.try_read().is_some(), "readers still get in");
+/// ```
 pub type UpgradableRead<'a, T> = UpgradableReadFuture<&'a RwLock<T>>;
 /// The future of upgrading a borrowed upgradable guard.
+///
+/// # Examples
+/// ```
+/// use weftwork::sync::{RwLock, RwLockUpgradableReadGuard, Upgrade};
+/// let lock = RwLock::new(1);
+/// let guard = lock.try_upgradable_read().unwrap();
+/// let fut: Upgrade<'_, i32> = RwLockUpgradableReadGuard::upgrade(guard);
+/// *pollster::block_on(fut) = 2;
+/// assert_eq!(*lock.try_read().unwrap(), 2);
+/// ```
 pub type Upgrade<'a, T> = UpgradeFuture<&'a RwLock<T>>;
 /// [`RwLock::read_arc`]'s future.
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use weftwork::sync::{ReadArc, RwLock};
+/// let lock = Arc::new(RwLock::new(1));
+/// let fut: ReadArc<i32> = lock.read_arc();
+/// assert_eq!(*pollster::block_on(fut), 1);
+/// ```
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub type ReadArc<T> = ReadFuture<Arc<RwLock<T>>>;
 /// [`RwLock::write_arc`]'s future.
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use weftwork::sync::{RwLock, WriteArc};
+/// let lock = Arc::new(RwLock::new(1));
+/// let fut: WriteArc<i32> = lock.write_arc();
+/// *pollster::block_on(fut) = 2;
+/// assert_eq!(*lock.try_read().unwrap(), 2);
+/// ```
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub type WriteArc<T> = WriteFuture<Arc<RwLock<T>>>;
 /// [`RwLock::upgradable_read_arc`]'s future.
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use weftwork::sync::{RwLock, UpgradableReadArc};
+/// let lock = Arc::new(RwLock::new(1));
+/// let fut: UpgradableReadArc<i32> = lock.upgradable_read_arc();
+/// assert_eq!(*pollster::block_on(fut), 1);
+/// ```
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub type UpgradableReadArc<T> = UpgradableReadFuture<Arc<RwLock<T>>>;
 /// The future of upgrading an `Arc` upgradable guard.
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use weftwork::sync::{RwLock, RwLockUpgradableReadGuardArc, UpgradeArc};
+/// let lock = Arc::new(RwLock::new(1));
+/// let guard = lock.try_upgradable_read_arc().unwrap();
+/// let fut: UpgradeArc<i32> = RwLockUpgradableReadGuardArc::upgrade(guard);
+/// *pollster::block_on(fut) = 2;
+/// assert_eq!(*lock.try_read().unwrap(), 2);
+/// ```
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub type UpgradeArc<T> = UpgradeFuture<Arc<RwLock<T>>>;

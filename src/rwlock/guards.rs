@@ -56,18 +56,77 @@ pub struct UpgradableGuard<R: LockRef>(R);
 pub struct WriteGuard<R: LockRef>(R);
 
 /// A read guard borrowing the lock.
+///
+/// # Examples
+/// ```
+/// use weftwork::sync::{RwLock, RwLockReadGuard};
+/// let lock = RwLock::new(1);
+/// let a: RwLockReadGuard<'_, i32> = lock.try_read().unwrap();
+/// let b = lock.try_read().unwrap(); // readers share the lock
+/// assert_eq!(*a + *b, 2);
+/// ```
 pub type RwLockReadGuard<'a, T> = ReadGuard<&'a RwLock<T>>;
 /// An upgradable read guard borrowing the lock.
+///
+/// # Examples
+/// ```
+/// use weftwork::sync::{RwLock, RwLockUpgradableReadGuard};
+/// let lock = RwLock::new(1);
+/// let g: RwLockUpgradableReadGuard<'_, i32> = lock.try_upgradable_read().unwrap();
+/// assert!(lock.try_upgradable_read().is_none(), "one at a time");
+/// let mut w = RwLockUpgradableReadGuard::try_upgrade(g).ok().unwrap();
+/// *w = 2;
+/// ```
 pub type RwLockUpgradableReadGuard<'a, T> = UpgradableGuard<&'a RwLock<T>>;
 /// A write guard borrowing the lock.
+///
+/// # Examples
+/// ```
+/// use weftwork::sync::{RwLock, RwLockWriteGuard};
+/// let lock = RwLock::new(1);
+/// let mut g: RwLockWriteGuard<'_, i32> = lock.try_write().unwrap();
+/// *g = 2;
+/// assert!(lock.try_read().is_none(), "a writer excludes readers");
+/// ```
 pub type RwLockWriteGuard<'a, T> = WriteGuard<&'a RwLock<T>>;
 /// A `'static` read guard owning an `Arc` of the lock.
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use weftwork::sync::{RwLock, RwLockReadGuardArc};
+/// let lock = Arc::new(RwLock::new(1));
+/// let g: RwLockReadGuardArc<i32> = lock.try_read_arc().unwrap();
+/// drop(lock); // the guard keeps the lock alive
+/// assert_eq!(*g, 1);
+/// ```
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub type RwLockReadGuardArc<T> = ReadGuard<Arc<RwLock<T>>>;
 /// A `'static` upgradable read guard owning an `Arc` of the lock.
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use weftwork::sync::{RwLock, RwLockUpgradableReadGuardArc};
+/// let lock = Arc::new(RwLock::new(1));
+/// let g: RwLockUpgradableReadGuardArc<i32> = lock.try_upgradable_read_arc().unwrap();
+/// let w = pollster::block_on(RwLockUpgradableReadGuardArc::upgrade(g));
+/// assert_eq!(*w, 1);
+/// ```
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub type RwLockUpgradableReadGuardArc<T> = UpgradableGuard<Arc<RwLock<T>>>;
 /// A `'static` write guard owning an `Arc` of the lock.
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use weftwork::sync::{RwLock, RwLockWriteGuardArc};
+/// let lock = Arc::new(RwLock::new(1));
+/// let mut g: RwLockWriteGuardArc<i32> = lock.try_write_arc().unwrap();
+/// *g = 2;
+/// drop(g);
+/// assert_eq!(*lock.try_read().unwrap(), 2);
+/// ```
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub type RwLockWriteGuardArc<T> = WriteGuard<Arc<RwLock<T>>>;
 

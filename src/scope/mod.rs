@@ -151,10 +151,50 @@ use drive::Drive;
 use mode::Verdict;
 
 /// The scope [`try_scope`] hands its body.
+///
+/// # Examples
+/// ```
+/// # pollster::block_on(async {
+/// use weftwork::scope::TryScope;
+/// let r: Result<u8, &str> = weftwork::try_scope(async |s: TryScope<'_, &str>| {
+///     s.spawn(async { Err::<(), _>("failed") });
+///     Ok(1)
+/// })
+/// .await;
+/// assert_eq!(r, Err("failed"));
+/// # });
+/// ```
 pub type TryScope<'env, E> = Scope<'env, FailFast<E>>;
 /// The scope [`supervise`] hands its body.
+///
+/// # Examples
+/// ```
+/// # pollster::block_on(async {
+/// use weftwork::scope::SupervisedScope;
+/// let (out, errors) = weftwork::scope::supervise(async |s: SupervisedScope<'_, &str>| {
+///     s.spawn(async { Err::<(), _>("one failed") });
+///     s.spawn(async { Ok(()) });
+///     7
+/// })
+/// .await;
+/// assert_eq!((out, errors), (7, vec!["one failed"]));
+/// # });
+/// ```
 pub type SupervisedScope<'env, E> = Scope<'env, Supervise<E>>;
 /// The scope [`race`] hands its body.
+///
+/// # Examples
+/// ```
+/// # pollster::block_on(async {
+/// use weftwork::scope::RaceScope;
+/// let r = weftwork::scope::race(async |s: RaceScope<'_, u8, &str>| {
+///     s.spawn(async { Err("slow path failed") });
+///     s.spawn(async { Ok(3) });
+/// })
+/// .await;
+/// assert_eq!(r, Ok(3));
+/// # });
+/// ```
 pub type RaceScope<'env, T, E> = Scope<'env, FirstOk<T, E>>;
 
 /// Runs `body` with a [`Scope`] to spawn children on; returns the body's

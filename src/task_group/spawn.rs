@@ -7,6 +7,20 @@ use core::future::Future;
 use core::pin::Pin;
 
 /// A boxed, sendable task, as handed to [`Spawn::spawn_boxed`].
+///
+/// # Examples
+/// ```
+/// use weftwork::task_group::{BoxTask, Spawn};
+/// /// Runs each task on a thread of its own.
+/// struct Threads;
+/// impl Spawn for Threads {
+///     fn spawn_boxed(&self, task: BoxTask) {
+///         std::thread::spawn(move || pollster::block_on(task));
+///     }
+/// }
+/// let task: BoxTask = Box::pin(async {});
+/// Threads.spawn_boxed(task);
+/// ```
 pub type BoxTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// Something that can run a `'static + Send` task to completion in the

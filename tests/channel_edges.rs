@@ -294,3 +294,73 @@ fn close_with_a_panicking_wake_still_closes_every_waiter() {
     }
     drop(tx);
 }
+
+// ------------------------------------------------------------ Sender::closed
+
+/// `Sender::closed` waits while a receiver lives and completes (woken
+/// once, then fused) when the channel closes, whichever way it closes.
+#[test]
+fn sender_closed_completes_when_the_channel_closes() {
+    type Closer = fn(&Sender<u8>, Sender<u8>, Receiver<u8>, Receiver<u8>);
+    let ways: [(&str, Closer); 3] = [
+        ("every receiver dropped", |_, _, rx, rx2| drop((rx, rx2))),
+        ("a receiver's close", |_, _, rx, _| assert!(rx.close())),
+        ("another sender's close", |_, tx2, _, _| {
+            assert!(tx2.close())
+        }),
+    ];
+    for (way, close) in ways {
+        let (tx, rx) = bounded::<u8>(1);
+        let (tx2, rx2) = (tx.clone(), rx.clone());
+        let w = CountingWaker::new();
+        let mut closed = Box::pin(tx.closed());
+        assert!(w.poll_box(&mut closed).is_pending(), "{way}");
+        drop(rx.clone()); // not the last receiver: still open
+        assert!(w.poll_box(&mut closed).is_pending(), "{way}");
+        assert_eq!(w.count(), 0, "{way}");
+        close(&tx, tx2, rx, rx2);
+        assert_eq!(w.count(), 1, "{way}: woken once");
+        assert!(w.poll_box(&mut closed).is_ready(), "{way}");
+        assert!(w.poll_box(&mut closed).is_ready(), "{way}: fused");
+        assert!(tx.is_closed());
+    }
+}
+
+/// Many `closed` waiters (more than one wake batch) are all woken, and one
+/// dropped while waiting is unlinked (the close does not touch it).
+#[test]
+fn every_closed_waiter_is_woken_and_a_dropped_one_leaves() {
+    let (tx, rx) = bounded::<u8>(0);
+    let ws: Vec<CountingWaker> = (0..40).map(|_| CountingWaker::new()).collect();
+    let mut futs: Vec<_> = (0..40).map(|_| Box::pin(tx.closed())).collect();
+    for (f, w) in futs.iter_mut().zip(&ws) {
+        assert!(w.poll_box(f).is_pending());
+    }
+    drop(futs.remove(7));
+    drop(rx);
+    for (i, w) in ws.iter().enumerate() {
+        assert_eq!(w.count(), usize::from(i != 7), "waiter {i}");
+    }
+    for f in &mut futs {
+        assert!(poll(f, Waker::noop()).is_ready());
+    }
+}
+
+/// The close fires `closed` even when waking a parked receiver panics.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "leaks the wakers of the panicking batch (see `WakeBatch::wake_all`)"
+)]
+fn closed_fires_when_a_wake_of_the_close_panics() {
+    let (tx, rx) = bounded::<u8>(1);
+    let mut r = Box::pin(rx.recv());
+    assert!(poll(&mut r, &common::panicking_waker()).is_pending());
+    let w = CountingWaker::new();
+    let mut closed = Box::pin(tx.closed());
+    assert!(w.poll_box(&mut closed).is_pending());
+    assert!(catch_unwind(AssertUnwindSafe(|| tx.close())).is_err());
+    assert_eq!(w.count(), 1);
+    assert!(w.poll_box(&mut closed).is_ready());
+    assert_eq!(poll(&mut r, Waker::noop()), Poll::Ready(Err(RecvError)));
+}

@@ -66,6 +66,7 @@
 //! | oneshot_send_races_receiver_drop                    | M12 |
 //! | oneshot_wakes_receiver                              | M13 |
 //! | oneshot_closed_woken_by_receiver_going              | M48, M49, M50 |
+//! | sender_closed_woken_by_last_receiver_drop           | M51, M52 |
 //! | rendezvous_try_send_races_receiver_drop             | M2, M3 |
 //! | rendezvous_try_send_not_stolen_by_barging_try_recv  | M1 |
 //! | rendezvous_reserve_woken_by_parking_receiver        | M1, M10 |
@@ -104,7 +105,10 @@
 //! wake it · M50 a poll of `closed` stores no waker when it finds the
 //! receiver still there (the second of its two lock sections is skipped).
 //! Each was planted in the real crate (backed up and restored) and caught
-//! as a loom deadlock.
+//! as a loom deadlock. With the bounded channel's `Sender::closed`,
+//! `sender_closed_woken_by_last_receiver_drop` catches M51 the close never
+//! fires the event, and M52 the event fires before `closed` is set (the
+//! `is_closed` assertion after the wait fails) — both planted the same way.
 //!
 //! A later review added `poll_sender_abort_passes_slot_on` and planted M47
 //! (a granted reserve given up by `cancel_reserve` keeps its slot) in a
@@ -494,6 +498,22 @@ fn oneshot_closed_woken_by_receiver_going() {
         block_on(tx2.closed());
         assert_eq!(tx.send(1), Err(1));
         drop(t.join().unwrap());
+    });
+}
+
+/// `Sender::closed` waits while the last two receivers are dropped on
+/// another thread; once it returns, sends fail.
+#[test]
+fn sender_closed_woken_by_last_receiver_drop() {
+    model(|| {
+        let (tx, rx) = bounded::<u8>(1);
+        let rx2 = rx.clone();
+        let t = thread::spawn(move || drop(rx));
+        drop(rx2);
+        block_on(tx.closed());
+        assert!(tx.is_closed());
+        assert_eq!(tx.try_send(1), Err(TrySendError::Closed(1)));
+        t.join().unwrap();
     });
 }
 

@@ -45,20 +45,8 @@ impl<T: Borrow<CancelToken>> WaitFor<T> {
     fn poll_wait(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
         let token: &CancelToken = (*this.token).borrow();
-        // The flag is set before the event closes, so this also makes the
-        // future fused: after completing, every poll lands here.
-        if token.is_cancelled() {
-            return Poll::Ready(());
-        }
-        match this.acquire.poll_acquire(token.event(), cx) {
-            Poll::Pending => Poll::Pending,
-            // Nobody ever adds a permit: `Ok` cannot happen, `Err` means
-            // the event closed, i.e. the token was cancelled.
-            Poll::Ready(res) => {
-                debug_assert!(res.is_err(), "a cancel event never has permits");
-                Poll::Ready(())
-            }
-        }
+        // The flag is set before the event closes.
+        wait::poll_event(this.acquire, token.is_cancelled(), token.event(), cx)
     }
 }
 

@@ -124,7 +124,7 @@ use super::TrySendError;
 use super::state::{Ring, State, Wakes};
 use super::waiter::{List, Node, Status, Wait};
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::wait::{CachePadded, OnUnwind, SpinLock};
+use crate::wait::{CachePadded, OnUnwind, RawSemaphore, SpinLock};
 
 /// Extra ring slots (at most; `min(cap, SLACK)`) for values handed to
 /// parked receivers, which do not count against the capacity: a receiver
@@ -143,6 +143,8 @@ pub(crate) struct Chan<T> {
     cap: usize,
     /// Mirrors `State::closed` for lock-free `is_closed`.
     closed: AtomicUsize,
+    /// Closes after `closed` is set: what `Sender::closed` waits on.
+    pub(crate) closed_event: RawSemaphore,
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
 }
@@ -170,6 +172,7 @@ impl<T> Chan<T> {
             })),
             cap,
             closed: AtomicUsize::new(0),
+            closed_event: RawSemaphore::new(0),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
         }
@@ -613,6 +616,9 @@ impl<T> Chan<T> {
     /// values back, receivers drain what is left and then see the close.
     /// Returns whether this call closed it.
     pub(crate) fn close(&self) -> bool {
+        // Runs when this returns, and also should a `wake` below panic:
+        // `closed` is set by then, the event fires after it.
+        let _event = OnUnwind::new(|| self.closed_event.close());
         let mut first = None;
         loop {
             let mut wakes = Wakes::new();

@@ -10,6 +10,7 @@ use pin_project_lite::pin_project;
 use super::chan::Chan;
 use super::waiter::Wait;
 use super::{OwnedPermit, Permit, RecvError, SendError, Sender};
+use crate::wait;
 
 pin_project! {
     /// The future of [`Sender::send`](super::Sender::send).
@@ -292,5 +293,66 @@ impl<T> fmt::Debug for ReserveOwned<T> {
 impl<T> fmt::Debug for Reserve<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reserve").finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    /// The future of [`Sender::closed`](super::Sender::closed): completes
+    /// once the channel is closed (every receiver dropped, or `close`
+    /// called on either side).
+    ///
+    /// Polling it again after it completed completes again at once.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: dropping it only unregisters its waiter.
+    ///
+    /// # Examples
+    /// ```
+    /// # pollster::block_on(async {
+    /// let (tx, rx) = weftwork::channel::bounded::<u8>(1);
+    /// let fut: weftwork::channel::Closed<'_, u8> = tx.closed();
+    /// drop(rx);
+    /// fut.await;
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Closed<'a, T> {
+        chan: &'a Chan<T>,
+        #[pin]
+        acquire: wait::Acquire,
+    }
+
+    impl<T> PinnedDrop for Closed<'_, T> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            this.acquire.cancel(&this.chan.closed_event);
+        }
+    }
+}
+
+impl<'a, T> Closed<'a, T> {
+    pub(super) fn new(chan: &'a Chan<T>) -> Self {
+        Self {
+            chan,
+            acquire: wait::Acquire::event(),
+        }
+    }
+}
+
+impl<T> Future for Closed<'_, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let chan = *this.chan;
+        wait::poll_event(this.acquire, chan.is_closed(), &chan.closed_event, cx)
+    }
+}
+
+impl<T> fmt::Debug for Closed<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Closed")
+            .field("closed", &self.chan.is_closed())
+            .finish_non_exhaustive()
     }
 }

@@ -99,7 +99,7 @@ mod waiter;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};
 #[cfg(target_has_atomic = "ptr")]
-pub use future::{Recv, Reserve, ReserveOwned, Send};
+pub use future::{Closed, Recv, Reserve, ReserveOwned, Send};
 #[cfg(target_has_atomic = "ptr")]
 pub use oneshot::oneshot;
 #[cfg(target_has_atomic = "ptr")]

@@ -6,7 +6,7 @@ use core::fmt;
 #[cfg(feature = "std")]
 use super::SendError;
 use super::chan::Chan;
-use super::{OwnedPermit, Permit, Reserve, ReserveOwned, Send, TrySendError};
+use super::{Closed, OwnedPermit, Permit, Reserve, ReserveOwned, Send, TrySendError};
 use crate::loom::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 
 /// The sending half of a [`bounded`](super::bounded) channel. Clone it for
@@ -252,6 +252,26 @@ impl<T> Sender<T> {
     /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
+    }
+
+    /// Waits until the channel is closed: every receiver dropped, or
+    /// [`close`](Self::close) called on either side. A producer can
+    /// `select` on it to stop work nobody will receive.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: dropping the future changes nothing.
+    ///
+    /// # Examples
+    /// ```
+    /// # pollster::block_on(async {
+    /// let (tx, rx) = weftwork::channel::bounded::<u8>(1);
+    /// std::thread::spawn(move || drop(rx));
+    /// tx.closed().await;
+    /// assert!(tx.try_send(1).is_err());
+    /// # });
+    /// ```
+    pub fn closed(&self) -> Closed<'_, T> {
+        Closed::new(&self.chan)
     }
 
     /// Values buffered in the channel now. Values already handed to a

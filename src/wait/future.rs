@@ -8,6 +8,27 @@ use pin_project_lite::pin_project;
 
 use super::{Acquire, Closed, RawSemaphore};
 
+/// Polls a wait for a one-way event: `event` is a zero-permit semaphore
+/// that only ever closes (see [`Acquire::event`]), and `set` reads the flag
+/// its owner sets before closing it. `Ready` once the event fired; a poll
+/// after that returns at the flag, so the future is fused.
+#[cfg(feature = "alloc")]
+pub(crate) fn poll_event(
+    acquire: Pin<&mut Acquire>,
+    set: bool,
+    event: &RawSemaphore,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    if set {
+        return Poll::Ready(());
+    }
+    // Nobody ever adds a permit: `Ok` cannot happen, `Err` means the
+    // event closed.
+    let res = ready!(acquire.poll_acquire(event, cx));
+    debug_assert!(res.is_err(), "an event never has permits");
+    Poll::Ready(())
+}
+
 /// Something that leads to a [`RawSemaphore`]: `&Semaphore`, `Arc<Mutex<T>>`…
 pub(crate) trait SemRef {
     fn raw(&self) -> &RawSemaphore;

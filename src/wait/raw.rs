@@ -893,8 +893,9 @@ impl Acquire {
     }
 
     /// A wait for an event that closes the semaphore and never frees a
-    /// permit (a cancel token): it queues without spinning.
-    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+    /// permit (a cancel token, a channel's close): it queues without
+    /// spinning.
+    #[cfg(feature = "alloc")]
     #[inline]
     pub(crate) fn event() -> Self {
         let mut this = Self::fifo(1);

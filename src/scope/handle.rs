@@ -9,6 +9,8 @@ use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
+use futures_core::future::FusedFuture;
+
 use super::Builder;
 use super::children::{Core, handle_side};
 use super::mode::{FailFast, FirstOk, Mode, Plain, Supervise};
@@ -446,6 +448,29 @@ impl<T> Future for JoinHandle<'_, T> {
         // Its references went with the output.
         self.task = None;
         Poll::Ready(out)
+    }
+}
+
+/// `is_terminated` is `true` once the handle has returned the output (for
+/// `futures::select!` and other users of [`FusedFuture`]).
+///
+/// # Examples
+///
+/// ```
+/// use futures_core::future::FusedFuture;
+/// # pollster::block_on(async {
+/// weftwork::scope(async |s| {
+///     let mut h = s.spawn(async { 1 });
+///     assert!(!h.is_terminated());
+///     assert_eq!((&mut h).await, 1);
+///     assert!(h.is_terminated());
+/// })
+/// .await;
+/// # });
+/// ```
+impl<T> FusedFuture for JoinHandle<'_, T> {
+    fn is_terminated(&self) -> bool {
+        self.task.is_none()
     }
 }
 

@@ -9,6 +9,7 @@ use core::mem;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker, ready};
 
+use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
 use super::Shared;
@@ -336,6 +337,31 @@ impl<T> Future for TaskHandle<T> {
             Some(State::Finished(Outcome::Panicked(p))) => std::panic::resume_unwind(p),
             Some(_) => panic!("TaskHandle polled after it returned the task's outcome"),
         }
+    }
+}
+
+/// `is_terminated` is `true` once the handle has returned the task's
+/// outcome (for `futures::select!` and other users of [`FusedFuture`]).
+///
+/// # Examples
+/// ```
+/// use futures_core::future::FusedFuture;
+/// use weftwork::task_group::{BoxTask, Spawn, TaskGroup};
+/// # struct Threads;
+/// # impl Spawn for Threads {
+/// #     fn spawn_boxed(&self, task: BoxTask) { std::thread::spawn(move || pollster::block_on(task)); }
+/// # }
+/// # pollster::block_on(async {
+/// let group = TaskGroup::new(Threads);
+/// let mut h = group.spawn(async { 2 });
+/// assert!(!h.is_terminated());
+/// assert_eq!((&mut h).await, Ok(2));
+/// assert!(h.is_terminated());
+/// # });
+/// ```
+impl<T> FusedFuture for TaskHandle<T> {
+    fn is_terminated(&self) -> bool {
+        self.cell.slot.with(|s| matches!(s.state, State::Taken))
     }
 }
 

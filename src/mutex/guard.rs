@@ -56,19 +56,68 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// # });
     /// ```
     pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&mut T) -> &mut U) -> MappedMutexGuard<'a, U> {
-        let mutex = this.mutex;
-        // SAFETY: the guard proves the lock is held, so `&mut T` is unique.
-        let value = unsafe { &mut *mutex.value.get() };
-        // `f` runs while the guard still owns the lock: if it panics, the
-        // guard's drop unlocks (no poisoning); otherwise the lock moves to
-        // the mapped guard and the original is forgotten.
-        let value = NonNull::from(f(value));
-        core::mem::forget(this);
-        MappedMutexGuard {
-            raw: &mutex.raw,
-            value,
-            _marker: PhantomData,
+        match Self::try_map(this, |v| Some(f(v))) {
+            Ok(mapped) => mapped,
+            Err(_) => unreachable!("the closure always returns `Some`"),
         }
+    }
+
+    /// Narrows the guard to a part of the value that may not be there:
+    /// `f` returns `None` and the original guard comes back as `Err`,
+    /// still holding the lock.
+    ///
+    /// If `f` panics, the lock is released (once) as the guard drops; there
+    /// is no poisoning.
+    ///
+    /// # Examples
+    /// ```
+    /// use weftwork::sync::MutexGuard;
+    /// # pollster::block_on(async {
+    /// let m = weftwork::Mutex::new(vec![1, 2, 3]);
+    /// let guard = MutexGuard::try_map(m.lock().await, |v| v.get_mut(5))
+    ///     .expect_err("no element 5: the guard comes back");
+    /// assert_eq!(guard.len(), 3);
+    /// let mut first = MutexGuard::try_map(guard, |v| v.first_mut()).unwrap();
+    /// *first = 10;
+    /// drop(first);
+    /// assert_eq!(*m.lock().await, [10, 2, 3]);
+    /// # });
+    /// ```
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<MappedMutexGuard<'a, U>, Self> {
+        let mutex = this.mutex;
+        // SAFETY: the guard proves the lock is held, so `&mut T` is unique;
+        // only `f` uses it, while `try_narrow` still owns the guard (and
+        // on `Some` the lock moves on to the mapped guard).
+        let value = unsafe { &mut *mutex.value.get() };
+        try_narrow(this, &mutex.raw, value, f)
+    }
+}
+
+/// The one body of every `map` / `try_map`: runs `f` on `value` while
+/// `guard` (which holds the lock `raw`, over `value`) is still owned here,
+/// so if `f` panics, the guard's own drop unlocks, exactly once. On `Some`
+/// the lock moves to a [`MappedMutexGuard`] over the part and `guard` is
+/// forgotten; on `None`, `guard` is returned, still holding the lock.
+fn try_narrow<'a, G, T: ?Sized, U: ?Sized>(
+    guard: G,
+    raw: &'a RawSemaphore,
+    value: &mut T,
+    f: impl FnOnce(&mut T) -> Option<&mut U>,
+) -> Result<MappedMutexGuard<'a, U>, G> {
+    match f(value) {
+        Some(part) => {
+            let value = NonNull::from(part);
+            core::mem::forget(guard);
+            Ok(MappedMutexGuard {
+                raw,
+                value,
+                _marker: PhantomData,
+            })
+        }
+        None => Err(guard),
     }
 }
 
@@ -143,19 +192,46 @@ impl<'a, U: ?Sized> MappedMutexGuard<'a, U> {
     /// assert_eq!(*g, 2);
     /// # });
     /// ```
-    pub fn map<V: ?Sized>(
-        mut this: Self,
-        f: impl FnOnce(&mut U) -> &mut V,
-    ) -> MappedMutexGuard<'a, V> {
-        // SAFETY: the lock is held by `this`; the reference is unique.
-        let value = NonNull::from(f(unsafe { this.value.as_mut() }));
-        let raw = this.raw;
-        core::mem::forget(this);
-        MappedMutexGuard {
-            raw,
-            value,
-            _marker: PhantomData,
+    pub fn map<V: ?Sized>(this: Self, f: impl FnOnce(&mut U) -> &mut V) -> MappedMutexGuard<'a, V> {
+        match Self::try_map(this, |v| Some(f(v))) {
+            Ok(mapped) => mapped,
+            Err(_) => unreachable!("the closure always returns `Some`"),
         }
+    }
+
+    /// Narrows further to a part that may not be there: `f` returns `None`
+    /// and the original mapped guard comes back as `Err`, still holding
+    /// the lock.
+    ///
+    /// If `f` panics, the lock is released (once) as the guard drops; there
+    /// is no poisoning.
+    ///
+    /// # Examples
+    /// ```
+    /// use weftwork::sync::{MappedMutexGuard, MutexGuard};
+    /// # pollster::block_on(async {
+    /// let m = weftwork::Mutex::new((0, Some(5)));
+    /// let g = MutexGuard::map(m.lock().await, |v| v);
+    /// let g = MappedMutexGuard::try_map(g, |v| v.1.as_mut()).unwrap();
+    /// assert_eq!(*g, 5);
+    /// drop(g);
+    /// m.lock().await.1 = None;
+    /// let g = MutexGuard::map(m.lock().await, |v| v);
+    /// let g = MappedMutexGuard::try_map(g, |v| v.1.as_mut()).unwrap_err();
+    /// assert_eq!(g.0, 0);
+    /// # });
+    /// ```
+    pub fn try_map<V: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&mut U) -> Option<&mut V>,
+    ) -> Result<MappedMutexGuard<'a, V>, Self> {
+        let raw = this.raw;
+        let mut value = this.value;
+        // SAFETY: the lock is held by `this` and the pointer came from a
+        // live `&mut U`, so the reference is unique; only `f` uses it,
+        // while `try_narrow` still owns `this`.
+        let value = unsafe { value.as_mut() };
+        try_narrow(this, raw, value, f)
     }
 }
 
@@ -185,6 +261,12 @@ impl<U: ?Sized> Drop for MappedMutexGuard<'_, U> {
 impl<U: ?Sized + fmt::Debug> fmt::Debug for MappedMutexGuard<'_, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<U: ?Sized + fmt::Display> fmt::Display for MappedMutexGuard<'_, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
     }
 }
 
@@ -267,5 +349,12 @@ impl<T: ?Sized> Drop for MutexGuardArc<T> {
 impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuardArc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
+    }
+}
+
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuardArc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
     }
 }

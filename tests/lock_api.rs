@@ -1,6 +1,6 @@
 //! The smaller pieces of lock API that users of tokio::sync and async-lock
-//! reach for: `try_map` on the mutex guards and `Display` on every mutex
-//! guard. Hand-polled with
+//! reach for: `try_map` on the mutex guards, `Display` on every mutex
+//! guard, and `merge` / `split` on semaphore permits. Hand-polled with
 //! wakers the test controls: no threads, no timing.
 
 mod common;
@@ -9,6 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use common::{CountingWaker, ready};
+use weftwork::Semaphore;
 use weftwork::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 /// The message of a panic caught by `catch_unwind`.
@@ -204,4 +205,281 @@ fn every_mutex_guard_displays_its_value() {
     assert_eq!(format!("{:.2}", n.try_lock_arc().unwrap()), "2.71");
     let g = MutexGuard::map(n.try_lock().unwrap(), |v| v);
     assert_eq!(format!("{g:.1}"), "2.7");
+}
+
+// --- SemaphorePermit / SemaphorePermitArc: merge ---------------------------
+
+/// Merging then dropping returns the sum, once.
+#[test]
+fn merge_then_drop_releases_the_sum() {
+    let sem = Semaphore::new(5);
+    let mut a = sem.try_acquire_many(2).unwrap();
+    let b = sem.try_acquire_many(3).unwrap();
+    a.merge(b);
+    assert_eq!(a.num_permits(), 5);
+    assert_eq!(sem.available_permits(), 0, "merging returns nothing");
+    drop(a);
+    assert_eq!(sem.available_permits(), 5);
+
+    let sem = Arc::new(Semaphore::new(5));
+    let mut a = sem.try_acquire_many_arc(1).unwrap();
+    a.merge(sem.try_acquire_many_arc(4).unwrap());
+    assert_eq!(a.num_permits(), 5);
+    assert_eq!(sem.available_permits(), 0);
+    assert_eq!(
+        Arc::strong_count(&sem),
+        2,
+        "the merged-in permit's Arc is gone"
+    );
+    drop(a);
+    assert_eq!(sem.available_permits(), 5);
+    assert_eq!(Arc::strong_count(&sem), 1);
+}
+
+/// The merged permits are served to a waiter that needs all of them, only
+/// when the merged permit drops.
+#[test]
+fn merged_permit_wakes_a_waiter_needing_the_sum() {
+    let sem = Semaphore::new(3);
+    let mut a = sem.try_acquire_many(1).unwrap();
+    a.merge(sem.try_acquire_many(2).unwrap());
+    let w = CountingWaker::new();
+    let mut waiter = Box::pin(sem.acquire_many(3));
+    assert!(w.poll_box(&mut waiter).is_pending());
+    drop(a);
+    assert_eq!(w.count(), 1);
+    let p = ready(w.poll_box(&mut waiter), "waiter").unwrap();
+    assert_eq!(p.num_permits(), 3);
+}
+
+/// `forget` after `merge` forgets the sum: nothing comes back.
+#[test]
+fn merge_then_forget_releases_nothing() {
+    let sem = Semaphore::new(4);
+    let mut a = sem.try_acquire_many(1).unwrap();
+    a.merge(sem.try_acquire_many(2).unwrap());
+    a.forget();
+    assert_eq!(sem.available_permits(), 1);
+
+    let sem = Arc::new(Semaphore::new(4));
+    let mut a = sem.try_acquire_arc().unwrap();
+    a.merge(sem.try_acquire_many_arc(2).unwrap());
+    a.forget();
+    assert_eq!(sem.available_permits(), 1);
+    assert_eq!(Arc::strong_count(&sem), 1);
+}
+
+/// Merging a permit of another semaphore panics with a message naming
+/// the mistake; the other permit goes back to its own semaphore and this
+/// one keeps its count.
+#[test]
+fn merge_across_semaphores_panics() {
+    let (s1, s2) = (Semaphore::new(2), Semaphore::new(2));
+    let mut a = s1.try_acquire().unwrap();
+    let b = s2.try_acquire_many(2).unwrap();
+    let err = catch_unwind(AssertUnwindSafe(|| a.merge(b))).unwrap_err();
+    assert_eq!(
+        panic_message(&*err),
+        "cannot merge permits of different semaphores"
+    );
+    assert_eq!(a.num_permits(), 1);
+    assert_eq!(s2.available_permits(), 2, "the other permit went home");
+    assert_eq!(s1.available_permits(), 1);
+    drop(a);
+    assert_eq!(s1.available_permits(), 2);
+
+    let (s1, s2) = (Arc::new(Semaphore::new(2)), Arc::new(Semaphore::new(2)));
+    let mut a = s1.try_acquire_arc().unwrap();
+    let b = s2.try_acquire_many_arc(2).unwrap();
+    let err = catch_unwind(AssertUnwindSafe(|| a.merge(b))).unwrap_err();
+    assert_eq!(
+        panic_message(&*err),
+        "cannot merge permits of different semaphores"
+    );
+    assert_eq!(a.num_permits(), 1);
+    assert_eq!(s2.available_permits(), 2);
+    assert_eq!(Arc::strong_count(&s2), 1);
+    drop(a);
+    assert_eq!(s1.available_permits(), 2);
+}
+
+/// Two semaphores with the same count are still different semaphores;
+/// `merge` compares identity, not value.
+#[test]
+fn merge_with_an_equal_but_distinct_semaphore_panics() {
+    let (s1, s2) = (Semaphore::new(1), Semaphore::new(1));
+    let mut a = s1.try_acquire().unwrap();
+    let b = s2.try_acquire().unwrap();
+    assert!(catch_unwind(AssertUnwindSafe(|| a.merge(b))).is_err());
+    assert_eq!(s2.available_permits(), 1);
+}
+
+/// A sum beyond `usize::MAX` panics instead of wrapping; neither permit
+/// is lost (the other returns to the semaphore as it unwinds).
+#[test]
+fn merge_overflow_panics() {
+    let max = Semaphore::MAX_PERMITS;
+    let sem = Semaphore::new(0);
+    sem.add_permits(max);
+    let mut acc = sem.try_acquire_many(max).unwrap();
+    // 32 · MAX_PERMITS = usize::MAX - 31 still fits...
+    for _ in 1..32 {
+        sem.add_permits(max);
+        acc.merge(sem.try_acquire_many(max).unwrap());
+    }
+    assert_eq!(acc.num_permits(), 32 * max);
+    // ...one more does not.
+    sem.add_permits(max);
+    let more = sem.try_acquire_many(max).unwrap();
+    let err = catch_unwind(AssertUnwindSafe(|| acc.merge(more))).unwrap_err();
+    assert!(panic_message(&*err).contains("overflow"));
+    assert_eq!(acc.num_permits(), 32 * max, "unchanged");
+    assert_eq!(sem.available_permits(), max, "the other permit came back");
+    acc.forget(); // returning it would overflow the semaphore
+}
+
+// --- SemaphorePermit / SemaphorePermitArc: split ---------------------------
+
+/// `split` above the held count is `None` and changes nothing.
+#[test]
+fn split_more_than_held_is_none() {
+    let sem = Semaphore::new(3);
+    let mut p = sem.try_acquire_many(2).unwrap();
+    assert!(p.split(3).is_none());
+    assert_eq!(p.num_permits(), 2);
+    drop(p);
+    assert_eq!(sem.available_permits(), 3);
+
+    let sem = Arc::new(Semaphore::new(3));
+    let mut p = sem.try_acquire_many_arc(2).unwrap();
+    assert!(p.split(3).is_none());
+    assert_eq!(p.num_permits(), 2);
+    assert_eq!(Arc::strong_count(&sem), 2);
+    drop(p);
+    assert_eq!(sem.available_permits(), 3);
+}
+
+/// The parts of a split are returned separately, each with its own
+/// count, and a waiter needing exactly the split-off part is woken when
+/// that part drops (not before, and the rest stays held).
+#[test]
+fn split_parts_release_separately() {
+    let sem = Semaphore::new(5);
+    let mut a = sem.try_acquire_many(5).unwrap();
+    let w = CountingWaker::new();
+    let mut waiter = Box::pin(sem.acquire_many(2));
+    assert!(w.poll_box(&mut waiter).is_pending());
+
+    let b = a.split(2).unwrap();
+    assert_eq!((a.num_permits(), b.num_permits()), (3, 2));
+    assert_eq!(w.count(), 0, "splitting returns nothing");
+    assert_eq!(sem.available_permits(), 0);
+
+    drop(b);
+    assert_eq!(w.count(), 1, "the split-off part served the waiter");
+    let got = ready(w.poll_box(&mut waiter), "waiter").unwrap();
+    assert_eq!(got.num_permits(), 2);
+    assert_eq!(sem.available_permits(), 0, "the rest is still held");
+
+    drop(a);
+    assert_eq!(sem.available_permits(), 3);
+    drop(got);
+    assert_eq!(sem.available_permits(), 5);
+}
+
+/// The same for `SemaphorePermitArc`: the split-off part carries its own
+/// `Arc`, which goes when it drops.
+#[test]
+fn split_arc_parts_release_separately() {
+    let sem = Arc::new(Semaphore::new(4));
+    let mut a = sem.try_acquire_many_arc(4).unwrap();
+    let w = CountingWaker::new();
+    let mut waiter = Box::pin(sem.acquire_many_arc(1));
+    assert!(w.poll_box(&mut waiter).is_pending());
+
+    let b = a.split(1).unwrap();
+    assert!(Arc::ptr_eq(b.semaphore(), &sem));
+    assert_eq!((a.num_permits(), b.num_permits()), (3, 1));
+    assert_eq!(w.count(), 0);
+
+    drop(b);
+    assert_eq!(w.count(), 1);
+    let got = ready(w.poll_box(&mut waiter), "waiter").unwrap();
+    assert_eq!(got.num_permits(), 1);
+    drop(waiter);
+    assert_eq!(sem.available_permits(), 0);
+    drop(a);
+    assert_eq!(sem.available_permits(), 3);
+    drop(got);
+    assert_eq!(sem.available_permits(), 4);
+    assert_eq!(Arc::strong_count(&sem), 1);
+}
+
+/// Splitting off everything leaves a permit of 0, whose drop returns
+/// nothing and wakes nobody; `split(0)` makes such a permit too.
+#[test]
+fn a_permit_split_to_zero_releases_nothing() {
+    let sem = Semaphore::new(2);
+    let mut a = sem.try_acquire_many(2).unwrap();
+    let w = CountingWaker::new();
+    let mut waiter = Box::pin(sem.acquire());
+    assert!(w.poll_box(&mut waiter).is_pending());
+
+    let zero = a.split(0).unwrap();
+    assert_eq!((zero.num_permits(), a.num_permits()), (0, 2));
+    drop(zero);
+    let all = a.split(2).unwrap();
+    assert_eq!(a.num_permits(), 0);
+    drop(a);
+    assert_eq!(w.count(), 0, "empty permits woke nobody");
+    assert_eq!(sem.available_permits(), 0);
+
+    drop(all);
+    assert_eq!(w.count(), 1);
+    drop(ready(w.poll_box(&mut waiter), "waiter").unwrap());
+    assert_eq!(sem.available_permits(), 2);
+
+    let sem = Arc::new(Semaphore::new(1));
+    let mut a = sem.try_acquire_arc().unwrap();
+    let all = a.split(1).unwrap();
+    drop(a);
+    assert_eq!(sem.available_permits(), 0);
+    drop(all);
+    assert_eq!(sem.available_permits(), 1);
+}
+
+/// `forget` on one part of a split forgets only that part.
+#[test]
+fn forget_after_split_forgets_only_that_part() {
+    let sem = Semaphore::new(5);
+    let mut a = sem.try_acquire_many(5).unwrap();
+    let b = a.split(2).unwrap();
+    b.forget();
+    drop(a);
+    assert_eq!(sem.available_permits(), 3);
+
+    let sem = Arc::new(Semaphore::new(5));
+    let mut a = sem.try_acquire_many_arc(5).unwrap();
+    let b = a.split(2).unwrap();
+    a.forget();
+    assert_eq!(sem.available_permits(), 0);
+    drop(b);
+    assert_eq!(sem.available_permits(), 2);
+    assert_eq!(Arc::strong_count(&sem), 1);
+}
+
+/// Split then merge back: the count round-trips and the whole is
+/// returned once.
+#[test]
+fn split_then_merge_round_trips() {
+    let sem = Semaphore::new(6);
+    let mut a = sem.try_acquire_many(6).unwrap();
+    let b = a.split(4).unwrap();
+    let mut c = a.split(1).unwrap();
+    c.merge(b);
+    c.merge(a);
+    assert_eq!(c.num_permits(), 6);
+    assert_eq!(sem.available_permits(), 0);
+    drop(c);
+    assert_eq!(sem.available_permits(), 6);
 }

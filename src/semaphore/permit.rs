@@ -5,6 +5,12 @@ use core::mem::ManuallyDrop;
 
 use super::Semaphore;
 
+/// The count of two merged permits.
+fn merged(a: usize, b: usize) -> usize {
+    a.checked_add(b)
+        .expect("permit count overflow: merged permits exceed usize::MAX")
+}
+
 /// Permits borrowed from a [`Semaphore`]; returned when dropped.
 ///
 /// # Examples
@@ -40,6 +46,52 @@ impl<'a> SemaphorePermit<'a> {
     /// ```
     pub fn num_permits(&self) -> usize {
         self.n
+    }
+
+    /// Takes over the permits of `other`: they are then returned (or
+    /// forgotten) together with this one's.
+    ///
+    /// # Panics
+    /// If `other` belongs to a different semaphore (it is then dropped,
+    /// returning its permits to its own semaphore), or if the sum would
+    /// overflow `usize`.
+    ///
+    /// # Examples
+    /// ```
+    /// let sem = weftwork::Semaphore::new(5);
+    /// let mut a = sem.try_acquire_many(2).unwrap();
+    /// a.merge(sem.try_acquire_many(3).unwrap());
+    /// assert_eq!(a.num_permits(), 5);
+    /// drop(a);
+    /// assert_eq!(sem.available_permits(), 5);
+    /// ```
+    pub fn merge(&mut self, other: Self) {
+        assert!(
+            core::ptr::eq(self.sem, other.sem),
+            "cannot merge permits of different semaphores"
+        );
+        self.n = merged(self.n, other.n);
+        other.forget();
+    }
+
+    /// Splits `n` of the permits off into a new permit of the same
+    /// semaphore; `None` (and nothing changes) if this holds fewer than
+    /// `n`. Each part is returned when it drops; a part left with no
+    /// permits returns nothing.
+    ///
+    /// # Examples
+    /// ```
+    /// let sem = weftwork::Semaphore::new(3);
+    /// let mut a = sem.try_acquire_many(3).unwrap();
+    /// assert!(a.split(4).is_none());
+    /// let b = a.split(1).unwrap();
+    /// assert_eq!((a.num_permits(), b.num_permits()), (2, 1));
+    /// drop(b);
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn split(&mut self, n: usize) -> Option<Self> {
+        self.n = self.n.checked_sub(n)?;
+        Some(Self::new(self.sem, n))
     }
 
     /// Drops the permits without returning them: the semaphore shrinks.
@@ -108,6 +160,54 @@ impl SemaphorePermitArc {
     /// ```
     pub fn num_permits(&self) -> usize {
         self.n
+    }
+
+    /// Takes over the permits of `other`: they are then returned (or
+    /// forgotten) together with this one's.
+    ///
+    /// # Panics
+    /// If `other` belongs to a different semaphore (it is then dropped,
+    /// returning its permits to its own semaphore), or if the sum would
+    /// overflow `usize`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::sync::Arc;
+    /// let sem = Arc::new(weftwork::Semaphore::new(5));
+    /// let mut a = sem.try_acquire_many_arc(2).unwrap();
+    /// a.merge(sem.try_acquire_many_arc(3).unwrap());
+    /// assert_eq!(a.num_permits(), 5);
+    /// drop(a);
+    /// assert_eq!(sem.available_permits(), 5);
+    /// ```
+    pub fn merge(&mut self, other: Self) {
+        assert!(
+            Arc::ptr_eq(&self.sem, &other.sem),
+            "cannot merge permits of different semaphores"
+        );
+        self.n = merged(self.n, other.n);
+        other.forget();
+    }
+
+    /// Splits `n` of the permits off into a new permit of the same
+    /// semaphore; `None` (and nothing changes) if this holds fewer than
+    /// `n`. Each part is returned when it drops; a part left with no
+    /// permits returns nothing.
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::sync::Arc;
+    /// let sem = Arc::new(weftwork::Semaphore::new(3));
+    /// let mut a = sem.try_acquire_many_arc(3).unwrap();
+    /// assert!(a.split(4).is_none());
+    /// let b = a.split(1).unwrap();
+    /// assert_eq!((a.num_permits(), b.num_permits()), (2, 1));
+    /// drop(b);
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn split(&mut self, n: usize) -> Option<Self> {
+        self.n = self.n.checked_sub(n)?;
+        Some(Self::new(self.sem.clone(), n))
     }
 
     /// Drops the permits without returning them: the semaphore shrinks.

@@ -24,6 +24,8 @@ enum FuzzOp {
     DropFuture(u8),
     DropPermit(u8),
     Forget(u8),
+    Split { idx: u8, n: u8 },
+    Merge { into: u8, from: u8 },
     Add(u8),
     Close,
 }
@@ -46,6 +48,14 @@ impl From<&FuzzOp> for Op {
             FuzzOp::DropFuture(i) => Op::DropFuture(i.into()),
             FuzzOp::DropPermit(i) => Op::DropPermit(i.into()),
             FuzzOp::Forget(i) => Op::Forget(i.into()),
+            FuzzOp::Split { idx, n } => Op::Split {
+                idx: idx.into(),
+                n: permits(n),
+            },
+            FuzzOp::Merge { into, from } => Op::Merge {
+                into: into.into(),
+                from: from.into(),
+            },
             FuzzOp::Add(n) => Op::Add(permits(n)),
             FuzzOp::Close => Op::Close,
         }

@@ -44,6 +44,11 @@ pub enum Op {
     DropPermit(usize),
     /// `forget()`s a held permit.
     Forget(usize),
+    /// `split(n)` on a held permit, keeping both parts.
+    Split { idx: usize, n: usize },
+    /// `merge`s held permit `from` into held permit `into` (when both are
+    /// distinct and of the same kind).
+    Merge { into: usize, from: usize },
     /// `add_permits(n)`.
     Add(usize),
     /// `close()`.
@@ -115,6 +120,24 @@ impl Permit<'_> {
             Permit::Ref(p) => p.forget(),
             Permit::Arc(p) => p.forget(),
         }
+    }
+
+    fn split(&mut self, n: usize) -> Option<Self> {
+        match self {
+            Permit::Ref(p) => p.split(n).map(Permit::Ref),
+            Permit::Arc(p) => p.split(n).map(Permit::Arc),
+        }
+    }
+
+    /// Merges `other` into `self` if both are of the same kind; else gives
+    /// it back.
+    fn merge(&mut self, other: Self) -> Result<(), Self> {
+        match (self, other) {
+            (Permit::Ref(a), Permit::Ref(b)) => a.merge(b),
+            (Permit::Arc(a), Permit::Arc(b)) => a.merge(b),
+            (_, other) => return Err(other),
+        }
+        Ok(())
     }
 }
 
@@ -268,6 +291,40 @@ impl<'a> Harness<'a> {
                 let permit = self.permits.swap_remove(i % self.permits.len());
                 self.model.forgotten += permit.num_permits();
                 permit.forget();
+            }
+            Op::Split { idx, n } => {
+                if self.permits.is_empty() {
+                    return;
+                }
+                let len = self.permits.len();
+                let permit = &mut self.permits[idx % len];
+                let held = permit.num_permits();
+                match permit.split(n) {
+                    Some(part) => {
+                        assert!(n <= held, "split {n} off a permit of {held}");
+                        assert_eq!((permit.num_permits(), part.num_permits()), (held - n, n));
+                        self.permits.push(part);
+                    }
+                    None => {
+                        assert!(n > held, "split {n} off a permit of {held} failed");
+                        assert_eq!(permit.num_permits(), held);
+                    }
+                }
+            }
+            Op::Merge { into, from } => {
+                let len = self.permits.len();
+                let (into, from) = (into % len.max(1), from % len.max(1));
+                if into == from {
+                    return;
+                }
+                let other = self.permits.swap_remove(from);
+                // `swap_remove` moved the last permit to `from`.
+                let into = if into == len - 1 { from } else { into };
+                let (a, b) = (self.permits[into].num_permits(), other.num_permits());
+                match self.permits[into].merge(other) {
+                    Ok(()) => assert_eq!(self.permits[into].num_permits(), a + b),
+                    Err(other) => self.permits.push(other),
+                }
             }
             Op::Add(n) => {
                 sem.add_permits(n);

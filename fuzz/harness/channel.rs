@@ -304,6 +304,18 @@ pub fn run(cap: usize, ops: &[Op]) {
     let mut recvs: Recvs<'_> = Vec::new();
     let mut permits: Vec<Permit<'_, u32>> = Vec::new();
     let mut next_value = 0u32;
+    // `Sender::closed`, waiting from the start: woken once, exactly when
+    // the channel closes.
+    let closed_count = Arc::new(Count::default());
+    let closed_waker = Waker::from(closed_count.clone());
+    let mut closed = Box::pin(tx.closed());
+    let mut poll_closed = || {
+        let ready = closed
+            .as_mut()
+            .poll(&mut Context::from_waker(&closed_waker));
+        ready.is_ready()
+    };
+    assert!(!poll_closed());
 
     let mut ops = ops.iter().copied();
     loop {
@@ -566,6 +578,8 @@ pub fn run(cap: usize, ops: &[Op]) {
         let _ = m.spare(); // buffered + handed + reserved fit the ring (no underflow)
         assert_eq!(tx.len(), m.buf.len(), "values in the ring");
         assert_eq!(tx.is_closed(), m.closed);
+        assert_eq!(closed_count.0.load(SeqCst), usize::from(m.closed));
+        assert_eq!(poll_closed(), m.closed);
         // No lost wake-up: every future served (or woken for a slot) since
         // it last parked was woken since.
         for (st, w, at) in sends

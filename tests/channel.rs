@@ -309,6 +309,89 @@ fn woken_sender_is_overtaken_at_most_max_bypass_times() {
     assert_eq!(rx.try_recv(), Ok(1000));
 }
 
+/// While permits hold every slot, a waiting send is woken for a parked
+/// receiver. A permit's send may take that receiver, and a newcomer the
+/// slot that send frees: a loss like the one above, and after
+/// `MAX_BYPASS` of them the next slot is kept for the waiting send. (The
+/// bound used to miss this: past it only a free slot was granted, a send
+/// woken for a receiver was only woken, so the cycle below starved it for
+/// ever.)
+#[test]
+fn send_woken_for_a_receiver_is_kept_a_slot_after_max_bypass_losses() {
+    let max = weftwork::Mutex::<()>::MAX_BYPASS as u32;
+    let (tx, rx) = bounded::<u32>(1);
+    let mut permit = tx.try_reserve().unwrap();
+    let (w, rw) = (CountingWaker::new(), CountingWaker::new());
+    let mut s = Box::pin(tx.send(1000));
+    assert!(w.poll_box(&mut s).is_pending(), "the permit holds the slot");
+    for round in 0..=max {
+        let mut r = Box::pin(rx.recv());
+        assert!(
+            rw.poll_box(&mut r).is_pending(),
+            "empty: the receiver parks"
+        );
+        assert_eq!(w.count(), round as usize + 1, "woken for the receiver");
+        permit.send(round).unwrap(); // takes that receiver, frees its slot
+        match tx.try_reserve() {
+            Ok(p) if round < max => permit = p,
+            Ok(_) => panic!("overtaken more than MAX_BYPASS times"),
+            Err(e) => {
+                assert!(matches!(e, TrySendError::Full(())));
+                assert_eq!(round, max, "the slot is kept only after the bound");
+                assert!(matches!(tx.try_send(7), Err(TrySendError::Full(7))));
+                assert_eq!(w.poll_box(&mut s), Poll::Ready(Ok(())));
+                assert_eq!(rw.poll_box(&mut r), Poll::Ready(Ok(round)));
+                assert_eq!(rx.try_recv(), Ok(1000));
+                return;
+            }
+        }
+        assert!(w.poll_box(&mut s).is_pending(), "lost: queued again");
+        assert_eq!(rw.poll_box(&mut r), Poll::Ready(Ok(round)));
+    }
+    unreachable!();
+}
+
+/// The slot kept for a send woken for a receiver past the bound is given
+/// back if that send is dropped, and the send still hands its value over
+/// if nothing took the receiver.
+#[test]
+fn slot_kept_for_a_send_woken_for_a_receiver_is_given_back() {
+    let max = weftwork::Mutex::<()>::MAX_BYPASS as u32;
+    for drop_it in [false, true] {
+        let (tx, rx) = bounded::<u32>(1);
+        let mut permit = tx.try_reserve().unwrap();
+        let w = CountingWaker::new();
+        let mut s = Box::pin(tx.send(1000));
+        assert!(w.poll_box(&mut s).is_pending());
+        for round in 0..max {
+            let mut r = Box::pin(rx.recv());
+            assert!(w.poll_box(&mut r).is_pending());
+            permit.send(round).unwrap();
+            permit = tx.try_reserve().unwrap();
+            assert!(w.poll_box(&mut s).is_pending(), "lost {round}");
+            assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(round)));
+        }
+        let mut r = Box::pin(rx.recv());
+        assert!(w.poll_box(&mut r).is_pending(), "the send is woken for it");
+        assert!(matches!(tx.try_send(7), Err(TrySendError::Full(7))));
+        if drop_it {
+            drop(s);
+            drop(permit);
+            assert_eq!(tx.try_send(7), Ok(()), "both slots' worth given back");
+            assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(7)));
+            assert_eq!(tx.try_send(8), Ok(()));
+            assert!(matches!(tx.try_send(9), Err(TrySendError::Full(9))));
+        } else {
+            assert_eq!(w.poll_box(&mut s), Poll::Ready(Ok(())), "hands it over");
+            assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(1000)));
+            drop(permit);
+            assert_eq!(tx.try_send(8), Ok(()));
+            assert!(matches!(tx.try_send(9), Err(TrySendError::Full(9))));
+        }
+        assert_eq!(rx.try_recv(), Ok(8));
+    }
+}
+
 /// A woken send dropped before it was polled again passes the free slot's
 /// wake-up on to the next parked sender.
 #[test]

@@ -41,14 +41,23 @@
 //! that never waited, which may take any free slot) or another woken
 //! sender took it, it counts a loss and is queued again at the *head*
 //! with a fresh waker. A sender that has lost `MAX_BYPASS` times is
-//! *granted* the next slot instead: unlinked, marked `Done`, the slot
+//! *granted* the next free slot instead (woken for a parked receiver
+//! while permits hold every slot, it has a slot kept for it in
+//! `reserved` as well: a permit's send may take that receiver, and the
+//! slot it frees must not go to a newcomer — without this, that cycle
+//! starved the sender for ever): unlinked, marked `Done`, the slot
 //! counted in `reserved` — exactly how a parked `reserve` gets its permit
 //! — so no newcomer can take it; it places its value on its next poll
 //! ([`State::fill`]). Waking instead of granting lets running senders
 //! keep the ring full while woken ones wait to be scheduled (granting
 //! every slot to a task that is not running made 64 producers on a
 //! 64-slot channel suspend on 4 sends in 10 and starve the receivers); the
-//! count keeps a waiting sender from being overtaken without end. Dropped
+//! count keeps a waiting sender from being overtaken without end. It is
+//! per sender: with `cap >= 2` several senders are woken at once, a
+//! newcomer may take a slot woken for another one (a loss for that one
+//! only), and losers re-queue at the head in poll order, so the
+//! longest-waiting sender can be overtaken more than `MAX_BYPASS` times
+//! (bounded, growing with `cap`). Dropped
 //! before that poll, a woken or granted sender gives its wake-up or slot
 //! back (which serves the next parked sender) and its value is dropped
 //! with it: **a buffered `send` dropped before it returned `Ready` never
@@ -107,8 +116,10 @@
 //! a parked receiver (no logical slot needed), but only while no sender
 //! is queued or woken; otherwise the head parked `send` is woken for that
 //! receiver (one such wake-up at a time, never a grant) and no newcomer
-//! can take it, so a waiting sender is not passed there at all. A parked
-//! `reserve` still waits for a slot.
+//! can take it. A permit's `send` still hands its value to that receiver
+//! (it has a slot of its own); the slot it frees is then the woken
+//! sender's, and a newcomer taking it is a loss (past `MAX_BYPASS`, it is
+//! kept). A parked `reserve` still waits for a slot.
 //!
 //! **Panics in foreign code**: a waker's `clone` (under the lock) runs
 //! only before the state is changed or once it is consistent again, and a
@@ -124,7 +135,7 @@ use super::TrySendError;
 use super::state::{Ring, State, Wakes};
 use super::waiter::{List, Node, Status, Wait};
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::wait::{CachePadded, OnUnwind, RawSemaphore, SpinLock};
+use crate::wait::{CachePadded, MAX_BYPASS, OnUnwind, RawSemaphore, SpinLock};
 
 /// Extra ring slots (at most; `min(cap, SLACK)`) for values handed to
 /// parked receivers, which do not count against the capacity: a receiver
@@ -423,6 +434,12 @@ impl<T> Chan<T> {
                 }
                 Status::Woken => {
                     st.woken -= 1;
+                    if n.lost >= MAX_BYPASS {
+                        // Woken for a hand-off past the bound: the slot
+                        // kept for it is free again (taken just below if
+                        // the receiver is gone).
+                        st.reserved -= 1;
+                    }
                     if st.closed {
                         Poll::Ready(Err(n.value.take().expect("a woken send keeps its value")))
                     } else if st.has_room(false) {
@@ -466,7 +483,12 @@ impl<T> Chan<T> {
         self.cancel(wait, false, |st, n, _| match n.status {
             // The slot it was woken for is free for the next one (`run`
             // pumps after this).
-            Status::Woken => st.woken -= 1,
+            Status::Woken => {
+                st.woken -= 1;
+                if n.lost >= MAX_BYPASS {
+                    st.reserved -= 1; // the slot kept for it
+                }
+            }
             Status::Done if n.value.is_some() => st.reserved -= 1,
             _ => {}
         });

@@ -23,7 +23,11 @@ pin_project! {
     /// and completes — or, if a sender that did not wait took the slot
     /// first, parks again at the head of the line. After
     /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) such losses the next
-    /// free slot is *granted* to it (kept until it polls). On a rendezvous channel (`cap == 0`)
+    /// free slot is *granted* to it (kept until it polls); woken for a
+    /// parked receiver past that bound, it has a slot kept for it too.
+    /// With `cap >= 2`, senders woken together that lose are queued again
+    /// at the head in the order they are polled, so a send can fall behind
+    /// one that waited less. On a rendezvous channel (`cap == 0`)
     /// it completes only once a receiver has taken the value from it.
     ///
     /// # Cancel safety

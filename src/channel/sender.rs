@@ -33,8 +33,10 @@ impl<T> Sender<T> {
     /// Sends `value`, waiting while the channel is full. Waiting senders
     /// are woken in FIFO order, one per free slot; a sender that did not
     /// wait may take a free slot first, at most
-    /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) times per waiting
-    /// sender (then the slot is kept for it). On a rendezvous channel (`cap == 0`) it
+    /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) times per wake-up of
+    /// a waiting sender (then the slot is kept for it); with `cap >= 2`
+    /// senders woken together may queue again in either order, so the
+    /// longest-waiting one can be overtaken more often. On a rendezvous channel (`cap == 0`) it
     /// completes only once a receiver has taken the value.
     ///
     /// Fails (handing the value back) if the channel is or gets closed

@@ -318,7 +318,7 @@ impl<T> State<T> {
             }
             // SAFETY: `s` is linked and the lock is held; `with` not nested
             // (`deliver` reaches other nodes only).
-            let (status, value) = unsafe {
+            let (status, value, kept) = unsafe {
                 self.senders.remove(s);
                 Wait::with(s, |n| {
                     wakes.push(n.waker.take());
@@ -328,11 +328,27 @@ impl<T> State<T> {
                     } else {
                         Status::Done
                     };
-                    (n.status, if rendezvous { n.value.take() } else { None })
+                    // Past the bound a send is woken only for a hand-off
+                    // (a free slot is granted): see `Status::Woken`.
+                    let kept = n.status == Status::Woken && n.lost >= MAX_BYPASS;
+                    (
+                        n.status,
+                        if rendezvous { n.value.take() } else { None },
+                        kept,
+                    )
                 })
             };
             match (status, value) {
-                (Status::Woken, _) => self.woken += 1,
+                (Status::Woken, _) => {
+                    self.woken += 1;
+                    // The slot the next freed one would be: kept for it
+                    // (`room` stays 0, so no newcomer or permit takes a
+                    // slot the permit that takes its receiver frees).
+                    // `spare() > woken` was checked: a physical slot backs it.
+                    if kept {
+                        self.reserved += 1;
+                    }
+                }
                 (_, Some(v)) => self.deliver(v, wakes),
                 (_, None) => self.reserved += 1,
             }

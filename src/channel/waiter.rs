@@ -34,7 +34,11 @@ pub(crate) enum Status {
     /// A buffered `send` taken out of the queue for a free slot and woken,
     /// but not granted it (counted in `State::woken`): it still holds its
     /// value and, when polled, places it if a slot is still free, else
-    /// goes back to the head of the queue.
+    /// goes back to the head of the queue. Past `MAX_BYPASS` losses a
+    /// send is woken only for a parked receiver (a free slot is granted),
+    /// and a slot is kept for it in `reserved` until it polls or is
+    /// dropped: a permit's send that takes that receiver frees a slot no
+    /// newcomer can take.
     Woken,
     /// Taken out of the queue by `close`: a sender's value is still in its
     /// node.

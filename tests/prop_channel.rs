@@ -89,6 +89,29 @@ fn woken_send_overtaken_until_granted() {
     harness::run(1, &ops);
 }
 
+/// While a permit holds the only slot, a parked send is woken for each
+/// receiver that parks; a permit's send takes that receiver and a new
+/// `try_reserve` the slot it frees, so the send loses. Past `MAX_BYPASS`
+/// losses the slot is kept for it: the last `TryReserve` finds the channel
+/// full, and the send places its value when polled.
+#[test]
+fn send_woken_for_receivers_is_kept_a_slot_past_the_bound() {
+    use Op::*;
+    let mut ops = vec![TryReserve, StartSend];
+    for _ in 0..weftwork::Mutex::<()>::MAX_BYPASS {
+        ops.extend([
+            StartRecv,
+            PermitSend(0),
+            TryReserve,
+            PollSend(0),
+            PollRecv(0),
+        ]);
+    }
+    ops.extend([StartRecv, PermitSend(0), TryReserve, TrySend, PollSend(0)]);
+    ops.extend([PollRecv(0), TryRecv, TryReserve, PermitSend(0), Close]);
+    harness::run(1, &ops);
+}
+
 /// Rendezvous: a dropped receiver never swallows; a dropped send retracts.
 #[test]
 fn rendezvous_sequences() {

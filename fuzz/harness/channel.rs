@@ -130,6 +130,9 @@ struct Model {
     reserved: usize,
     /// Sends in `St::Woken`.
     woken: usize,
+    /// Of those, the ones woken for a parked receiver past `MAX_BYPASS`
+    /// losses: each has a slot kept for it, counted in `reserved` too.
+    kept: usize,
     closed: bool,
 }
 
@@ -156,6 +159,15 @@ impl Model {
     /// buffered, a free slot; and a physical slot.
     fn has_room(&self, recvs: &mut Recvs<'_>) -> bool {
         self.spare() > 0 && (parked(recvs).is_some() || (self.cap > 0 && self.room() > 0))
+    }
+
+    /// A woken send with `lost` losses is polled or dropped: the slot kept
+    /// for it, if any, is free again.
+    fn unkeep(&mut self, lost: usize) {
+        if lost >= MAX_BYPASS {
+            self.reserved -= 1;
+            self.kept -= 1;
+        }
     }
 
     fn pop_front(&mut self) -> Option<u32> {
@@ -247,6 +259,12 @@ fn pump(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) {
             Fut::Send(..) if s.lost < MAX_BYPASS || !slot => {
                 s.st = St::Woken;
                 m.woken += 1;
+                if s.lost >= MAX_BYPASS {
+                    // Woken for a receiver past the bound: the slot the
+                    // permit taking that receiver frees is kept for it.
+                    m.reserved += 1;
+                    m.kept += 1;
+                }
             }
             Fut::Send(..) => {
                 s.st = St::Granted;
@@ -298,6 +316,7 @@ pub fn run(cap: usize, ops: &[Op]) {
         handed: 0,
         reserved: 0,
         woken: 0,
+        kept: 0,
         closed: false,
     };
     let mut sends: Sends<'_> = Vec::new();
@@ -399,6 +418,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                     (St::Woken, res, Fut::Send(_, v)) => {
                         let v = *v;
                         m.woken -= 1;
+                        m.unkeep(sends[i].lost);
                         match res {
                             Polled::Sent(r) if m.closed => assert_eq!(r, Err(SendError(v))),
                             Polled::Sent(r) if m.has_room(&mut recvs) => {
@@ -451,6 +471,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                 }
                 if p.st == St::Woken {
                     m.woken -= 1; // the wake-up passes on
+                    m.unkeep(p.lost);
                 }
                 // A parked or granted send takes its value with it (it was
                 // not sent); only a rendezvous send whose value a receiver
@@ -574,7 +595,7 @@ pub fn run(cap: usize, ops: &[Op]) {
             "len {} > cap {cap}",
             tx.len()
         );
-        assert!(m.buf.len() + m.reserved <= cap.max(1) + m.back);
+        assert!(m.buf.len() + m.reserved - m.kept <= cap.max(1) + m.back);
         let _ = m.spare(); // buffered + handed + reserved fit the ring (no underflow)
         assert_eq!(tx.len(), m.buf.len(), "values in the ring");
         assert_eq!(tx.is_closed(), m.closed);

@@ -3,7 +3,7 @@
 //!
 //! * **Back-pressure**: [`Sender::send`][send] waits while the channel is
 //!   full; waiting senders are woken **FIFO**, one per free slot. A sender
-//!   that did not wait may take a free slot first, but a waiting sender is
+//!   that did not wait may take a free slot first, but a waiting sender
 //!   loses its slot that way at most [`Mutex::MAX_BYPASS`][bypass] (8)
 //!   times: then the next free slot is kept for it (the mutex's eventual
 //!   fairness, count-based). With `cap >= 2` several waiting senders are

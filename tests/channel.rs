@@ -1448,3 +1448,54 @@ fn mpmc_fifo_per_sender() {
         }
     });
 }
+
+/// With `cap >= 2` several parked senders are woken at once. If newcomers
+/// take both slots, the woken senders queue again: in arrival order,
+/// whichever is polled first, so the next free slot wakes the one that
+/// waited longest (it used to be the one polled last).
+#[test]
+fn woken_senders_that_lose_queue_again_in_arrival_order() {
+    let (tx, rx) = bounded::<u32>(2);
+    tx.try_send(0).unwrap();
+    tx.try_send(0).unwrap();
+    let (wa, wb, wc) = (
+        CountingWaker::new(),
+        CountingWaker::new(),
+        CountingWaker::new(),
+    );
+    let (mut a, mut b, mut c) = (
+        Box::pin(tx.send(1)),
+        Box::pin(tx.send(2)),
+        Box::pin(tx.send(3)),
+    );
+    assert!(wa.poll_box(&mut a).is_pending());
+    assert!(wb.poll_box(&mut b).is_pending());
+    assert!(wc.poll_box(&mut c).is_pending());
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert_eq!(
+        (wa.count(), wb.count(), wc.count()),
+        (1, 1, 0),
+        "a and b woken"
+    );
+    tx.try_send(10).unwrap(); // newcomers take both slots
+    tx.try_send(11).unwrap();
+    // Polled oldest first, so that queueing each at the head would put b
+    // ahead of a.
+    assert!(wa.poll_box(&mut a).is_pending(), "a lost its slot");
+    assert!(wb.poll_box(&mut b).is_pending(), "b lost its slot");
+    assert_eq!(rx.try_recv(), Ok(10));
+    assert_eq!(
+        (wa.count(), wb.count(), wc.count()),
+        (2, 1, 0),
+        "a is first again"
+    );
+    assert_eq!(wa.poll_box(&mut a), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(11));
+    assert_eq!((wb.count(), wc.count()), (2, 0), "then b, then c");
+    assert_eq!(wb.poll_box(&mut b), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(wc.count(), 1);
+    assert_eq!(wc.poll_box(&mut c), Poll::Ready(Ok(())));
+    assert_eq!((rx.try_recv(), rx.try_recv()), (Ok(2), Ok(3)));
+}

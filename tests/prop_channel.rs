@@ -112,6 +112,36 @@ fn send_woken_for_receivers_is_kept_a_slot_past_the_bound() {
     harness::run(1, &ops);
 }
 
+/// Cap 2: two parked sends are woken, newcomers take both slots, and the
+/// two queue again in arrival order whichever polls first.
+#[test]
+fn woken_sends_that_lose_queue_again_in_arrival_order() {
+    use Op::*;
+    let ops = [
+        TrySend,
+        TrySend,
+        StartSend,
+        StartSend,
+        StartSend,
+        TryRecv,
+        TryRecv,
+        TrySend,
+        TrySend,
+        PollSend(0),
+        PollSend(1),
+        TryRecv,
+        PollSend(0),
+        PollSend(0),
+        TryRecv,
+        PollSend(0),
+        PollSend(0),
+        TryRecv,
+        PollSend(0),
+        Close,
+    ];
+    harness::run(2, &ops);
+}
+
 /// Rendezvous: a dropped receiver never swallows; a dropped send retracts.
 #[test]
 fn rendezvous_sequences() {

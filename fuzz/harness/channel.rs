@@ -99,6 +99,9 @@ struct Pending<F> {
     parked_at: usize,
     /// A send's wake-ups that found their slot taken.
     lost: usize,
+    /// Start order (sends and reserves): one that lost its slot queues
+    /// again by it.
+    seq: usize,
 }
 
 impl<F> Pending<F> {
@@ -109,6 +112,7 @@ impl<F> Pending<F> {
             waker: Arc::default(),
             parked_at: 0,
             lost: 0,
+            seq: 0,
         }
     }
 }
@@ -323,6 +327,7 @@ pub fn run(cap: usize, ops: &[Op]) {
     let mut recvs: Recvs<'_> = Vec::new();
     let mut permits: Vec<Permit<'_, u32>> = Vec::new();
     let mut next_value = 0u32;
+    let mut next_seq = 0usize;
     // `Sender::closed`, waiting from the start: woken once, exactly when
     // the channel closes.
     let closed_count = Arc::new(Count::default());
@@ -393,6 +398,8 @@ pub fn run(cap: usize, ops: &[Op]) {
                     }
                 } else {
                     assert!(matches!(res, Polled::Pending), "{op:?} without room");
+                    p.seq = next_seq;
+                    next_seq += 1;
                     sends.push(p);
                 }
             }
@@ -431,7 +438,9 @@ pub fn run(cap: usize, ops: &[Op]) {
                                 p.st = St::Queued;
                                 p.lost += 1;
                                 p.parked_at = p.waker.0.load(SeqCst);
-                                sends.insert(0, p);
+                                // In start order: `sends` is kept sorted by it.
+                                let at = sends.partition_point(|q| q.seq < p.seq);
+                                sends.insert(at, p);
                                 requeued = true;
                             }
                             _ => panic!("woken send: unexpected result"),

@@ -39,8 +39,10 @@
 //! still free ([`State::has_room`]: to a parked receiver if one waits,
 //! else into the ring) and returns `Ready(Ok)`; if a newcomer (a sender
 //! that never waited, which may take any free slot) or another woken
-//! sender took it, it counts a loss and is queued again at the *head*
-//! with a fresh waker. A sender that has lost `MAX_BYPASS` times is
+//! sender took it, it counts a loss and is queued again with a fresh
+//! waker, by its arrival ticket: behind the senders that parked before it
+//! (only others that lost can be there) and ahead of all later ones
+//! ([`State::requeue_sender`]), so the queue stays FIFO. A sender that has lost `MAX_BYPASS` times is
 //! *granted* the next free slot instead (woken for a parked receiver
 //! while permits hold every slot, it has a slot kept for it in
 //! `reserved` as well: a permit's send may take that receiver, and the
@@ -55,9 +57,8 @@
 //! count keeps a waiting sender from being overtaken without end. It is
 //! per sender: with `cap >= 2` several senders are woken at once, a
 //! newcomer may take a slot woken for another one (a loss for that one
-//! only), and losers re-queue at the head in poll order, so the
-//! longest-waiting sender can be overtaken more than `MAX_BYPASS` times
-//! (bounded, growing with `cap`). Dropped
+//! only), so the longest-waiting sender can be overtaken more than
+//! `MAX_BYPASS` times (bounded, growing with `cap`). Dropped
 //! before that poll, a woken or granted sender gives its wake-up or slot
 //! back (which serves the next parked sender) and its value is dropped
 //! with it: **a buffered `send` dropped before it returned `Ready` never
@@ -133,9 +134,9 @@ use core::task::{Context, Poll};
 
 use super::TrySendError;
 use super::state::{Ring, State, Wakes};
-use super::waiter::{List, Node, Status, Wait};
+use super::waiter::{List, MAX_LOSSES, Node, Status, Wait};
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::wait::{CachePadded, MAX_BYPASS, OnUnwind, RawSemaphore, SpinLock};
+use crate::wait::{CachePadded, OnUnwind, RawSemaphore, SpinLock};
 
 /// Extra ring slots (at most; `min(cap, SLACK)`) for values handed to
 /// parked receivers, which do not count against the capacity: a receiver
@@ -178,6 +179,7 @@ impl<T> Chan<T> {
                 slots: cap.max(1),
                 closed: false,
                 woken: 0,
+                tickets: 0,
                 senders: List::new(),
                 receivers: List::new(),
             })),
@@ -290,7 +292,7 @@ impl<T> Chan<T> {
     /// the lock); once it left the queue, `exit` runs under the lock on its
     /// node and the waiter is unlinked for good — unless `exit` returns
     /// `Pending` (a woken sender whose slot was taken, status set back to
-    /// `Queued`): then it goes back to the head of the sender queue.
+    /// `Queued`): then it goes back into the sender queue, in arrival order.
     fn poll_linked<R>(
         &self,
         mut wait: Pin<&mut Wait<T>>,
@@ -329,7 +331,7 @@ impl<T> Chan<T> {
                         if receiver {
                             st.receivers.push_front(ptr);
                         } else {
-                            st.senders.push_front(ptr);
+                            st.requeue_sender(ptr);
                         }
                         Wait::with(ptr, |n| n.waker = Some(cx.waker().clone()));
                     }
@@ -434,7 +436,7 @@ impl<T> Chan<T> {
                 }
                 Status::Woken => {
                     st.woken -= 1;
-                    if n.lost >= MAX_BYPASS {
+                    if n.lost >= MAX_LOSSES {
                         // Woken for a hand-off past the bound: the slot
                         // kept for it is free again (taken just below if
                         // the receiver is gone).
@@ -485,7 +487,7 @@ impl<T> Chan<T> {
             // pumps after this).
             Status::Woken => {
                 st.woken -= 1;
-                if n.lost >= MAX_BYPASS {
+                if n.lost >= MAX_LOSSES {
                     st.reserved -= 1; // the slot kept for it
                 }
             }

@@ -21,13 +21,12 @@ pin_project! {
     /// parked senders are woken in FIFO order, one per freed slot; the next
     /// poll places the value (to a parked receiver, else into the channel)
     /// and completes — or, if a sender that did not wait took the slot
-    /// first, parks again at the head of the line. After
+    /// first, parks again in its place in the line. After
     /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) such losses the next
     /// free slot is *granted* to it (kept until it polls); woken for a
     /// parked receiver past that bound, it has a slot kept for it too.
-    /// With `cap >= 2`, senders woken together that lose are queued again
-    /// at the head in the order they are polled, so a send can fall behind
-    /// one that waited less. On a rendezvous channel (`cap == 0`)
+    /// Senders woken together that lose are queued again in arrival order.
+    /// On a rendezvous channel (`cap == 0`)
     /// it completes only once a receiver has taken the value from it.
     ///
     /// # Cancel safety

@@ -6,10 +6,9 @@
 //!   that did not wait may take a free slot first, but a waiting sender
 //!   loses its slot that way at most [`Mutex::MAX_BYPASS`][bypass] (8)
 //!   times: then the next free slot is kept for it (the mutex's eventual
-//!   fairness, count-based). With `cap >= 2` several waiting senders are
-//!   woken at once and one that lost may queue again ahead of one that
-//!   waited longer, so the longest-waiting sender can be overtaken more
-//!   often than that (see the README's fairness table). [`Sender::try_send`][try]
+//!   fairness, count-based; with `cap >= 2` several waiting senders are
+//!   woken at once, and the count is per sender: see the README's
+//!   fairness table). [`Sender::try_send`][try]
 //!   never waits and always hands the value back (`Full` / `Closed`): the
 //!   way a server says "busy, retry later". [`Sender::reserve`][reserve]
 //!   waits for room without giving up the value.

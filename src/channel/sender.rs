@@ -35,8 +35,10 @@ impl<T> Sender<T> {
     /// wait may take a free slot first, at most
     /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) times per wake-up of
     /// a waiting sender (then the slot is kept for it); with `cap >= 2`
-    /// senders woken together may queue again in either order, so the
-    /// longest-waiting one can be overtaken more often. On a rendezvous channel (`cap == 0`) it
+    /// several are woken at once and the count is per sender, so the
+    /// longest-waiting one can be overtaken more often. Senders that lose
+    /// their slot queue again in arrival order. On a rendezvous channel
+    /// (`cap == 0`) it
     /// completes only once a receiver has taken the value.
     ///
     /// Fails (handing the value back) if the channel is or gets closed

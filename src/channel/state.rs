@@ -7,8 +7,8 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::task::Waker;
 
-use super::waiter::{List, Status, Wait};
-use crate::wait::{MAX_BYPASS, WakeBatch};
+use super::waiter::{List, MAX_LOSSES, Status, Wait};
+use crate::wait::WakeBatch;
 
 /// The slots: values `head .. head + len` (wrapping).
 #[derive(Debug)]
@@ -87,6 +87,9 @@ pub(super) struct State<T> {
     pub(super) woken: usize,
     pub(super) senders: List<T>,
     pub(super) receivers: List<T>,
+    /// The next sender's ticket (arrival order; wraps, compared as serial
+    /// numbers: the queued senders span far less than `2^31` of them).
+    pub(super) tickets: u32,
 }
 
 impl<T> State<T> {
@@ -158,11 +161,43 @@ impl<T> State<T> {
         // SAFETY: as the caller promised; the node is written before the
         // list reaches it.
         unsafe {
-            Wait::park(w, value, waker);
             if receiver {
+                Wait::park(w, value, waker, 0);
                 self.receivers.push_back(w);
             } else {
+                Wait::park(w, value, waker, self.tickets);
+                self.tickets = self.tickets.wrapping_add(1);
                 self.senders.push_back(w);
+            }
+        }
+    }
+
+    /// Queues sender `w`, which lost the slot it was woken for, again: in
+    /// arrival order, behind the senders that parked before it (only
+    /// others that lost their slots too can be there, so the walk is
+    /// short) and ahead of every later one.
+    ///
+    /// # Safety
+    /// The caller holds the lock and owns `w` (alive, pinned, unlinked,
+    /// its node parked).
+    pub(super) unsafe fn requeue_sender(&mut self, w: NonNull<Wait<T>>) {
+        // SAFETY: the lock is held: every linked node is alive; `with` is
+        // never nested.
+        unsafe {
+            let ticket = |n: NonNull<Wait<T>>| Wait::with(n, |n| n.ticket);
+            let mine = ticket(w);
+            let mut at = self.senders.front();
+            while let Some(a) = at {
+                // Serial-number order: stop at the first that did not
+                // park before `w`.
+                if ticket(a).wrapping_sub(mine) < 1 << 31 {
+                    break;
+                }
+                at = self.senders.next(a);
+            }
+            match at {
+                Some(a) => self.senders.insert_before(a, w),
+                None => self.senders.push_back(w),
             }
         }
     }
@@ -322,7 +357,7 @@ impl<T> State<T> {
                 self.senders.remove(s);
                 Wait::with(s, |n| {
                     wakes.push(n.waker.take());
-                    n.status = if !rendezvous && n.value.is_some() && (n.lost < MAX_BYPASS || !slot)
+                    n.status = if !rendezvous && n.value.is_some() && (n.lost < MAX_LOSSES || !slot)
                     {
                         Status::Woken
                     } else {
@@ -330,7 +365,7 @@ impl<T> State<T> {
                     };
                     // Past the bound a send is woken only for a hand-off
                     // (a free slot is granted): see `Status::Woken`.
-                    let kept = n.status == Status::Woken && n.lost >= MAX_BYPASS;
+                    let kept = n.status == Status::Woken && n.lost >= MAX_LOSSES;
                     (
                         n.status,
                         if rendezvous { n.value.take() } else { None },

@@ -34,7 +34,7 @@ pub(crate) enum Status {
     /// A buffered `send` taken out of the queue for a free slot and woken,
     /// but not granted it (counted in `State::woken`): it still holds its
     /// value and, when polled, places it if a slot is still free, else
-    /// goes back to the head of the queue. Past `MAX_BYPASS` losses a
+    /// goes back into the queue by its `ticket`. Past `MAX_BYPASS` losses a
     /// send is woken only for a parked receiver (a free slot is granted),
     /// and a slot is kept for it in `reserved` until it polls or is
     /// dropped: a permit's send that takes that receiver frees a slot no
@@ -44,6 +44,10 @@ pub(crate) enum Status {
     /// node.
     Closed,
 }
+
+/// [`MAX_BYPASS`](crate::wait::MAX_BYPASS) as a count of a node's losses.
+#[allow(clippy::cast_possible_truncation)]
+pub(crate) const MAX_LOSSES: u32 = crate::wait::MAX_BYPASS as u32;
 
 /// The shared part of a waiter, reached only under the channel lock.
 ///
@@ -62,7 +66,10 @@ pub(crate) struct Node<T> {
     pub(crate) waker: Option<Waker>,
     /// A `send`'s count of wake-ups that found their slot taken; from
     /// `MAX_BYPASS` on, the next free slot is granted to it instead.
-    pub(crate) lost: usize,
+    pub(crate) lost: u32,
+    /// A sender's place in arrival order (`State::tickets` when it
+    /// parked): one that lost its slot queues again by it.
+    pub(crate) ticket: u32,
 }
 
 /// One waiter, pinned inside a future (or a box a handle keeps).
@@ -133,7 +140,7 @@ impl<T> Wait<T> {
     /// `this` is alive and pinned, and nobody else reaches it (unlinked,
     /// owned by the caller).
     #[inline]
-    pub(crate) unsafe fn park(this: NonNull<Self>, value: Option<T>, waker: Waker) {
+    pub(crate) unsafe fn park(this: NonNull<Self>, value: Option<T>, waker: Waker, ticket: u32) {
         // SAFETY: alive and exclusive (caller); the cell hands out its
         // pointer for the closure's duration only.
         unsafe {
@@ -144,6 +151,7 @@ impl<T> Wait<T> {
                     value,
                     waker: Some(waker),
                     lost: 0,
+                    ticket,
                 });
             });
         }

@@ -263,6 +263,40 @@ impl<W: Linked> List<W> {
         self.head = Some(w);
     }
 
+    /// The node after `w`, or `None` if `w` is the tail.
+    ///
+    /// # Safety
+    /// The lock is held and `w` is linked in `self`.
+    #[cfg(feature = "alloc")]
+    pub(crate) unsafe fn next(&self, w: NonNull<W>) -> Option<NonNull<W>> {
+        // SAFETY: forwarded to the caller.
+        let next = unsafe { W::links(w, |l| l.next.expect("linked")) };
+        (Some(next) != self.head).then_some(next)
+    }
+
+    /// Links `w` just before `at`, a node of this list (at the head if
+    /// `at` is the head).
+    ///
+    /// # Safety
+    /// As for [`List::push_back`], and `at` is linked in `self`.
+    #[cfg(feature = "alloc")]
+    pub(crate) unsafe fn insert_before(&mut self, at: NonNull<W>, w: NonNull<W>) {
+        // SAFETY: the lock is held, so `at`, its predecessor and `w` are
+        // alive and reached by this thread alone; `links` is never nested.
+        unsafe {
+            let prev = W::links(at, |l| l.prev.expect("linked"));
+            W::links(w, |n| {
+                n.next = Some(at);
+                n.prev = Some(prev);
+            });
+            W::links(prev, |p| p.next = Some(w));
+            W::links(at, |a| a.prev = Some(w));
+        }
+        if self.head == Some(at) {
+            self.head = Some(w);
+        }
+    }
+
     /// Unlinks `w`, which must be in this list.
     ///
     /// # Safety

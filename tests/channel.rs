@@ -1499,3 +1499,36 @@ fn woken_senders_that_lose_queue_again_in_arrival_order() {
     assert_eq!(wc.poll_box(&mut c), Poll::Ready(Ok(())));
     assert_eq!((rx.try_recv(), rx.try_recv()), (Ok(2), Ok(3)));
 }
+
+/// Rendezvous: while the one hand-off slot is in use (a value handed to a
+/// receiver that has not polled yet), a second receiver and a sender both
+/// park. A receiver that did not wait must not take that sender's value
+/// ahead of the parked receiver: receivers are served FIFO.
+#[test]
+fn rendezvous_newcomer_receiver_does_not_overtake_a_parked_one() {
+    let (tx, rx) = bounded::<u32>(0);
+    let (w1, w2, ws) = (
+        CountingWaker::new(),
+        CountingWaker::new(),
+        CountingWaker::new(),
+    );
+    let mut r1 = Box::pin(rx.recv());
+    assert!(w1.poll_box(&mut r1).is_pending());
+    let mut s1 = Box::pin(tx.send(1));
+    assert!(ws.poll_box(&mut s1).is_ready(), "handed to r1");
+    let mut r2 = Box::pin(rx.recv());
+    assert!(w2.poll_box(&mut r2).is_pending(), "r2 parks");
+    let mut s2 = Box::pin(tx.send(2));
+    assert!(
+        ws.poll_box(&mut s2).is_pending(),
+        "the hand-off slot is in use"
+    );
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "r2 is first");
+    let mut r3 = Box::pin(rx.recv());
+    assert!(poll_box(&mut r3).is_pending(), "a newcomer parks behind r2");
+    assert_eq!(w1.poll_box(&mut r1), Poll::Ready(Ok(1)));
+    assert_eq!(w2.count(), 1, "r2 is handed s2's value");
+    assert_eq!(w2.poll_box(&mut r2), Poll::Ready(Ok(2)));
+    assert_eq!(ws.poll_box(&mut s2), Poll::Ready(Ok(())));
+    drop(r3);
+}

@@ -220,11 +220,12 @@ fn deliver(m: &mut Model, recvs: &mut Recvs<'_>, v: u32) {
 
 /// The ring's front, else (rendezvous only) the value of the oldest parked
 /// send (if it is a send and not a reserve).
-fn take(m: &mut Model, sends: &mut Sends<'_>) -> Option<u32> {
+fn take(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> Option<u32> {
     if let Some(v) = m.pop_front() {
         return Some(v);
     }
-    if m.cap > 0 {
+    // Rendezvous: a parked receiver gets the parked sender's value first.
+    if m.cap > 0 || parked(recvs).is_some() {
         return None;
     }
     let s = parked(sends)?;
@@ -505,7 +506,7 @@ pub fn run(cap: usize, ops: &[Op]) {
             }
             Op::TryRecv => {
                 let res = rx.try_recv();
-                match take(&mut m, &mut sends) {
+                match take(&mut m, &mut sends, &mut recvs) {
                     Some(v) => assert_eq!(res, Ok(v), "FIFO"),
                     // Closed means drained: nothing handed to another
                     // receiver either (it may come back).
@@ -518,7 +519,7 @@ pub fn run(cap: usize, ops: &[Op]) {
             Op::StartRecv => {
                 let mut p = Pending::new(Box::pin(rx.recv()));
                 let res = poll_recv(&mut p);
-                match take(&mut m, &mut sends) {
+                match take(&mut m, &mut sends, &mut recvs) {
                     Some(v) => assert_eq!(res, Poll::Ready(Ok(v)), "FIFO"),
                     None if m.closed && m.handed == 0 => {
                         assert_eq!(res, Poll::Ready(Err(RecvError)))
@@ -548,7 +549,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                             }
                         }
                     }
-                    St::Closed => match take(&mut m, &mut sends) {
+                    St::Closed => match take(&mut m, &mut sends, &mut recvs) {
                         Some(v) => assert_eq!(res, Poll::Ready(Ok(v))),
                         None if m.handed == 0 => assert_eq!(res, Poll::Ready(Err(RecvError))),
                         None => {

@@ -269,8 +269,13 @@ impl<T> State<T> {
 
     /// [`take`](Self::take) on a rendezvous channel with an empty ring: the
     /// value of the parked sender at the head of the queue, if it is a
-    /// `send` (not a reserve).
+    /// `send` (not a reserve) and no receiver is parked. (A receiver
+    /// waits there only while the one hand-off slot is in use; the parked
+    /// sender's value is its, next.)
     fn take_parked(&mut self, wakes: &mut Wakes) -> Option<T> {
+        if !self.receivers.is_empty() {
+            return None;
+        }
         let s = self.senders.front()?;
         // SAFETY: `s` is linked and the lock is held; `with` not nested.
         unsafe {

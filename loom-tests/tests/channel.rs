@@ -67,6 +67,7 @@
 //! | oneshot_wakes_receiver                              | M13 |
 //! | oneshot_closed_woken_by_receiver_going              | M48, M49, M50 |
 //! | sender_closed_woken_by_last_receiver_drop           | M51, M52 |
+//! | slot_kept_for_a_send_woken_for_a_receiver           | M53 |
 //! | rendezvous_try_send_races_receiver_drop             | M2, M3 |
 //! | rendezvous_try_send_not_stolen_by_barging_try_recv  | M1 |
 //! | rendezvous_reserve_woken_by_parking_receiver        | M1, M10 |
@@ -109,6 +110,10 @@
 //! `sender_closed_woken_by_last_receiver_drop` catches M51 the close never
 //! fires the event, and M52 the event fires before `closed` is set (the
 //! `is_closed` assertion after the wait fails) — both planted the same way.
+//! `slot_kept_for_a_send_woken_for_a_receiver` catches M53 a woken send
+//! does not give back the slot kept for it when it polls (a loom deadlock);
+//! a channel that keeps no slot at all passes it (nothing starves in so
+//! few rounds) and is caught by the hand-polled test in `tests/channel.rs`.
 //!
 //! A later review added `poll_sender_abort_passes_slot_on` and planted M47
 //! (a granted reserve given up by `cancel_reserve` keeps its slot) in a
@@ -798,6 +803,46 @@ fn woken_send_races_a_newcomer() {
         assert_eq!(got[0], 0);
         got.sort_unstable();
         assert_eq!(got, [0, 1, 2], "each value exactly once");
+    });
+}
+
+/// Cap 1: a send that lost its slot `MAX_BYPASS` times (2 under loom) to
+/// permits is woken for a parked receiver with a slot kept for it. On
+/// other threads, a permit's `send` takes that receiver and a newcomer
+/// tries to reserve the slot it frees, while the woken send is polled to
+/// completion. The newcomer never gets the kept slot before the send has
+/// placed its value; every value arrives exactly once; afterwards the
+/// kept slot is free again (a leaked one leaves the channel full).
+#[test]
+fn slot_kept_for_a_send_woken_for_a_receiver() {
+    model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let mut permit = tx.clone().try_reserve_owned().unwrap();
+        let (waker, _) = counting_waker();
+        let mut s = Box::pin(tx.send(100));
+        assert!(poll_once(s.as_mut(), &waker).is_pending());
+        for round in 0..2 {
+            let mut r = Box::pin(rx.recv());
+            assert!(poll_once(r.as_mut(), &waker).is_pending());
+            let sender = permit.send(round).unwrap(); // takes that receiver
+            permit = sender.try_reserve_owned().unwrap(); // and the slot
+            assert!(poll_once(s.as_mut(), &waker).is_pending(), "lost");
+            assert_eq!(poll_once(r.as_mut(), &waker), Poll::Ready(Ok(round)));
+        }
+        let rx2 = rx.clone();
+        let c = thread::spawn(move || [(); 2].map(|()| rx2.recv_blocking().unwrap()));
+        let p = thread::spawn(move || {
+            let sender = permit.send(2).unwrap();
+            // The slot it freed is kept for the woken send, unless that
+            // send has already placed its value and it was received.
+            sender.try_reserve_owned().ok().map(|p| drop(p.release()))
+        });
+        block_on(s).unwrap();
+        let mut got = c.join().unwrap();
+        p.join().unwrap();
+        got.sort_unstable();
+        assert_eq!(got, [2, 100], "each value exactly once");
+        assert!(tx.try_reserve().is_ok(), "the kept slot was given back");
     });
 }
 

@@ -239,16 +239,27 @@ impl<W: Linked> List<W> {
             self.head = Some(w);
             return;
         };
+        // SAFETY: forwarded; in a circular list, just before the head is
+        // the tail's place.
+        unsafe { self.link_before(head, w) };
+    }
+
+    /// Links `w` between `at` and its predecessor; the head stays.
+    ///
+    /// # Safety
+    /// As for [`List::push_back`], and `at` is linked in `self`.
+    #[inline]
+    unsafe fn link_before(&mut self, at: NonNull<W>, w: NonNull<W>) {
         // SAFETY: the lock is held, so every linked node is alive and reached
         // by this thread alone; `links` is never nested on one node.
         unsafe {
-            let tail = W::links(head, |h| h.prev.expect("linked head has a prev"));
+            let prev = W::links(at, |l| l.prev.expect("linked node has a prev"));
             W::links(w, |n| {
-                n.next = Some(head);
-                n.prev = Some(tail);
+                n.next = Some(at);
+                n.prev = Some(prev);
             });
-            W::links(tail, |t| t.next = Some(w));
-            W::links(head, |h| h.prev = Some(w));
+            W::links(prev, |p| p.next = Some(w));
+            W::links(at, |a| a.prev = Some(w));
         }
     }
 
@@ -281,17 +292,8 @@ impl<W: Linked> List<W> {
     /// As for [`List::push_back`], and `at` is linked in `self`.
     #[cfg(feature = "alloc")]
     pub(crate) unsafe fn insert_before(&mut self, at: NonNull<W>, w: NonNull<W>) {
-        // SAFETY: the lock is held, so `at`, its predecessor and `w` are
-        // alive and reached by this thread alone; `links` is never nested.
-        unsafe {
-            let prev = W::links(at, |l| l.prev.expect("linked"));
-            W::links(w, |n| {
-                n.next = Some(at);
-                n.prev = Some(prev);
-            });
-            W::links(prev, |p| p.next = Some(w));
-            W::links(at, |a| a.prev = Some(w));
-        }
+        // SAFETY: forwarded to the caller.
+        unsafe { self.link_before(at, w) };
         if self.head == Some(at) {
             self.head = Some(w);
         }

@@ -21,14 +21,13 @@ use crate::wait::{Acquire, MAX_BYPASS, RawSemaphore, SemRef, Waiting};
 /// An async mutual-exclusion lock.
 ///
 /// * **Fast path**: an uncontended `lock`/`try_lock` is one CAS, and unlock
-///   is one `fetch_add`.
+///   is one CAS.
 /// * **Fairness: eventual, with a bound.** An unlock wakes the longest
 ///   waiter and leaves the lock free, so a running task may take it again
 ///   at once (barging keeps throughput high under contention); but from
 ///   the [`Mutex::MAX_BYPASS`]-th unlock while it waits on, the lock is
-///   *kept* for that waiter: it is overtaken at most `MAX_BYPASS` times
-///   (one more for each further thread paused inside an unlock at the same
-///   moment, see [`Mutex::MAX_BYPASS`]). The bound is count-based and holds
+///   *kept* for that waiter: it is overtaken fewer than `MAX_BYPASS`
+///   times, on any number of threads. The bound is count-based and holds
 ///   without `std`.
 /// * **Cancel-safe**: dropping a [`Lock`] future at any point loses no
 ///   wake-up; if the lock had just been kept for it, it passes on.
@@ -100,14 +99,10 @@ impl<T: ?Sized> Mutex<T> {
     /// the lock: each unlock while it waits frees the lock for whoever is
     /// first (it, or a barging `lock`/`try_lock`), and from the
     /// `MAX_BYPASS`-th on the freed lock is kept for the waiter (woken, it
-    /// takes it on its next poll). A newcomer can still slip in between
-    /// that unlock's atomic add and its bookkeeping, which makes the
-    /// `MAX_BYPASS`-th overtaking. That newcomer's own unlock frees the
-    /// lock before it counts too: if it is paused there as well (another
-    /// thread), one more newcomer slips in, and so on. So the bound is
-    /// `MAX_BYPASS` plus one for every thread beyond the first paused
-    /// between an unlock's add and its bookkeeping at the same time (none
-    /// on one thread; at most the number of threads that unlock the mutex).
+    /// takes it on its next poll). So it is overtaken fewer than
+    /// `MAX_BYPASS` times, however many threads unlock the mutex: an
+    /// unlock with waiters frees the lock and counts it in one step, under
+    /// the waiter queue's lock.
     /// Count-based, so the bound holds without `std`. (Under `--cfg loom` it is 2, so models reach
     /// both paths quickly.)
     ///

@@ -7,10 +7,9 @@
 //! ```
 //!
 //! * `LOCKED` is a spin lock guarding the intrusive waiter [`List`]. Only
-//!   its holder changes the word while it is set: it publishes with a
-//!   plain store, which also voids an [`RawSemaphore::unlock_one`] that
-//!   added its permit meanwhile (that unlock sees `LOCKED` in the old word
-//!   and adds again once the lock is free). Critical sections are O(1)
+//!   its holder changes the word while it is set (every other write is a
+//!   CAS that expects `LOCKED` clear): it publishes with a plain store.
+//!   Critical sections are O(1)
 //!   except for the wake-up loops, which hand wakers to a [`WakeBatch`] and
 //!   run them after unlocking.
 //! * `WAITERS` says the list is non-empty. **Invariant: `WAITERS` ⇒ no free
@@ -24,16 +23,17 @@
 //!   its next poll, or its drop, reads the outcome from its node without
 //!   taking the lock.
 //!
-//! A mutex uses [`RawSemaphore::unlock_one`] instead of `release(1)`: one
-//! `fetch_add` that frees the permit for anyone (the woken head or a
-//! barging newcomer); with waiters, it then counts a bypass against the
-//! head and wakes it. That relaxes the invariant above to "free permits
+//! A mutex uses [`RawSemaphore::unlock_one`] instead of `release(1)`: it
+//! frees the permit for anyone (the woken head or a barging newcomer);
+//! with waiters, it does so under the list lock, in the same store that
+//! counts a bypass against the head, and wakes the head. That relaxes the invariant above to "free permits
 //! with `WAITERS` set are only ever taken by the head or by a newcomer".
 //! `HANDOFF`, set while the head has been bypassed `MAX_BYPASS` times,
 //! keeps newcomers off the free permit: it is the head's. So a waiter is
-//! overtaken at most `MAX_BYPASS` times: a count, not a clock (plus one
-//! per further thread paused between an unlock's add and its bookkeeping
-//! at the same time: the add frees the permit before the count).
+//! overtaken at most `MAX_BYPASS` times: a count, not a clock, and exact
+//! on any number of threads, as no unlock frees the permit before it is
+//! counted. (Freeing it first, with one `fetch_add` before taking the
+//! list lock, let a newcomer in per thread paused between the two.)
 //!
 //! Before a newcomer queues, it watches the word for a while (the
 //! *window*) and retries its `try_acquire` whenever enough permits show
@@ -513,55 +513,44 @@ impl RawSemaphore {
 
     /// Releases the single permit of a mutex-like semaphore.
     ///
-    /// One `fetch_add` puts the permit back for whoever takes it first.
-    /// With waiters, the slow path then counts a bypass against the head
-    /// and wakes it; from its `MAX_BYPASS`-th on, `HANDOFF` reserves free
-    /// permits for it. Must only be used on semaphores whose permits are
-    /// all taken one at a time.
+    /// Without waiters or flags, one CAS frees the permit. With waiters,
+    /// the permit is freed under the list lock, in the same store that
+    /// counts a bypass against the head (and wakes it); from its
+    /// `MAX_BYPASS`-th on, that store also sets `HANDOFF`, which reserves
+    /// the permit for the head. Must only be used on semaphores whose
+    /// permits are all taken one at a time.
     #[inline]
     pub(crate) fn unlock_one(&self) {
-        // Locked, no waiters, no flags: the common case, one `lock xadd`.
-        let old = self.state.fetch_add(ONE, Release);
-        if old != 0 {
-            self.unlock_one_slow(old);
+        // Locked, no waiters, no flags: the common case.
+        if self
+            .state
+            .compare_exchange(0, ONE, Release, Relaxed)
+            .is_err()
+        {
+            self.unlock_one_slow();
         }
     }
 
     #[inline(never)]
-    fn unlock_one_slow(&self, old: usize) {
-        debug_assert!(old >> SHIFT == 0, "a mutex was unlocked twice");
-        if old & LOCKED != 0 {
-            // The lock holder's store will overwrite our add: redo it once
-            // the lock is free (an add while `LOCKED` is set is invisible
-            // meanwhile, as every acquire waits for `LOCKED` to clear).
-            if let Some(locked) = self.add_or_lock(1) {
-                self.bypass_head(locked, ONE);
-            }
-        } else if old & WAITERS != 0 {
-            // Our permit is in the word (maybe taken already).
-            let locked = self.lock();
-            self.bypass_head(locked, 0);
+    fn unlock_one_slow(&self) {
+        debug_assert!(self.available() == 0, "a mutex was unlocked twice");
+        if let Some(locked) = self.add_or_lock(1) {
+            self.bypass_head(locked);
         }
     }
 
-    /// An unlock with waiters: adds `add` to the word, counts a bypass
-    /// against the head and wakes it if the permit is still free; from its
-    /// `MAX_BYPASS`-th on, sets `HANDOFF`. If the permit is
-    /// gone already (a newcomer took it, or the woken head, and then the new
-    /// head's count runs one early, which is safe), whoever took it unlocks
-    /// later and wakes the head then.
-    fn bypass_head(&self, locked: Locked<'_>, add: usize) {
+    /// An unlock with waiters: frees the permit, counts a bypass against
+    /// the head and wakes it; from its `MAX_BYPASS`-th on, sets `HANDOFF`.
+    fn bypass_head(&self, locked: Locked<'_>) {
         let mut waker = None;
         self.with_list(locked, |list, cur| {
-            let cur = cur + add;
+            let cur = cur + ONE;
             let Some(head) = list.front() else { return cur };
             // SAFETY: lock held, `head` linked.
             let bypassed = unsafe {
                 Waiter::with(head, |node| {
                     node.bypassed += 1;
-                    if cur >> SHIFT > 0 {
-                        waker = node.waker.take();
-                    }
+                    waker = node.waker.take();
                     node.bypassed
                 })
             };
@@ -742,20 +731,9 @@ impl RawSemaphore {
             }
         });
         debug_assert_eq!(new & LOCKED, 0);
-        // A store: it also voids an `unlock_one` add made meanwhile, which
-        // that unlock redoes (see `unlock_one_slow`). That add is a
-        // read-modify-write that read `LOCKED`, so this store comes after it
-        // in the word's modification order. Loom 0.7 does not enforce that
-        // (a plain store can slip between another thread's RMW read and
-        // write: tokio-rs/loom#254), so under loom the store is a swap, the
-        // same modification as far as the memory model is concerned. (A
-        // swap would continue the release sequence of that unlock's
-        // `Release` add, so loom cannot check this store's `Release`: it is
-        // what publishes a holder's writes when the unlock re-adds here.)
-        #[cfg(not(loom))]
+        // A plain store: while `LOCKED` is set nobody else changes the word
+        // (every other write is a CAS that expects `LOCKED` clear).
         self.state.store(new, Release);
-        #[cfg(loom)]
-        let _ = self.state.swap(new, Release);
         // Under loom, `locked` holds the gate until here, after the store.
         #[cfg(loom)]
         drop(locked);

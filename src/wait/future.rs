@@ -12,7 +12,7 @@ use super::{Acquire, Closed, RawSemaphore};
 /// that only ever closes (see [`Acquire::event`]), and `set` reads the flag
 /// its owner sets before closing it. `Ready` once the event fired; a poll
 /// after that returns at the flag, so the future is fused.
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub(crate) fn poll_event(
     acquire: Pin<&mut Acquire>,
     set: bool,

@@ -278,7 +278,7 @@ impl<W: Linked> List<W> {
     ///
     /// # Safety
     /// The lock is held and `w` is linked in `self`.
-    #[cfg(feature = "alloc")]
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
     pub(crate) unsafe fn next(&self, w: NonNull<W>) -> Option<NonNull<W>> {
         // SAFETY: forwarded to the caller.
         let next = unsafe { W::links(w, |l| l.next.expect("linked")) };
@@ -290,7 +290,7 @@ impl<W: Linked> List<W> {
     ///
     /// # Safety
     /// As for [`List::push_back`], and `at` is linked in `self`.
-    #[cfg(feature = "alloc")]
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
     pub(crate) unsafe fn insert_before(&mut self, at: NonNull<W>, w: NonNull<W>) {
         // SAFETY: forwarded to the caller.
         unsafe { self.link_before(at, w) };

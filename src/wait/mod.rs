@@ -20,7 +20,7 @@ mod raw;
 mod spin;
 mod wakers;
 
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub(crate) use future::poll_event;
 pub(crate) use future::{SemRef, Waiting};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]

@@ -84,6 +84,21 @@ mod imp {
 
 pub(crate) use imp::*;
 
+/// Defines a `const fn` that is a plain `fn` under `--cfg loom`: loom's
+/// atomics and mutexes are built at run time (and a `static` would outlive
+/// the model's iteration anyway).
+macro_rules! const_unless_loom {
+    ($(#[$attr:meta])* $vis:vis fn $($rest:tt)*) => {
+        #[cfg(not(loom))]
+        $(#[$attr])*
+        $vis const fn $($rest)*
+        #[cfg(loom)]
+        $(#[$attr])*
+        $vis fn $($rest)*
+    };
+}
+pub(crate) use const_unless_loom;
+
 /// The cell that holds a lock's protected value.
 ///
 /// It is `core`'s even under loom: a guard hands out plain `&T`/`&mut T`,

@@ -68,17 +68,27 @@ impl<T: ?Sized> SemRef for Arc<Mutex<T>> {
 }
 
 impl<T> Mutex<T> {
-    /// A new unlocked mutex holding `value`.
-    ///
-    /// # Examples
-    /// ```
-    /// let m = weftwork::Mutex::new(5);
-    /// assert_eq!(m.into_inner(), 5);
-    /// ```
-    pub fn new(value: T) -> Self {
-        Self {
-            raw: RawSemaphore::new(1),
-            value: ValueCell::new(value),
+    crate::loom::const_unless_loom! {
+        /// A new unlocked mutex holding `value`.
+        ///
+        /// A `const fn`, so it can initialize a `static` (except under
+        /// `--cfg loom`, where it is a plain `fn`: loom's atomics are built at
+        /// run time).
+        ///
+        /// # Examples
+        /// ```
+        /// let m = weftwork::Mutex::new(5);
+        /// assert_eq!(m.into_inner(), 5);
+        ///
+        /// static COUNT: weftwork::Mutex<u32> = weftwork::Mutex::new(0);
+        /// *COUNT.try_lock().unwrap() += 1;
+        /// assert_eq!(*COUNT.try_lock().unwrap(), 1);
+        /// ```
+        pub fn new(value: T) -> Self {
+            Self {
+                raw: RawSemaphore::new(1),
+                value: ValueCell::new(value),
+            }
         }
     }
 

@@ -122,17 +122,27 @@ const UPGRADABLE: usize = HALF + 1;
 const UPGRADE: usize = WRITE - UPGRADABLE;
 
 impl<T> RwLock<T> {
-    /// A new unlocked lock holding `value`.
-    ///
-    /// # Examples
-    /// ```
-    /// let lock = weftwork::RwLock::new(1);
-    /// assert_eq!(lock.into_inner(), 1);
-    /// ```
-    pub fn new(value: T) -> Self {
-        Self {
-            sem: RawSemaphore::new(WRITE),
-            value: ValueCell::new(value),
+    crate::loom::const_unless_loom! {
+        /// A new unlocked lock holding `value`.
+        ///
+        /// A `const fn`, so it can initialize a `static` (except under
+        /// `--cfg loom`, where it is a plain `fn`: loom's atomics are built at
+        /// run time).
+        ///
+        /// # Examples
+        /// ```
+        /// let lock = weftwork::RwLock::new(1);
+        /// assert_eq!(lock.into_inner(), 1);
+        ///
+        /// static CONFIG: weftwork::RwLock<&str> = weftwork::RwLock::new("default");
+        /// *CONFIG.try_write().unwrap() = "tuned";
+        /// assert_eq!(*CONFIG.try_read().unwrap(), "tuned");
+        /// ```
+        pub fn new(value: T) -> Self {
+            Self {
+                sem: RawSemaphore::new(WRITE),
+                value: ValueCell::new(value),
+            }
         }
     }
 

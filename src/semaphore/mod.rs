@@ -68,19 +68,30 @@ impl Semaphore {
     /// ```
     pub const MAX_PERMITS: usize = MAX_PERMITS;
 
-    /// A semaphore with `permits` free permits.
-    ///
-    /// # Panics
-    /// If `permits` exceeds [`Semaphore::MAX_PERMITS`].
-    ///
-    /// # Examples
-    /// ```
-    /// let sem = weftwork::Semaphore::new(4);
-    /// assert_eq!(sem.available_permits(), 4);
-    /// ```
-    pub fn new(permits: usize) -> Self {
-        Self {
-            raw: RawSemaphore::new(permits),
+    crate::loom::const_unless_loom! {
+        /// A semaphore with `permits` free permits.
+        ///
+        /// A `const fn`, so it can initialize a `static` (except under
+        /// `--cfg loom`, where it is a plain `fn`: loom's atomics are built at
+        /// run time).
+        ///
+        /// # Panics
+        /// If `permits` exceeds [`Semaphore::MAX_PERMITS`] (in a `static`,
+        /// that is a compile error).
+        ///
+        /// # Examples
+        /// ```
+        /// let sem = weftwork::Semaphore::new(4);
+        /// assert_eq!(sem.available_permits(), 4);
+        ///
+        /// static CONNECTIONS: weftwork::Semaphore = weftwork::Semaphore::new(2);
+        /// let _permit = CONNECTIONS.try_acquire().unwrap();
+        /// assert_eq!(CONNECTIONS.available_permits(), 1);
+        /// ```
+        pub fn new(permits: usize) -> Self {
+            Self {
+                raw: RawSemaphore::new(permits),
+            }
         }
     }
 

@@ -109,16 +109,20 @@ struct Locked<'a> {
 }
 
 impl RawSemaphore {
-    pub(crate) fn new(permits: usize) -> Self {
-        assert!(
-            permits <= MAX_PERMITS,
-            "a semaphore holds at most {MAX_PERMITS} permits, {permits} were requested"
-        );
-        Self {
-            state: AtomicUsize::new(permits << SHIFT),
-            waiters: UnsafeCell::new(List::new()),
-            #[cfg(loom)]
-            gate: loom::sync::Mutex::new(()),
+    crate::loom::const_unless_loom! {
+        pub(crate) fn new(permits: usize) -> Self {
+            // A `const fn` cannot format the count into the message.
+            assert!(
+                permits <= MAX_PERMITS,
+                "a semaphore holds at most Semaphore::MAX_PERMITS (usize::MAX >> 5) permits: \
+                 more were requested"
+            );
+            Self {
+                state: AtomicUsize::new(permits << SHIFT),
+                waiters: UnsafeCell::new(List::new()),
+                #[cfg(loom)]
+                gate: loom::sync::Mutex::new(()),
+            }
         }
     }
 

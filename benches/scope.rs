@@ -12,6 +12,12 @@
 //!   runtime (its natural home; a multi-thread runtime is slower still).
 //! * `spawn_join_yield_1k`: [`SMALL`] children that each yield once before
 //!   returning, so every child is woken and polled twice.
+//! * `drain_past_full_limit_20k`: a scope with `limit(1)` whose one slot a
+//!   long child holds while the body drains a `Completions` set of
+//!   [`LIMITED`] children: each is let in only because the set's consumer
+//!   waits for it. No peer has a limit; `FuturesUnordered` running the same
+//!   children is the reference. (This row was quadratic before the
+//!   nineteenth session: 0.45 s at 40 k children.)
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -25,6 +31,8 @@ use tokio::task::JoinSet;
 const CHILDREN: usize = 100_000;
 /// Children per round in `spawn_join_yield_1k`.
 const SMALL: usize = 1_000;
+/// Children per round in `drain_past_full_limit_20k`.
+const LIMITED: usize = 20_000;
 
 async fn weftwork_handles(n: usize, yield_once: bool) -> usize {
     weftwork::scope(async |s| {
@@ -100,6 +108,49 @@ async fn join_set(n: usize, yield_once: bool) -> usize {
     sum
 }
 
+async fn weftwork_past_full_limit(n: usize) -> usize {
+    weftwork::scope::Builder::new()
+        .limit(1)
+        .scope(async |s| {
+            let (tx, rx) = weftwork::channel::oneshot::<()>();
+            s.spawn(async move {
+                let _ = rx.await;
+            });
+            let mut set = s.completions();
+            for i in 0..n {
+                set.spawn(async move { i });
+            }
+            let mut sum = 0;
+            while let Some(i) = set.next().await {
+                sum += i;
+            }
+            let _ = tx.send(());
+            sum
+        })
+        .await
+}
+
+fn past_full_limit(c: &mut Criterion) {
+    let n = LIMITED;
+    let expect = n * (n - 1) / 2;
+    let mut g = c.benchmark_group("drain_past_full_limit_20k");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(20).measurement_time(Duration::from_secs(4));
+    g.bench_function("weftwork_completions", |b| {
+        b.iter(|| {
+            let sum = futures::executor::block_on(weftwork_past_full_limit(black_box(n)));
+            assert_eq!(sum, expect)
+        })
+    });
+    g.bench_function("futures_unordered", |b| {
+        b.iter(|| {
+            let sum = futures::executor::block_on(futures_unordered(black_box(n), false));
+            assert_eq!(sum, expect)
+        })
+    });
+    g.finish();
+}
+
 fn group(c: &mut Criterion, name: &str, n: usize, yield_once: bool) {
     let expect = n * (n - 1) / 2;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -142,5 +193,6 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     group(&mut c, "spawn_join_100k", CHILDREN, false);
     group(&mut c, "spawn_join_yield_1k", SMALL, true);
+    past_full_limit(&mut c);
     c.final_summary();
 }

@@ -96,35 +96,57 @@ impl Inner {
         if self.running >= self.limit {
             return;
         }
-        while let Some(i) = self.waiting.pop_front() {
-            let Some(task) = self.held(i) else {
-                if matches!(self.slots.get(i), Some(Slot::Gone)) {
-                    self.gone -= 1;
-                    self.free_slot(i);
-                }
-                continue;
-            };
-            // SAFETY: the lock is held (`&mut self`). A child let in early
-            // is not `Waiting` any more: its entry is just dropped.
-            let (admitted, set) = unsafe {
-                task.with_ctl(|c| {
-                    c.mark(LISTED, false);
-                    let waiting = c.state == State::Waiting;
-                    if waiting {
-                        c.state = State::Runnable;
+        self.drop_stale_front();
+        let Some(i) = self.waiting.pop_front() else {
+            return;
+        };
+        let task = self.held(i).expect("the front entry names a waiting child");
+        // SAFETY: the lock is held (`&mut self`).
+        let set = unsafe {
+            task.with_ctl(|c| {
+                c.mark(LISTED, false);
+                c.state = State::Runnable;
+                c.set
+            })
+        };
+        self.running += 1;
+        if set != NO_SET {
+            completions::member_stopped_waiting(self, set);
+        }
+        // Never polled, so still marked queued since its spawn.
+        self.ready.push(i);
+    }
+
+    /// Takes the entries off the front of `waiting` that no longer name a
+    /// waiting child: one that left ([`Slot::Gone`]: its slot is freed
+    /// now) or one let in early by [`admit_now`](Self::admit_now) (no
+    /// longer [`LISTED`]). Each entry is taken off once, so this is O(1)
+    /// amortized; it keeps [`admit_member`](Self::admit_member) from
+    /// scanning the entries of members it let in before.
+    fn drop_stale_front(&mut self) {
+        while let Some(&i) = self.waiting.front() {
+            match self.held(i) {
+                // SAFETY: the lock is held (`&mut self`).
+                Some(task) => unsafe {
+                    let stale = task.with_ctl(|c| {
+                        let stale = c.state != State::Waiting;
+                        if stale {
+                            c.mark(LISTED, false);
+                        }
+                        stale
+                    });
+                    if !stale {
+                        return;
                     }
-                    (waiting, c.set)
-                })
-            };
-            if admitted {
-                self.running += 1;
-                if set != NO_SET {
-                    completions::member_stopped_waiting(self, set);
+                },
+                None => {
+                    if matches!(self.slots.get(i), Some(Slot::Gone)) {
+                        self.gone -= 1;
+                        self.free_slot(i);
+                    }
                 }
-                // Never polled, so still marked queued since its spawn.
-                self.ready.push(i);
-                return;
             }
+            self.waiting.pop_front();
         }
     }
 
@@ -150,9 +172,12 @@ impl Inner {
 
     /// Lets the oldest waiting child of completion set `set` in at once, as
     /// [`admit_now`](Self::admit_now) does; its consumer waits for it and
-    /// no other member of the set runs. Scans `waiting` from the front.
-    /// Returns whether one was let in (the caller wakes the driver).
+    /// no other member of the set runs. Scans `waiting` from the front,
+    /// past the entries of other waiting children (the entries of members
+    /// let in before are dropped first). Returns whether one was let in
+    /// (the caller wakes the driver).
     pub(crate) fn admit_member(&mut self, set: u32) -> bool {
+        self.drop_stale_front();
         let member = self.waiting.iter().find_map(|&i| {
             let t = self.held(i)?;
             // SAFETY: the lock is held (`&mut self`).

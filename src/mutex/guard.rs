@@ -92,31 +92,27 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         // only `f` uses it, while `try_narrow` still owns the guard (and
         // on `Some` the lock moves on to the mapped guard).
         let value = unsafe { &mut *mutex.value.get() };
-        try_narrow(this, &mutex.raw, value, f)
+        try_narrow(this, value, f, |guard, part| {
+            MappedMutexGuard::take_over(guard, &mutex.raw, part)
+        })
     }
 }
 
-/// The one body of every `map` / `try_map`: runs `f` on `value` while
-/// `guard` (which holds the lock `raw`, over `value`) is still owned here,
-/// so if `f` panics, the guard's own drop unlocks, exactly once. On `Some`
-/// the lock moves to a [`MappedMutexGuard`] over the part and `guard` is
-/// forgotten; on `None`, `guard` is returned, still holding the lock.
-fn try_narrow<'a, G, T: ?Sized, U: ?Sized>(
+/// The one body of every `map` / `try_map`, for the borrowed and the owned
+/// guards alike: runs `f` on `value` (the locked value, or the part of it
+/// that `guard` already points at) while `guard`, which holds the lock, is
+/// still owned here, so if `f` panics, the guard's own drop unlocks,
+/// exactly once. On `Some`, `wrap` moves the lock from `guard` into a
+/// mapped guard over the part (it must neither unlock nor panic); on
+/// `None`, `guard` is returned, still holding the lock.
+pub(super) fn try_narrow<G, T: ?Sized, U: ?Sized, M>(
     guard: G,
-    raw: &'a RawSemaphore,
     value: &mut T,
     f: impl FnOnce(&mut T) -> Option<&mut U>,
-) -> Result<MappedMutexGuard<'a, U>, G> {
+    wrap: impl FnOnce(G, NonNull<U>) -> M,
+) -> Result<M, G> {
     match f(value) {
-        Some(part) => {
-            let value = NonNull::from(part);
-            core::mem::forget(guard);
-            Ok(MappedMutexGuard {
-                raw,
-                value,
-                _marker: PhantomData,
-            })
-        }
+        Some(part) => Ok(wrap(guard, NonNull::from(part))),
         None => Err(guard),
     }
 }
@@ -180,6 +176,17 @@ unsafe impl<U: ?Sized + Send> Send for MappedMutexGuard<'_, U> {}
 unsafe impl<U: ?Sized + Sync> Sync for MappedMutexGuard<'_, U> {}
 
 impl<'a, U: ?Sized> MappedMutexGuard<'a, U> {
+    /// Takes over the lock on `raw` that `guard` holds, without unlocking
+    /// (the guard is forgotten), as a guard over `value`.
+    fn take_over<G>(guard: G, raw: &'a RawSemaphore, value: NonNull<U>) -> Self {
+        core::mem::forget(guard);
+        Self {
+            raw,
+            value,
+            _marker: PhantomData,
+        }
+    }
+
     /// Narrows further.
     ///
     /// # Examples
@@ -231,7 +238,9 @@ impl<'a, U: ?Sized> MappedMutexGuard<'a, U> {
         // live `&mut U`, so the reference is unique; only `f` uses it,
         // while `try_narrow` still owns `this`.
         let value = unsafe { value.as_mut() };
-        try_narrow(this, raw, value, f)
+        try_narrow(this, value, f, |guard, part| {
+            MappedMutexGuard::take_over(guard, raw, part)
+        })
     }
 }
 

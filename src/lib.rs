@@ -52,7 +52,7 @@ mod wait;
 pub mod sync {
     pub use crate::mutex::{Lock, MappedMutexGuard, Mutex, MutexGuard};
     #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-    pub use crate::mutex::{LockArc, MutexGuardArc};
+    pub use crate::mutex::{LockArc, MappedMutexGuardArc, MutexGuardArc};
     pub use crate::rwlock::*;
     pub use crate::semaphore::{
         Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError,

@@ -1,7 +1,8 @@
 //! The smaller pieces of lock API that users of tokio::sync and async-lock
-//! reach for: `try_map` on the mutex guards, `Display` on every mutex
-//! guard, and `merge` / `split` on semaphore permits. Hand-polled with
-//! wakers the test controls: no threads, no timing.
+//! reach for: `try_map` on the mutex guards, `map` / `try_map` on the
+//! owned guard (`MappedMutexGuardArc`), `Display` on every mutex guard,
+//! and `merge` / `split` on semaphore permits. Hand-polled with wakers the
+//! test controls: no timing (one test sends a guard to another thread).
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use common::{CountingWaker, ready};
 use weftwork::Semaphore;
-use weftwork::sync::{MappedMutexGuard, Mutex, MutexGuard};
+use weftwork::sync::{MappedMutexGuard, MappedMutexGuardArc, Mutex, MutexGuard, MutexGuardArc};
 
 /// The message of a panic caught by `catch_unwind`.
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -175,6 +176,243 @@ fn try_map_after_a_contended_lock_and_to_an_unsized_part() {
     drop(s);
     assert_unlocked_once(&m);
     assert_eq!(*m.try_lock().unwrap(), "aBC");
+}
+
+// --- MutexGuardArc::map / try_map → MappedMutexGuardArc ---------------------
+
+/// `map` moves the lock (and the `Arc`) into the mapped guard: held until
+/// it drops, writes land in the part, then one unlock wakes the queued
+/// waiter, and the guard's `Arc` clone is gone.
+#[test]
+fn arc_map_then_drop_unlocks_once() {
+    let m = Arc::new(Mutex::new((0u8, vec![1, 2, 3])));
+    let w = CountingWaker::new();
+    let g = m.try_lock_arc().unwrap();
+    let mut waiter = Box::pin(m.lock());
+    assert!(w.poll_box(&mut waiter).is_pending());
+
+    let mut v: MappedMutexGuardArc<(u8, Vec<i32>), Vec<i32>> = MutexGuardArc::map(g, |v| &mut v.1);
+    assert!(m.try_lock().is_none(), "the mapped guard holds the lock");
+    assert_eq!(w.count(), 0, "mapping unlocks nothing");
+    assert_eq!(Arc::strong_count(&m), 2, "the mapped guard holds the Arc");
+    v.push(4);
+    drop(v);
+    assert_eq!(w.count(), 1, "the mapped guard's drop unlocks");
+    assert_eq!(Arc::strong_count(&m), 1, "and lets its Arc go");
+    let g = ready(w.poll_box(&mut waiter), "waiter");
+    assert_eq!(g.1, [1, 2, 3, 4]);
+    drop(g);
+    drop(waiter);
+    assert_unlocked_once(&m);
+}
+
+/// `try_map` returning `None` gives the owned guard back, still holding
+/// the lock and working: writes through it land, and its drop unlocks once.
+/// `Some` then maps as `map` does.
+#[test]
+fn arc_try_map_none_returns_a_working_guard() {
+    let m = Arc::new(Mutex::new(vec![1, 2]));
+    let w = CountingWaker::new();
+    let g = m.try_lock_arc().unwrap();
+    let mut waiter = Box::pin(m.lock());
+    assert!(w.poll_box(&mut waiter).is_pending());
+
+    let mut g: MutexGuardArc<Vec<i32>> =
+        MutexGuardArc::try_map(g, |v| v.get_mut(5)).expect_err("no element 5");
+    assert!(m.try_lock().is_none(), "the returned guard holds the lock");
+    assert_eq!(w.count(), 0, "nothing was unlocked: the waiter sleeps");
+    assert!(Arc::ptr_eq(g.source(), &m));
+    g.push(3);
+    assert_eq!(*g, [1, 2, 3]);
+
+    let mut last = MutexGuardArc::try_map(g, |v| v.last_mut()).expect("not empty");
+    assert!(m.try_lock().is_none());
+    assert_eq!(w.count(), 0);
+    *last = 30;
+    drop(last);
+    assert_eq!(w.count(), 1, "the mapped guard's drop unlocks");
+    let g = ready(w.poll_box(&mut waiter), "waiter");
+    assert_eq!(*g, [1, 2, 30]);
+    drop(g);
+    assert_unlocked_once(&m);
+    assert_eq!(Arc::strong_count(&m), 1);
+}
+
+/// The same on a mapped owned guard: `None` returns it (still locked,
+/// still pointing at the same part), `Some` narrows further.
+#[test]
+fn mapped_arc_try_map_none_returns_the_mapped_guard_still_locked() {
+    let m = Arc::new(Mutex::new((7, None::<u32>)));
+    let w = CountingWaker::new();
+    let g = MutexGuardArc::map(m.try_lock_arc().unwrap(), |v| v);
+    let mut waiter = Box::pin(m.lock());
+    assert!(w.poll_box(&mut waiter).is_pending());
+
+    let mut g = MappedMutexGuardArc::try_map(g, |v| v.1.as_mut()).expect_err("field is None");
+    assert!(m.try_lock().is_none(), "the returned guard holds the lock");
+    assert_eq!(w.count(), 0);
+    assert_eq!(g.0, 7);
+    g.1 = Some(4);
+
+    let mut inner = MappedMutexGuardArc::try_map(g, |v| v.1.as_mut()).expect("field is Some");
+    assert!(m.try_lock().is_none());
+    assert_eq!(w.count(), 0);
+    *inner += 1;
+    drop(inner);
+    assert_eq!(w.count(), 1, "the narrowed guard's drop unlocks");
+    let g = ready(w.poll_box(&mut waiter), "waiter");
+    assert_eq!(*g, (7, Some(5)));
+    drop(g);
+    assert_unlocked_once(&m);
+    assert_eq!(Arc::strong_count(&m), 1);
+}
+
+/// A panicking closure in any of the four owned `map`s / `try_map`s
+/// releases the lock exactly once (a queued waiter is woken once and gets
+/// it, no second holder gets in) and lets the guard's `Arc` go; no
+/// poisoning: a write made before the panic stays.
+#[test]
+fn panicking_arc_map_closures_unlock_exactly_once() {
+    type Pair = (i32, i32);
+    type Narrowing = (&'static str, fn(MutexGuardArc<Pair>));
+    let m = Arc::new(Mutex::new((1, 2)));
+    let narrowings: [Narrowing; 4] = [
+        ("try_map", |g| {
+            let _ = MutexGuardArc::try_map(g, |v: &mut Pair| -> Option<&mut i32> {
+                v.0 += 1;
+                panic!("try_map")
+            });
+        }),
+        ("map", |g| {
+            let _ = MutexGuardArc::map(g, |v: &mut Pair| -> &mut i32 {
+                v.0 += 1;
+                panic!("map")
+            });
+        }),
+        ("mapped try_map", |g| {
+            let g = MutexGuardArc::map(g, |v| v);
+            let _ = MappedMutexGuardArc::try_map(g, |v: &mut Pair| -> Option<&mut i32> {
+                v.0 += 1;
+                panic!("mapped try_map")
+            });
+        }),
+        ("mapped map", |g| {
+            let g = MutexGuardArc::map(g, |v| v);
+            let _ = MappedMutexGuardArc::map(g, |v: &mut Pair| -> &mut i32 {
+                v.0 += 1;
+                panic!("mapped map")
+            });
+        }),
+    ];
+    for (i, (name, narrow)) in narrowings.into_iter().enumerate() {
+        let w = CountingWaker::new();
+        let g = m.try_lock_arc().unwrap();
+        let mut waiter = Box::pin(m.lock());
+        assert!(w.poll_box(&mut waiter).is_pending());
+
+        let r = catch_unwind(AssertUnwindSafe(|| narrow(g)));
+        assert_eq!(panic_message(&*r.unwrap_err()), name);
+        assert_eq!(w.count(), 1, "{name}: the unwinding guard unlocked");
+        assert_eq!(Arc::strong_count(&m), 1, "{name}: its Arc went with it");
+        let g = ready(w.poll_box(&mut waiter), "waiter");
+        assert!(m.try_lock().is_none(), "{name}: unlocked twice");
+        assert_eq!(g.0, 2 + i as i32, "{name}: no poisoning");
+        drop(g);
+        assert_unlocked_once(&m);
+    }
+}
+
+/// The mapped guard keeps the mutex alive after the user's `Arc` is gone,
+/// can be sent to another thread and unlock there; its drop then frees the
+/// mutex (and the value) exactly once.
+#[test]
+fn mapped_arc_guard_outlives_the_users_arc() {
+    let m = Arc::new(Mutex::new((String::from("a"), 1)));
+    let weak = Arc::downgrade(&m);
+    let g = MutexGuardArc::map(m.try_lock_arc().unwrap(), |v| &mut v.0);
+    drop(m);
+    assert!(weak.upgrade().is_some(), "the guard keeps the mutex alive");
+    let mut g = MappedMutexGuardArc::map(g, |s| s.as_mut_str());
+    g.make_ascii_uppercase();
+    let g: MappedMutexGuardArc<(String, i32), str> = std::thread::spawn(move || {
+        assert_eq!(&*g, "A");
+        g
+    })
+    .join()
+    .unwrap();
+    let m = weak.upgrade().unwrap();
+    assert!(m.try_lock().is_none(), "still locked after the thread trip");
+    drop(m);
+    drop(g);
+    assert!(weak.upgrade().is_none(), "the last Arc went with the guard");
+
+    let m = Arc::new(Mutex::new(vec![0u8; 3]));
+    let weak = Arc::downgrade(&m);
+    let mut g = MutexGuardArc::map(m.try_lock_arc().unwrap(), |v| &mut v[1]);
+    drop(m);
+    *g = 5;
+    let m = weak.upgrade().unwrap();
+    drop(g);
+    assert_unlocked_once(&m);
+    assert_eq!(*m.try_lock().unwrap(), [0, 5, 0]);
+}
+
+/// Mapping twice (and three times) narrows step by step; the lock is held
+/// throughout and released once at the end, after a contended `lock_arc`.
+#[test]
+fn arc_map_twice_narrows_and_unlocks_once() {
+    let m = Arc::new(Mutex::new(((String::from("x"), [1u8, 2]), 0)));
+    let w = CountingWaker::new();
+    let holder = m.try_lock().unwrap();
+    let mut arc_waiter = Box::pin(m.lock_arc());
+    assert!(w.poll_box(&mut arc_waiter).is_pending());
+    drop(holder);
+    let g = ready(w.poll_box(&mut arc_waiter), "lock_arc");
+
+    let g = MutexGuardArc::map(g, |v| &mut v.0);
+    let arr = MappedMutexGuardArc::map(g, |v| &mut v.1);
+    assert!(m.try_lock().is_none());
+    let mut second: MappedMutexGuardArc<_, u8> =
+        MappedMutexGuardArc::try_map(arr, |a| a.get_mut(1)).expect("in range");
+    assert!(m.try_lock().is_none());
+    *second += 40;
+    assert_eq!(Arc::strong_count(&m), 2, "one Arc, not one per map");
+    drop(second);
+    assert_unlocked_once(&m);
+    assert_eq!((m.try_lock().unwrap().0).1, [1, 42]);
+    assert_eq!(Arc::strong_count(&m), 1);
+}
+
+/// `Display` and `Debug` show the part, passing the formatter's options on.
+#[test]
+fn mapped_arc_guard_displays_and_debugs_the_part() {
+    let m = Arc::new(Mutex::new((String::from("hi"), 2.5_f64)));
+    let s = MutexGuardArc::map(m.try_lock_arc().unwrap(), |v| &mut v.0);
+    assert_eq!(format!("{s}"), "hi");
+    assert_eq!(format!("{s:>4}"), "  hi");
+    assert_eq!(format!("{s:?}"), "\"hi\"");
+    drop(s);
+    let f = MutexGuardArc::map(m.try_lock_arc().unwrap(), |v| &mut v.1);
+    assert_eq!(format!("{f:.2}"), "2.50");
+    assert_eq!(format!("{f:?}"), "2.5");
+}
+
+fn assert_send<S: Send>() {}
+fn assert_sync<S: Sync>() {}
+
+/// Compile-time: `Send` needs `T: Send` and `U: Send`, `Sync` needs both
+/// `Send + Sync` (as tokio's `OwnedMappedMutexGuard`); `U = T` by default.
+/// (That a `!Sync` part makes it `!Sync` is a `compile_fail` doctest on the
+/// type.)
+#[test]
+fn mapped_arc_guard_send_sync() {
+    use std::cell::Cell;
+    assert_send::<MappedMutexGuardArc<(u8, String), String>>();
+    assert_sync::<MappedMutexGuardArc<(u8, String), String>>();
+    assert_send::<MappedMutexGuardArc<(Cell<u8>, u8), Cell<u8>>>();
+    assert_send::<MappedMutexGuardArc<[u8], u8>>();
+    assert_sync::<MappedMutexGuardArc<str>>();
+    let _: fn(MappedMutexGuardArc<u8>) -> MappedMutexGuardArc<u8, u8> = |g| g;
 }
 
 // --- Display ---------------------------------------------------------------

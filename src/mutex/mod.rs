@@ -1,6 +1,8 @@
 //! An async mutex on the fair wait core.
 
 mod guard;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+mod mapped_arc;
 
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 use alloc::sync::Arc;
@@ -12,6 +14,8 @@ use core::task::{Context, Poll, ready};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub use guard::MutexGuardArc;
 pub use guard::{MappedMutexGuard, MutexGuard};
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub use mapped_arc::MappedMutexGuardArc;
 use pin_project_lite::pin_project;
 
 use crate::loom::ValueCell;

@@ -410,6 +410,19 @@ fn mapped_arc_guard_send_sync() {
     assert_send::<MappedMutexGuardArc<(u8, String), String>>();
     assert_sync::<MappedMutexGuardArc<(u8, String), String>>();
     assert_send::<MappedMutexGuardArc<(Cell<u8>, u8), Cell<u8>>>();
+    // The types of the two `compile_fail` doctests are well-formed, and
+    // fail there only on `Sync` (a `!Sync` part) and `Send` (a `!Send` part).
+    type SyncWhole = std::sync::Mutex<Cell<u8>>;
+    assert_send::<MappedMutexGuardArc<SyncWhole, Cell<u8>>>();
+    assert_sync::<MappedMutexGuardArc<SyncWhole>>();
+    #[allow(dead_code)]
+    struct Whole(std::rc::Rc<u8>);
+    // SAFETY: never used at run time; only the type is checked.
+    unsafe impl Send for Whole {}
+    // SAFETY: as above.
+    unsafe impl Sync for Whole {}
+    assert_send::<MappedMutexGuardArc<Whole>>();
+    assert_sync::<MappedMutexGuardArc<Whole>>();
     assert_send::<MappedMutexGuardArc<[u8], u8>>();
     assert_sync::<MappedMutexGuardArc<str>>();
     let _: fn(MappedMutexGuardArc<u8>) -> MappedMutexGuardArc<u8, u8> = |g| g;

@@ -98,15 +98,42 @@ impl<T: ?Sized> MutexGuardArc<T> {
 /// # });
 /// ```
 ///
-/// A part that is not `Sync` makes the guard not `Sync`:
+/// A part that is not `Sync` makes the guard not `Sync`, even if the
+/// whole value is:
 /// ```compile_fail
 /// use std::{cell::Cell, sync::Arc};
 /// use weftwork::sync::{MappedMutexGuardArc, MutexGuardArc};
 /// fn sync<S: Sync>(_: &S) {}
-/// let m = Arc::new(weftwork::Mutex::new((Cell::new(0u8),)));
+/// let m = Arc::new(weftwork::Mutex::new(std::sync::Mutex::new(Cell::new(0u8))));
 /// let g: MappedMutexGuardArc<_, Cell<u8>> =
-///     MutexGuardArc::map(m.try_lock_arc().unwrap(), |v| &mut v.0);
+///     MutexGuardArc::map(m.try_lock_arc().unwrap(), |v| v.get_mut().unwrap());
 /// sync(&g);
+/// ```
+///
+/// and a part that is not `Send` makes it not `Send`:
+/// ```compile_fail
+/// use std::{rc::Rc, sync::Arc};
+/// use weftwork::sync::{MappedMutexGuardArc, MutexGuardArc};
+/// fn send<S: Send>(_: &S) {}
+/// struct Whole(Rc<u8>);
+/// // SAFETY: (say) the `Rc` is never cloned, so never shared.
+/// unsafe impl Send for Whole {}
+/// let m = Arc::new(weftwork::Mutex::new(Whole(Rc::new(0))));
+/// let g: MappedMutexGuardArc<_, Rc<u8>> =
+///     MutexGuardArc::map(m.try_lock_arc().unwrap(), |v| &mut v.0);
+/// send(&g);
+/// ```
+///
+/// Like `&mut U`, it is invariant in `U`: a guard over a `&'static str`
+/// cannot pass for one over a shorter-lived `&str` (which would let a
+/// short-lived string be stored where a `'static` one is expected):
+/// ```compile_fail
+/// use weftwork::sync::MappedMutexGuardArc;
+/// fn shorten<'a>(
+///     g: MappedMutexGuardArc<(), &'static str>,
+/// ) -> MappedMutexGuardArc<(), &'a str> {
+///     g
+/// }
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MappedMutexGuardArc<T: ?Sized, U: ?Sized = T> {

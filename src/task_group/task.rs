@@ -288,8 +288,13 @@ impl<T> TaskHandle<T> {
         self.abort.cancel();
     }
 
-    /// Whether the task has finished (completed, panicked or was aborted
-    /// and dropped) and its outcome waits in the handle.
+    /// Whether the task has finished: it completed, panicked, or was
+    /// aborted and its future dropped. Once `true` it stays `true`, also
+    /// after the handle returned the outcome (as tokio's
+    /// `JoinHandle::is_finished`); use
+    /// [`is_terminated`](FusedFuture::is_terminated) to know whether the
+    /// outcome was taken. A task that was aborted but not yet dropped by
+    /// its executor is not finished.
     ///
     /// # Examples
     /// ```
@@ -300,16 +305,18 @@ impl<T> TaskHandle<T> {
     /// # }
     /// # pollster::block_on(async {
     /// let mut group = TaskGroup::new(Threads);
-    /// let h = group.spawn(async {});
+    /// let mut h = group.spawn(async {});
     /// group.join_all().await;
     /// assert!(h.is_finished());
+    /// assert_eq!((&mut h).await, Ok(()));
+    /// assert!(h.is_finished()); // still
     /// # });
     /// ```
     #[must_use]
     pub fn is_finished(&self) -> bool {
         self.cell
             .slot
-            .with(|s| matches!(s.state, State::Finished(_)))
+            .with(|s| !matches!(s.state, State::Running(_)))
     }
 }
 

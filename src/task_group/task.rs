@@ -235,15 +235,22 @@ impl core::error::Error for TaskAborted {}
 /// Dropping the handle *detaches* the task: it keeps running in its group
 /// (which still aborts it on drop and waits for it in `join_all`). A
 /// detached task's panic goes to the group instead (see
-/// [`TaskGroup`](super::TaskGroup#panics)).
+/// [`TaskGroup`](super::TaskGroup#panics)). [`abort`](Self::abort) leaves
+/// the handle usable, as with tokio's `JoinHandle`.
+///
+/// # Panics
+/// Awaiting re-raises the task's panic. Polling the handle again after it
+/// returned the outcome panics (as tokio's `JoinHandle` does);
+/// [`FusedFuture::is_terminated`] tells whether it did.
 ///
 /// # Cancel safety
-/// Cancel-safe: dropping the handle future loses nothing but the output
-/// (the task runs on).
+/// Cancel-safe: a future awaiting `&mut handle` can be dropped at any
+/// point and the outcome stays in the handle. Dropping the handle itself
+/// detaches the task (its output is dropped, a panic goes to the group).
 ///
 /// # Examples
 /// ```
-/// use weftwork::task_group::{BoxTask, Spawn, TaskGroup};
+/// use weftwork::task_group::{BoxTask, Spawn, TaskAborted, TaskGroup};
 /// # struct Threads;
 /// # impl Spawn for Threads {
 /// #     fn spawn_boxed(&self, task: BoxTask) { std::thread::spawn(move || pollster::block_on(task)); }
@@ -254,6 +261,7 @@ impl core::error::Error for TaskAborted {}
 /// assert_eq!(h.await, Ok("done"));
 /// let h = group.spawn(std::future::pending::<()>());
 /// h.abort();
+/// assert_eq!(h.await, Err(TaskAborted));
 /// # });
 /// ```
 #[must_use = "dropping the handle detaches the task; `.await` it or call `abort`"]
@@ -269,22 +277,41 @@ impl<T> TaskHandle<T> {
 
     /// Aborts the task: its future is dropped on its executor at the next
     /// opportunity (the task is woken for it), without running further.
-    /// A task that already finished is not affected.
+    /// Returns at once; await the handle to know the future was dropped.
+    ///
+    /// As with tokio's `JoinHandle::abort`, the handle stays usable and
+    /// aborting never discards an outcome the task already has:
+    /// * a task aborted before it finished: awaiting the handle gives
+    ///   `Err(TaskAborted)` once its executor dropped the future (or, if a
+    ///   poll was under way and completed the task, its outcome);
+    /// * a task that already finished is not affected: awaiting the handle
+    ///   still gives its output, or re-raises its panic (with `std`).
+    ///
+    /// A handle dropped without being awaited detaches the task as usual:
+    /// if the task panicked, the panic goes to the group (see
+    /// [`TaskGroup`](super::TaskGroup#panics)), even if it was aborted.
+    /// Aborting twice, or after the group was shut down, does nothing more.
     ///
     /// # Examples
     /// ```
-    /// # use weftwork::task_group::{BoxTask, Spawn, TaskGroup};
+    /// # use weftwork::task_group::{BoxTask, Spawn, TaskAborted, TaskGroup};
     /// # struct Threads;
     /// # impl Spawn for Threads {
     /// #     fn spawn_boxed(&self, task: BoxTask) { std::thread::spawn(move || pollster::block_on(task)); }
     /// # }
     /// # pollster::block_on(async {
     /// let mut group = TaskGroup::new(Threads);
-    /// group.spawn(std::future::pending::<()>()).abort();
-    /// group.join_all().await; // returns: the task was dropped
+    /// let h = group.spawn(std::future::pending::<()>());
+    /// h.abort();
+    /// assert_eq!(h.await, Err(TaskAborted)); // its future has been dropped
+    ///
+    /// let done = group.spawn(async { 5 });
+    /// group.join_all().await;
+    /// done.abort(); // finished already: no effect
+    /// assert_eq!(done.await, Ok(5));
     /// # });
     /// ```
-    pub fn abort(self) {
+    pub fn abort(&self) {
         self.abort.cancel();
     }
 

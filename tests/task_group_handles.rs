@@ -105,3 +105,35 @@ fn awaiting_a_handle_after_abort() {
     assert_eq!(futures::executor::block_on(h), Err(TaskAborted));
     futures::executor::block_on(g.join_all());
 }
+
+/// What `len` counts (documents it; it passed before): tasks whose future
+/// has not been dropped — running, waiting for a slot, aborted but not yet
+/// dropped, detached — and not finished tasks whose handle was not awaited
+/// (unlike tokio's `JoinSet::len`).
+#[test]
+fn len_counts_the_tasks_not_yet_dropped() {
+    let ex = Manual::default();
+    let mut g = TaskGroup::new(ex.clone()).limit(1);
+    let (tx, rx) = futures::channel::oneshot::channel::<()>();
+    let first = g.spawn(async move {
+        let _ = rx.await;
+        1
+    });
+    let queued = g.spawn(async { 2 });
+    drop(g.spawn(async {})); // detached
+    ex.run_once();
+    assert_eq!(g.len(), 3, "one running, two waiting for the slot");
+    queued.abort();
+    assert_eq!(g.len(), 3, "aborted, not dropped yet");
+    ex.run_once();
+    assert_eq!(g.len(), 2, "the aborted task was dropped");
+    tx.send(()).unwrap();
+    ex.run_once(); // `first` finishes and frees the slot for the detached one
+    ex.run_once();
+    assert_eq!(g.len(), 0, "finished tasks are not counted");
+    assert!(first.is_finished() && g.is_empty());
+    assert_eq!(futures::executor::block_on(first), Ok(1));
+    assert_eq!(futures::executor::block_on(queued), Err(TaskAborted));
+    let mut j = Box::pin(g.join_all());
+    assert_eq!(poll_noop(j.as_mut()), Poll::Ready(()));
+}

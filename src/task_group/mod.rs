@@ -301,18 +301,41 @@ impl<S: Spawn> TaskGroup<S> {
         }));
     }
 
-    /// Tasks spawned and not finished yet (running, waiting for a slot, or
-    /// aborted but not yet dropped by their executor).
+    /// How many tasks of the group have not finished yet: running, waiting
+    /// for a slot under the [`limit`](Self::limit), or aborted but not yet
+    /// dropped by their executor. Detached tasks count too.
+    ///
+    /// A task leaves the count as soon as its future has been dropped,
+    /// whether or not its [`TaskHandle`] was awaited: unlike tokio's
+    /// `JoinSet::len`, a finished task whose outcome waits in its handle is
+    /// not counted.
+    ///
+    /// It is a snapshot: tasks finish on other threads meanwhile, so the
+    /// value may be stale by the time the caller uses it (only a `0` from
+    /// a group nobody spawns on concurrently stays true, until the next
+    /// `spawn`). While other threads spawn on the group it may also be off
+    /// by the tasks being spawned or counted off at that moment. A task
+    /// leaves the count just *after* its handle got the outcome, so right
+    /// after awaiting a handle the task may still be counted; after
+    /// [`join_all`](Self::join_all) or [`shutdown`](Self::shutdown)
+    /// returned, `len()` is `0` until the next `spawn`.
     ///
     /// # Examples
     /// ```
-    /// # #[cfg(feature = "tokio")]
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let mut group = weftwork::TaskGroup::new(tokio::runtime::Handle::current());
-    /// let _ = group.spawn(std::future::pending::<()>());
-    /// assert_eq!(group.len(), 1);
-    /// group.shutdown().await;
-    /// assert_eq!(group.len(), 0);
+    /// # use weftwork::task_group::{BoxTask, Spawn, TaskGroup};
+    /// # struct Threads;
+    /// # impl Spawn for Threads {
+    /// #     fn spawn_boxed(&self, task: BoxTask) { std::thread::spawn(move || pollster::block_on(task)); }
+    /// # }
+    /// # pollster::block_on(async {
+    /// let mut group = TaskGroup::new(Threads);
+    /// let forever = group.spawn(std::future::pending::<()>());
+    /// let quick = group.spawn(async { 1 });
+    /// assert!(group.len() <= 2); // `quick` may have finished already
+    /// forever.abort();
+    /// group.join_all().await;
+    /// assert_eq!(group.len(), 0); // `quick`'s output still waits in its handle
+    /// assert_eq!(quick.await, Ok(1));
     /// # });
     /// ```
     #[must_use]
@@ -321,7 +344,8 @@ impl<S: Spawn> TaskGroup<S> {
         spawned.saturating_sub(self.shared.done.available_permits())
     }
 
-    /// Whether every task spawned so far has finished.
+    /// Whether every task spawned so far has finished: `len() == 0`, with
+    /// the same snapshot caveats (see [`len`](Self::len)).
     ///
     /// # Examples
     /// ```

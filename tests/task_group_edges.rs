@@ -158,3 +158,40 @@ fn a_panicking_waker_in_drop_still_cancels_the_group_token() {
     assert!(watcher.is_cancelled());
     drop(tasks);
 }
+
+/// Bug: a finishing task gave its slot under the limit back (waking the
+/// next task waiting for one) *before* handing its outcome to its handle.
+/// A waker of the next task whose `wake` panicked unwound past that: the
+/// outcome was lost and the handle stayed pending for ever, though the
+/// task was gone.
+#[test]
+fn a_panic_while_freeing_the_slot_does_not_lose_the_outcome() {
+    let ex = Manual::default();
+    let mut g = TaskGroup::new(ex.clone()).limit(1);
+    let gate = CancelToken::new();
+    let wait = gate.clone();
+    let mut first = g.spawn(async move {
+        wait.cancelled().await;
+        1
+    });
+    let second = g.spawn(async { 2 });
+    // Poll the first with a no-op waker, the second (which waits for the
+    // slot) with a waker whose `wake` panics.
+    let mut tasks = std::mem::take(&mut *ex.0.lock().unwrap());
+    assert!(poll_noop(tasks[0].as_mut()).is_pending());
+    let bad = common::panicking_waker();
+    let mut bad_cx = Context::from_waker(&bad);
+    assert!(tasks[1].as_mut().poll(&mut bad_cx).is_pending());
+    gate.cancel();
+    let res = catch_unwind(AssertUnwindSafe(|| poll_noop(tasks[0].as_mut())));
+    assert!(res.is_err(), "the second task's waker panicked");
+    drop(tasks.remove(0)); // an executor drops a task whose poll panicked
+    assert_eq!(
+        poll_noop(Pin::new(&mut first)),
+        Poll::Ready(Ok(1)),
+        "the first task's outcome was lost"
+    );
+    assert!(poll_noop(tasks[0].as_mut()).is_ready());
+    assert_eq!(futures::executor::block_on(second), Ok(2));
+    futures::executor::block_on(g.join_all());
+}

@@ -152,9 +152,13 @@ impl<F: Future> Task<F> {
         };
         #[cfg(not(feature = "std"))]
         this.fut.set(None);
+        // The outcome goes to the handle before the slot under the limit is
+        // given back: that wakes the next task, and a waker that panics
+        // must not lose the outcome. (Should the handle's waker panic
+        // instead, the slot goes back when the executor drops this task.)
+        this.cell.finish(outcome);
         this.acquire.set(None);
         *this.permit = None;
-        this.cell.finish(outcome);
         // `_done` last: whoever waits for the group sees the future dropped.
     }
 }

@@ -137,3 +137,121 @@ fn len_counts_the_tasks_not_yet_dropped() {
     let mut j = Box::pin(g.join_all());
     assert_eq!(poll_noop(j.as_mut()), Poll::Ready(()));
 }
+
+/// The group is dropped while a handle is awaited: the handle is woken and
+/// gives `Err(TaskAborted)` once the executor dropped the future, also for
+/// a task still waiting for a slot, and for tasks the executor drops
+/// without polling them again.
+#[test]
+fn dropping_the_group_while_a_handle_is_awaited() {
+    let ex = Manual::default();
+    let g = TaskGroup::new(ex.clone()).limit(1);
+    let mut running = g.spawn(std::future::pending::<()>());
+    let mut queued = g.spawn(async { 1 });
+    ex.run_once();
+    let (w1, w2) = (common::CountingWaker::new(), common::CountingWaker::new());
+    assert!(w1.poll(Pin::new(&mut running)).is_pending());
+    assert!(w2.poll(Pin::new(&mut queued)).is_pending());
+    drop(g);
+    assert_eq!((w1.count(), w2.count()), (0, 0), "not dropped yet");
+    ex.run_once();
+    assert_eq!((w1.count(), w2.count()), (1, 1));
+    assert_eq!(
+        poll_noop(Pin::new(&mut running)),
+        Poll::Ready(Err(TaskAborted))
+    );
+    assert_eq!(
+        poll_noop(Pin::new(&mut queued)),
+        Poll::Ready(Err(TaskAborted))
+    );
+
+    // The executor drops the tasks instead of polling them.
+    let g = TaskGroup::new(ex.clone());
+    let mut h = g.spawn(std::future::pending::<()>());
+    ex.run_once();
+    let w = common::CountingWaker::new();
+    assert!(w.poll(Pin::new(&mut h)).is_pending());
+    drop(g);
+    ex.0.lock().unwrap().clear();
+    assert_eq!(w.count(), 1);
+    assert_eq!(poll_noop(Pin::new(&mut h)), Poll::Ready(Err(TaskAborted)));
+}
+
+/// Under a limit, aborting the running task frees its slot, and aborting
+/// a queued task neither takes nor keeps one.
+#[test]
+fn aborts_under_a_limit_free_the_slot() {
+    let ex = Manual::default();
+    let mut g = TaskGroup::new(ex.clone()).limit(1);
+    let running = g.spawn(std::future::pending::<()>());
+    let queued = g.spawn(async { unreachable!("an aborted queued task ran") });
+    let last = g.spawn(async { 3 });
+    ex.run_once();
+    queued.abort();
+    ex.run_once();
+    assert!(queued.is_finished() && !last.is_finished());
+    running.abort();
+    ex.run_once(); // `running` is dropped, its slot goes to `last`
+    ex.run_once();
+    assert_eq!(futures::executor::block_on(last), Ok(3));
+    assert_eq!(futures::executor::block_on(running), Err(TaskAborted));
+    assert_eq!(futures::executor::block_on(queued), Err(TaskAborted));
+    let mut j = Box::pin(g.join_all());
+    assert_eq!(poll_noop(j.as_mut()), Poll::Ready(()));
+}
+
+/// A handle polled again after it returned the outcome panics (as tokio's
+/// `JoinHandle`), and says so; `is_terminated` tells beforehand.
+#[test]
+fn a_handle_polled_after_ready_panics() {
+    use futures::future::FusedFuture;
+    let ex = Manual::default();
+    let g = TaskGroup::new(ex.clone());
+    let mut h = g.spawn(async { 1 });
+    let mut aborted = g.spawn(std::future::pending::<()>());
+    aborted.abort();
+    ex.run_once();
+    assert_eq!(poll_noop(Pin::new(&mut h)), Poll::Ready(Ok(1)));
+    assert_eq!(
+        poll_noop(Pin::new(&mut aborted)),
+        Poll::Ready(Err(TaskAborted))
+    );
+    for h in [&mut h as &mut dyn Poll1, &mut aborted] {
+        assert!(h.done());
+        let p = catch_unwind(AssertUnwindSafe(|| h.poll1())).expect_err("polled twice");
+        let msg = p.downcast_ref::<&str>().copied().unwrap_or_default();
+        assert!(msg.contains("polled after"), "{msg}");
+    }
+    trait Poll1 {
+        fn poll1(&mut self);
+        fn done(&self) -> bool;
+    }
+    impl<T> Poll1 for weftwork::task_group::TaskHandle<T> {
+        fn poll1(&mut self) {
+            let _ = poll_noop(Pin::new(self));
+        }
+        fn done(&self) -> bool {
+            self.is_terminated()
+        }
+    }
+}
+
+/// `join_all` after `shutdown` returns at once and re-raises nothing: the
+/// panics shutdown discarded stay discarded, and a handle keeps its own.
+#[test]
+fn join_all_after_shutdown() {
+    let ex = Manual::default();
+    let mut g = TaskGroup::new(ex.clone());
+    let kept = g.spawn(async { panic!("kept") });
+    drop(g.spawn(async { panic!("discarded") }));
+    ex.run_once(); // both panic: caught, one kept by its handle
+    let mut sd = Box::pin(g.shutdown());
+    assert_eq!(poll_noop(sd.as_mut()), Poll::Ready(()));
+    drop(sd);
+    let mut j = Box::pin(g.join_all());
+    assert_eq!(poll_noop(j.as_mut()), Poll::Ready(()));
+    drop(j);
+    let p = catch_unwind(AssertUnwindSafe(|| futures::executor::block_on(kept)))
+        .expect_err("the handle re-raises its panic");
+    assert_eq!(p.downcast_ref::<&str>(), Some(&"kept"));
+}

@@ -97,6 +97,9 @@ impl Shared {
 ///   (the group still owns it).
 /// * **Drop** aborts every task: each is woken and its executor drops its
 ///   future promptly (without waiting for that here — `Drop` cannot wait).
+///   Live handles then give `Err(TaskAborted)` (or the outcome of a task
+///   that had finished); a detached task's panic not yet re-raised by
+///   `join_all` is discarded with the group.
 /// * [`shutdown`](Self::shutdown) aborts every task and waits until all
 ///   their futures are dropped. [`join_all`](Self::join_all) waits until
 ///   every task has finished.
@@ -181,7 +184,16 @@ impl<S: Spawn> TaskGroup<S> {
 
     /// At most `n` tasks of this group run at once; the others wait for a
     /// slot, in spawn order, without their future being polled. Applies to
-    /// tasks spawned afterwards.
+    /// tasks spawned afterwards (those spawned before do not count against
+    /// it): set it before spawning. An aborted task gives its slot back
+    /// once its executor dropped it; a task aborted while it waits for a
+    /// slot never takes one.
+    ///
+    /// Unlike a [`scope`](crate::scope())'s handle, awaiting a
+    /// [`TaskHandle`] does not let its task in ahead of the limit: a task
+    /// of the group that awaits a sibling still waiting for a slot keeps
+    /// its own slot meanwhile, and if every slot is held by such tasks,
+    /// they deadlock.
     ///
     /// # Panics
     /// If `n == 0` (no task could ever run).

@@ -255,3 +255,68 @@ fn join_all_after_shutdown() {
         .expect_err("the handle re-raises its panic");
     assert_eq!(p.downcast_ref::<&str>(), Some(&"kept"));
 }
+
+/// A spawner that keeps each task with its own counting waker, so a test
+/// sees which task was woken (and polls it by hand).
+#[derive(Clone, Default)]
+struct Woken(std::sync::Arc<std::sync::Mutex<Vec<weftwork::task_group::BoxTask>>>);
+
+impl weftwork::task_group::Spawn for Woken {
+    fn spawn_boxed(&self, task: weftwork::task_group::BoxTask) {
+        self.0.lock().unwrap().push(task);
+    }
+}
+
+/// Bug (a deadlock): awaiting a `TaskHandle` did not let its task in ahead
+/// of the limit, so a task holding the only slot while it awaited a queued
+/// sibling waited for ever. Now the awaited task runs at once, over the
+/// limit, and its waiting executor task is woken for it; a task whose
+/// handle nobody awaits still waits for the slot.
+#[test]
+fn awaiting_a_queued_task_lets_it_in() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let ex = Woken::default();
+    let g = TaskGroup::new(ex.clone()).limit(1);
+    let (tx, rx) = futures::channel::oneshot::channel();
+    // `outer` takes the only slot, then awaits `inner`, queued behind it.
+    let outer = g.spawn(async move {
+        let inner: weftwork::task_group::TaskHandle<u32> = rx.await.unwrap();
+        inner.await.unwrap() + 1
+    });
+    let inner = g.spawn(async { 41 });
+    let ran = std::sync::Arc::new(AtomicBool::new(false));
+    let seen = ran.clone();
+    let bystander = g.spawn(async move { seen.store(true, SeqCst) });
+    let wakers: Vec<common::CountingWaker> = (0..3).map(|_| common::CountingWaker::new()).collect();
+    let mut tasks = std::mem::take(&mut *ex.0.lock().unwrap());
+    assert_eq!(tasks.len(), 3);
+    // `outer` takes the slot and waits for the handle; the other two wait
+    // for the slot.
+    for (t, w) in tasks.iter_mut().zip(&wakers) {
+        assert!(w.poll_box(t).is_pending());
+    }
+    tx.send(inner).unwrap();
+    assert_eq!(wakers[0].count(), 1);
+    assert!(wakers[0].poll_box(&mut tasks[0]).is_pending());
+    assert_eq!(
+        wakers[1].count(),
+        1,
+        "the awaited task was not woken to run"
+    );
+    assert_eq!(wakers[2].count(), 0);
+    // `inner` runs without the slot; `outer` is woken with its output.
+    assert!(wakers[1].poll_box(&mut tasks[1]).is_ready(), "not let in");
+    assert!(
+        wakers[2].poll_box(&mut tasks[2]).is_pending(),
+        "the limit still holds"
+    );
+    assert_eq!(wakers[0].count(), 2);
+    assert!(wakers[0].poll_box(&mut tasks[0]).is_ready());
+    // `outer` gave the slot back: the bystander's turn.
+    assert_eq!(wakers[2].count(), 1);
+    assert!(!ran.load(SeqCst));
+    assert!(wakers[2].poll_box(&mut tasks[2]).is_ready());
+    assert!(ran.load(SeqCst));
+    assert_eq!(poll_noop(std::pin::pin!(outer)), Poll::Ready(Ok(42)));
+    assert_eq!(poll_noop(std::pin::pin!(bystander)), Poll::Ready(Ok(())));
+}

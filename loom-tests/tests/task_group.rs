@@ -7,7 +7,10 @@
 //! task does not wake its handle · G3 the wrapper only *checks* the abort
 //! flag instead of polling (registering for) the abort · G4 `shutdown` does
 //! not wait · G5 `join_all` counts tasks still running (`len()`) instead of
-//! the tasks spawned.
+//! the tasks spawned · G6 a task waiting for a slot keeps its waker for
+//! the handle outside the cell's lock (after checking the let-in flag) ·
+//! G7 an awaited handle does not let its task in (the code before the
+//! nineteenth session).
 //!
 //! | model                           | mutations it catches |
 //! |---------------------------------|----------------------|
@@ -15,6 +18,7 @@
 //! | handle_sees_completion          | G2* |
 //! | abort_racing_completion         | G3* |
 //! | shutdown_racing_task_finishing  | G1, G4 |
+//! | awaited_handle_lets_queued_task_in | G6*, G7* |
 #![cfg(loom)]
 
 use std::sync::Arc as StdArc;
@@ -111,5 +115,29 @@ fn shutdown_racing_task_finishing() {
         assert_eq!(dropped.load(SeqCst), 1, "a task still ran after shutdown");
         let out = block_on(h);
         assert!(out == Ok(1) || out == Err(TaskAborted), "{out:?}");
+    });
+}
+
+/// Under `limit(1)`, a task holding the slot awaits the handle of a sibling
+/// that waits for that slot: the handle lets the sibling in (and wakes
+/// it), or the sibling is still about to queue and finds itself let in.
+/// Without that both wait for ever. Afterwards the slot is free again.
+/// (G6 needs two preemptions: the main thread's send must wait until the
+/// sibling has looked at the flag. About 30 s.)
+#[test]
+fn awaited_handle_lets_queued_task_in() {
+    model(|| {
+        let mut group = TaskGroup::new(LoomThreads).limit(1);
+        let (tx, rx) = weftwork::channel::oneshot();
+        let outer = group.spawn(async move {
+            let inner: weftwork::task_group::TaskHandle<u32> = rx.await.unwrap();
+            inner.await.unwrap() + 1
+        });
+        let inner = group.spawn(async { 1 });
+        tx.send(inner).unwrap();
+        assert_eq!(block_on(outer), Ok(2));
+        block_on(group.join_all());
+        let debug = format!("{group:?}");
+        assert!(debug.contains("available_permits: 1"), "slot lost: {debug}");
     });
 }

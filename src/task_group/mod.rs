@@ -104,7 +104,8 @@ impl Shared {
 ///   their futures are dropped. [`join_all`](Self::join_all) waits until
 ///   every task has finished.
 /// * [`limit`](Self::limit)`(n)`: at most `n` tasks run at once; the others
-///   wait for a slot in spawn order, without their future being polled.
+///   wait for a slot in spawn order, without their future being polled
+///   (unless their handle is awaited: then they run at once).
 /// * [`token`](Self::token): a [`CancelToken`] for *cooperative* cancel
 ///   (tasks that want to observe it take a clone); cancelled when the
 ///   group is dropped. [`child_of`](Self::child_of) hangs it below another
@@ -189,11 +190,12 @@ impl<S: Spawn> TaskGroup<S> {
     /// once its executor dropped it; a task aborted while it waits for a
     /// slot never takes one.
     ///
-    /// Unlike a [`scope`](crate::scope())'s handle, awaiting a
-    /// [`TaskHandle`] does not let its task in ahead of the limit: a task
-    /// of the group that awaits a sibling still waiting for a slot keeps
-    /// its own slot meanwhile, and if every slot is held by such tasks,
-    /// they deadlock.
+    /// As with a [`scope`](crate::scope())'s handle, awaiting a
+    /// [`TaskHandle`] lets its task in at once if it still waits for a
+    /// slot: it runs over the limit (without taking a slot). A task that
+    /// awaits a sibling keeps its own slot meanwhile, so without this,
+    /// tasks holding every slot while they await queued siblings would
+    /// deadlock.
     ///
     /// # Panics
     /// If `n == 0` (no task could ever run).

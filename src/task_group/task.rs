@@ -40,6 +40,14 @@ struct Slot<T> {
     state: State<T>,
     /// The handle is gone: outcomes go nowhere, panics to the group.
     detached: bool,
+    /// The handle was awaited: if the task waits for a slot under the
+    /// limit, it runs at once instead, over the limit (as a scope's
+    /// awaited child does), since the task awaiting it may hold the very
+    /// slot it waits for.
+    let_in: bool,
+    /// The task's waker while it waits for a slot, for the handle to wake
+    /// it when it lets it in.
+    queued: Option<Waker>,
 }
 
 /// Shared by a task's wrapper and its handle.
@@ -54,6 +62,8 @@ impl<T> TaskCell<T> {
             slot: SpinLock::new(Slot {
                 state: State::Running(None),
                 detached: false,
+                let_in: false,
+                queued: None,
             }),
             shared,
         }
@@ -64,7 +74,9 @@ impl<T> TaskCell<T> {
     /// under the lock: values, wakers and payloads leave it first.
     fn finish(&self, outcome: Outcome<T>) {
         let mut waker = None;
+        let mut queued = None;
         let leftover = self.slot.with(|s| {
+            queued = s.queued.take();
             if s.detached {
                 return Some(outcome);
             }
@@ -73,10 +85,29 @@ impl<T> TaskCell<T> {
             }
             None
         });
+        drop(queued);
         self.leftover(leftover);
         if let Some(w) = waker {
             w.wake();
         }
+    }
+
+    /// Called while the task waits for a slot: `true` if its handle was
+    /// awaited (it runs at once, over the limit), else its waker is kept
+    /// for the handle.
+    fn let_in(&self, waker: &Waker) -> bool {
+        let mut stale = None;
+        let let_in = self.slot.with(|s| {
+            if !s.let_in {
+                match &mut s.queued {
+                    Some(old) if old.will_wake(waker) => {}
+                    slot => stale = slot.replace(waker.clone()),
+                }
+            }
+            s.let_in
+        });
+        drop(stale);
+        let_in
     }
 
     /// An outcome nobody will read: a panic goes to the group.
@@ -185,8 +216,15 @@ impl<F: Future> Future for Task<F> {
                 Outcome::Aborted
             } else {
                 if let Some(acquire) = this.acquire.as_mut().as_pin_mut() {
-                    // The limit semaphore is never closed: always `Ok`.
-                    *this.permit = ready!(acquire.poll(cx)).ok();
+                    match acquire.poll(cx) {
+                        // The limit semaphore is never closed: always `Ok`.
+                        Poll::Ready(permit) => *this.permit = permit.ok(),
+                        // Its handle is awaited: run without a slot (the
+                        // wait is cancelled, a slot handed to it meanwhile
+                        // passes on).
+                        Poll::Pending if this.cell.let_in(cx.waker()) => {}
+                        Poll::Pending => return Poll::Pending,
+                    }
                     this.acquire.set(None);
                 }
                 let fut = this.fut.as_pin_mut().expect("present until finished");
@@ -356,17 +394,25 @@ impl<T> Future for TaskHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut stale = None;
+        let mut queued = None;
         let taken = self.cell.slot.with(|s| match &mut s.state {
             State::Running(w) => {
                 match w {
                     Some(old) if old.will_wake(cx.waker()) => {}
                     slot => stale = slot.replace(cx.waker().clone()),
                 }
+                if !s.let_in {
+                    s.let_in = true;
+                    queued = s.queued.take();
+                }
                 None
             }
             State::Finished(_) | State::Taken => Some(mem::replace(&mut s.state, State::Taken)),
         });
         drop(stale);
+        if let Some(w) = queued {
+            w.wake();
+        }
         match taken {
             None => Poll::Pending,
             Some(State::Finished(Outcome::Done(v))) => Poll::Ready(Ok(v)),

@@ -78,33 +78,47 @@ fn try_map_some_holds_the_lock_until_the_mapped_guard_drops() {
     assert_eq!(m.try_lock().unwrap().1, [1, 2, 30]);
 }
 
-/// The same for a mapped guard: `None` returns it (still locked, still
-/// pointing at the same part), `Some` narrows further.
-#[test]
-fn mapped_try_map_none_returns_the_mapped_guard_still_locked() {
-    let m = Mutex::new((7, None::<u32>));
-    let w = CountingWaker::new();
-    let g = MutexGuard::map(m.try_lock().unwrap(), |v| v);
-    let mut waiter = Box::pin(m.lock());
-    assert!(w.poll_box(&mut waiter).is_pending());
+/// A mapped guard's `try_map`: `None` returns it (still locked, still
+/// pointing at the same part), `Some` narrows further. The same test for
+/// the borrowed and the owned mapped guard: `$m` is the mutex (or its
+/// `Arc`), `$lock` the guard it starts from, `$g`/`$mapped` the guard types.
+macro_rules! mapped_try_map_none_returns_the_mapped_guard_still_locked {
+    ($name:ident, $m:expr, $lock:ident, $g:ident, $mapped:ident) => {
+        #[test]
+        fn $name() {
+            let m = $m;
+            let w = CountingWaker::new();
+            let g = $g::map(m.$lock().unwrap(), |v| v);
+            let mut waiter = Box::pin(m.lock());
+            assert!(w.poll_box(&mut waiter).is_pending());
 
-    let mut g = MappedMutexGuard::try_map(g, |v| v.1.as_mut()).expect_err("field is None");
-    assert!(m.try_lock().is_none(), "the returned guard holds the lock");
-    assert_eq!(w.count(), 0);
-    assert_eq!(g.0, 7);
-    g.1 = Some(4);
+            let mut g = $mapped::try_map(g, |v| v.1.as_mut()).expect_err("field is None");
+            assert!(m.try_lock().is_none(), "the returned guard holds the lock");
+            assert_eq!(w.count(), 0);
+            assert_eq!(g.0, 7);
+            g.1 = Some(4);
 
-    let mut inner = MappedMutexGuard::try_map(g, |v| v.1.as_mut()).expect("field is Some");
-    assert!(m.try_lock().is_none());
-    assert_eq!(w.count(), 0);
-    *inner += 1;
-    drop(inner);
-    assert_eq!(w.count(), 1, "the narrowed guard's drop unlocks");
-    let g = ready(w.poll_box(&mut waiter), "waiter");
-    assert_eq!(*g, (7, Some(5)));
-    drop(g);
-    assert_unlocked_once(&m);
+            let mut inner = $mapped::try_map(g, |v| v.1.as_mut()).expect("field is Some");
+            assert!(m.try_lock().is_none());
+            assert_eq!(w.count(), 0);
+            *inner += 1;
+            drop(inner);
+            assert_eq!(w.count(), 1, "the narrowed guard's drop unlocks");
+            let g = ready(w.poll_box(&mut waiter), "waiter");
+            assert_eq!(*g, (7, Some(5)));
+            drop(g);
+            assert_unlocked_once(&m);
+        }
+    };
 }
+
+mapped_try_map_none_returns_the_mapped_guard_still_locked!(
+    mapped_try_map_none_returns_the_mapped_guard_still_locked,
+    Mutex::new((7, None::<u32>)),
+    try_lock,
+    MutexGuard,
+    MappedMutexGuard
+);
 
 /// A panicking `try_map` closure leaves the mutex unlocked exactly once
 /// (no poisoning, no double unlock), and wakes a queued waiter.
@@ -238,34 +252,13 @@ fn arc_try_map_none_returns_a_working_guard() {
     assert_eq!(Arc::strong_count(&m), 1);
 }
 
-/// The same on a mapped owned guard: `None` returns it (still locked,
-/// still pointing at the same part), `Some` narrows further.
-#[test]
-fn mapped_arc_try_map_none_returns_the_mapped_guard_still_locked() {
-    let m = Arc::new(Mutex::new((7, None::<u32>)));
-    let w = CountingWaker::new();
-    let g = MutexGuardArc::map(m.try_lock_arc().unwrap(), |v| v);
-    let mut waiter = Box::pin(m.lock());
-    assert!(w.poll_box(&mut waiter).is_pending());
-
-    let mut g = MappedMutexGuardArc::try_map(g, |v| v.1.as_mut()).expect_err("field is None");
-    assert!(m.try_lock().is_none(), "the returned guard holds the lock");
-    assert_eq!(w.count(), 0);
-    assert_eq!(g.0, 7);
-    g.1 = Some(4);
-
-    let mut inner = MappedMutexGuardArc::try_map(g, |v| v.1.as_mut()).expect("field is Some");
-    assert!(m.try_lock().is_none());
-    assert_eq!(w.count(), 0);
-    *inner += 1;
-    drop(inner);
-    assert_eq!(w.count(), 1, "the narrowed guard's drop unlocks");
-    let g = ready(w.poll_box(&mut waiter), "waiter");
-    assert_eq!(*g, (7, Some(5)));
-    drop(g);
-    assert_unlocked_once(&m);
-    assert_eq!(Arc::strong_count(&m), 1);
-}
+mapped_try_map_none_returns_the_mapped_guard_still_locked!(
+    mapped_arc_try_map_none_returns_the_mapped_guard_still_locked,
+    Arc::new(Mutex::new((7, None::<u32>))),
+    try_lock_arc,
+    MutexGuardArc,
+    MappedMutexGuardArc
+);
 
 /// A panicking closure in any of the four owned `map`s / `try_map`s
 /// releases the lock exactly once (a queued waiter is woken once and gets

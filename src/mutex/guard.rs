@@ -56,10 +56,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// # });
     /// ```
     pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&mut T) -> &mut U) -> MappedMutexGuard<'a, U> {
-        match Self::try_map(this, |v| Some(f(v))) {
-            Ok(mapped) => mapped,
-            Err(_) => unreachable!("the closure always returns `Some`"),
-        }
+        mapped(Self::try_map(this, |v| Some(f(v))))
     }
 
     /// Narrows the guard to a part of the value that may not be there:
@@ -95,6 +92,14 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         try_narrow(this, value, f, |guard, part| {
             MappedMutexGuard::take_over(guard, &mutex.raw, part)
         })
+    }
+}
+
+/// A `map` made with `try_map`, whose closure always returns `Some`.
+pub(super) fn mapped<M, G>(r: Result<M, G>) -> M {
+    match r {
+        Ok(mapped) => mapped,
+        Err(_) => unreachable!("the closure always returns `Some`"),
     }
 }
 
@@ -200,10 +205,7 @@ impl<'a, U: ?Sized> MappedMutexGuard<'a, U> {
     /// # });
     /// ```
     pub fn map<V: ?Sized>(this: Self, f: impl FnOnce(&mut U) -> &mut V) -> MappedMutexGuard<'a, V> {
-        match Self::try_map(this, |v| Some(f(v))) {
-            Ok(mapped) => mapped,
-            Err(_) => unreachable!("the closure always returns `Some`"),
-        }
+        mapped(Self::try_map(this, |v| Some(f(v))))
     }
 
     /// Narrows further to a part that may not be there: `f` returns `None`

@@ -6,7 +6,7 @@ use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 
-use super::guard::{MutexGuardArc, try_narrow};
+use super::guard::{MutexGuardArc, mapped, try_narrow};
 
 impl<T: ?Sized> MutexGuardArc<T> {
     /// Narrows the owned guard to a part of the value; the lock stays held
@@ -32,10 +32,7 @@ impl<T: ?Sized> MutexGuardArc<T> {
         this: Self,
         f: impl FnOnce(&mut T) -> &mut U,
     ) -> MappedMutexGuardArc<T, U> {
-        match Self::try_map(this, |v| Some(f(v))) {
-            Ok(mapped) => mapped,
-            Err(_) => unreachable!("the closure always returns `Some`"),
-        }
+        mapped(Self::try_map(this, |v| Some(f(v))))
     }
 
     /// Narrows the owned guard to a part of the value that may not be
@@ -174,10 +171,7 @@ impl<T: ?Sized, U: ?Sized> MappedMutexGuardArc<T, U> {
         this: Self,
         f: impl FnOnce(&mut U) -> &mut V,
     ) -> MappedMutexGuardArc<T, V> {
-        match Self::try_map(this, |v| Some(f(v))) {
-            Ok(mapped) => mapped,
-            Err(_) => unreachable!("the closure always returns `Some`"),
-        }
+        mapped(Self::try_map(this, |v| Some(f(v))))
     }
 
     /// Narrows further to a part that may not be there: `f` returns `None`

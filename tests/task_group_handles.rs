@@ -320,3 +320,29 @@ fn awaiting_a_queued_task_lets_it_in() {
     assert_eq!(poll_noop(std::pin::pin!(outer)), Poll::Ready(Ok(42)));
     assert_eq!(poll_noop(std::pin::pin!(bystander)), Poll::Ready(Ok(())));
 }
+
+/// `abort_all` (tokio's `JoinSet::abort_all`): every current task is
+/// aborted without waiting, including one still waiting for a slot;
+/// tasks spawned afterwards run; the slot under the limit comes back.
+#[test]
+fn abort_all_aborts_current_tasks_only() {
+    let ex = Manual::default();
+    let mut g = TaskGroup::new(ex.clone()).limit(1);
+    let running = g.spawn(std::future::pending::<()>());
+    let queued = g.spawn(async { 1 });
+    ex.run_once(); // `running` holds the slot, `queued` waits for it
+    g.abort_all();
+    let later = g.spawn(async { 2 });
+    ex.run_once();
+    ex.run_once();
+    assert_eq!(
+        ex.len(),
+        0,
+        "a task survived abort_all or never got the slot"
+    );
+    assert_eq!(futures::executor::block_on(running), Err(TaskAborted));
+    assert_eq!(futures::executor::block_on(queued), Err(TaskAborted));
+    assert_eq!(futures::executor::block_on(later), Ok(2));
+    futures::executor::block_on(g.join_all());
+    assert!(g.is_empty());
+}

@@ -413,6 +413,37 @@ impl<S: Spawn> TaskGroup<S> {
         }
     }
 
+    /// Aborts every task of the group without waiting (as tokio's
+    /// `JoinSet::abort_all`): each task's future is dropped on its
+    /// executor at the next opportunity, and its handle then gives
+    /// `Err(TaskAborted)` (or the outcome it already had). Tasks spawned
+    /// afterwards run normally. [`join_all`](Self::join_all) waits until
+    /// the aborted futures are dropped; [`shutdown`](Self::shutdown) is
+    /// both steps in one, and also stops the
+    /// [`cancel_after`](Self::cancel_after) deadlines, which `abort_all`
+    /// leaves.
+    ///
+    /// # Examples
+    /// ```
+    /// use weftwork::task_group::{BoxTask, Spawn, TaskAborted, TaskGroup};
+    /// # struct Threads;
+    /// # impl Spawn for Threads {
+    /// #     fn spawn_boxed(&self, task: BoxTask) { std::thread::spawn(move || pollster::block_on(task)); }
+    /// # }
+    /// # pollster::block_on(async {
+    /// let mut group = TaskGroup::new(Threads);
+    /// let stuck = group.spawn(std::future::pending::<()>());
+    /// group.abort_all();
+    /// let next = group.spawn(async { 1 });
+    /// assert_eq!(stuck.await, Err(TaskAborted));
+    /// assert_eq!(next.await, Ok(1));
+    /// group.join_all().await;
+    /// # });
+    /// ```
+    pub fn abort_all(&self) {
+        self.shared.abort_root().cancel();
+    }
+
     /// Aborts every task and waits until all their futures have been
     /// dropped: afterwards no task of the group is running. Panics caught
     /// so far are discarded. The group can be used again afterwards.

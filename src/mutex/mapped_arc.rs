@@ -62,10 +62,9 @@ impl<T: ?Sized> MutexGuardArc<T> {
         f: impl FnOnce(&mut T) -> Option<&mut U>,
     ) -> Result<MappedMutexGuardArc<T, U>, Self> {
         let ptr = this.source().value.get();
-        // SAFETY: the guard proves the lock is held, so `&mut T` is unique,
-        // and the `Arc` it owns keeps the value alive; only `f` uses the
-        // reference, while `try_narrow` still owns the guard (and on `Some`
-        // the guard, lock and `Arc` together, moves into the mapped guard).
+        // SAFETY: the guard holds the lock (so this `&mut T` is unique) and
+        // its `Arc` keeps the value alive; only `f` uses it, while
+        // `try_narrow` still owns the guard.
         let value = unsafe { &mut *ptr };
         try_narrow(this, value, f, |guard, value| MappedMutexGuardArc {
             guard,
@@ -199,10 +198,9 @@ impl<T: ?Sized, U: ?Sized> MappedMutexGuardArc<T, U> {
         f: impl FnOnce(&mut U) -> Option<&mut V>,
     ) -> Result<MappedMutexGuardArc<T, V>, Self> {
         let mut ptr = this.value;
-        // SAFETY: the lock is held by `this` and the pointer came from a
-        // live `&mut U` into the value its `Arc` keeps alive, so the
-        // reference is unique; only `f` uses it, while `try_narrow` still
-        // owns `this` (and on `Some` its guard moves into the new one).
+        // SAFETY: `this` holds the lock, and `ptr` came from a live `&mut U`
+        // into the value its `Arc` keeps alive (unique); only `f` uses it,
+        // while `try_narrow` still owns `this`.
         let value = unsafe { ptr.as_mut() };
         try_narrow(this, value, f, |this, value| MappedMutexGuardArc {
             guard: this.guard,

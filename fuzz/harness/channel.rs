@@ -10,12 +10,14 @@
 //! dropped receivers, which may go over), close semantics, no lost
 //! wake-up (a future served while parked has been woken), cancellation (a
 //! dropped receiver passes its value on or back to the front of the ring;
-//! on a buffered channel a parked send is *woken* for a free slot, which a
-//! newcomer may take first (it then goes back to the head of the queue),
-//! and after `MAX_BYPASS` such losses *granted* one; either way it places
-//! its value only when polled again, so a send dropped before it returned
-//! `Ready` never sent: its value leaves with it and the slot passes on),
-//! the bypass bound, and the rendezvous rules (a send completes only once a
+//! on a buffered channel a parked send is *woken* for a free slot, which
+//! another sender may take first (it then queues again by its start
+//! order); it places its value only when polled again, so a send dropped
+//! before it returned `Ready` never sent: its value leaves with it and the
+//! slot passes on), the bypass bound (the eldest waiting sender is passed
+//! — another sender takes a slot first — `MAX_PASSES` times, then it is
+//! *granted* the next free slot and nobody else may take one before),
+//! and the rendezvous rules (a send completes only once a
 //! receiver took its value: handed to a parked one or taken from the
 //! queue; `try_send` succeeds exactly when a receiver is parked, and the
 //! oldest one gets the value; `reserve` completes only once a receiver is
@@ -97,8 +99,6 @@ struct Pending<F> {
     /// Wake-ups seen when it last (re)entered its queue: serving it must
     /// wake it again.
     parked_at: usize,
-    /// A send's wake-ups that found their slot taken.
-    lost: usize,
     /// Start order (sends and reserves): one that lost its slot queues
     /// again by it.
     seq: usize,
@@ -111,14 +111,14 @@ impl<F> Pending<F> {
             st: St::Queued,
             waker: Arc::default(),
             parked_at: 0,
-            lost: 0,
             seq: 0,
         }
     }
 }
 
-/// How often a woken send may find its slot taken before one is granted.
-const MAX_BYPASS: usize = weftwork::Mutex::<()>::MAX_BYPASS;
+/// How often the eldest waiting sender may be passed before it is granted
+/// the next free slot: fewer than `MAX_BYPASS`.
+const MAX_PASSES: usize = weftwork::Mutex::<()>::MAX_BYPASS - 1;
 
 /// The ring's extra slots for values handed to parked receivers (the
 /// channel docs: `min(cap, 64)` on a buffered channel).
@@ -134,9 +134,10 @@ struct Model {
     reserved: usize,
     /// Sends in `St::Woken`.
     woken: usize,
-    /// Of those, the ones woken for a parked receiver past `MAX_BYPASS`
-    /// losses: each has a slot kept for it, counted in `reserved` too.
-    kept: usize,
+    /// How often the waiting sender that started `eldest`-th was passed
+    /// (stale once it left: the next pass starts afresh).
+    passed: usize,
+    eldest: usize,
     closed: bool,
 }
 
@@ -165,15 +166,6 @@ impl Model {
         self.spare() > 0 && (parked(recvs).is_some() || (self.cap > 0 && self.room() > 0))
     }
 
-    /// A woken send with `lost` losses is polled or dropped: the slot kept
-    /// for it, if any, is free again.
-    fn unkeep(&mut self, lost: usize) {
-        if lost >= MAX_BYPASS {
-            self.reserved -= 1;
-            self.kept -= 1;
-        }
-    }
-
     fn pop_front(&mut self) -> Option<u32> {
         let v = self.buf.pop_front()?;
         self.back = self.back.saturating_sub(1);
@@ -188,12 +180,49 @@ fn parked<F>(v: &mut [Pending<F>]) -> Option<&mut Pending<F>> {
     v.iter_mut().find(|p| p.st == St::Queued)
 }
 
+/// The eldest waiting (parked or woken) sender's index: `sends` is sorted
+/// by start order.
+fn eldest(sends: &Sends<'_>) -> Option<usize> {
+    sends
+        .iter()
+        .position(|p| matches!(p.st, St::Queued | St::Woken))
+}
+
+/// The eldest waiting sender was passed `MAX_PASSES` times: the next free
+/// slot is its.
+fn owed(m: &Model, sends: &Sends<'_>) -> bool {
+    m.passed >= MAX_PASSES && eldest(sends).is_some_and(|e| sends[e].seq == m.eldest)
+}
+
+/// A sender that started `seq`-th (a newcomer: `None`) took a slot or
+/// placed its value: a pass for the eldest waiting sender if it is older;
+/// if it is that sender, its count is done.
+fn took_slot(m: &mut Model, sends: &Sends<'_>, seq: Option<usize>) {
+    let Some(e) = eldest(sends).map(|e| sends[e].seq) else {
+        if seq == Some(m.eldest) {
+            m.passed = 0;
+        }
+        return;
+    };
+    if seq == Some(m.eldest) {
+        m.passed = 0;
+    } else if seq.is_none_or(|s| e < s) {
+        if e != m.eldest {
+            m.eldest = e;
+            m.passed = 0;
+        }
+        m.passed += 1;
+        assert!(m.passed <= MAX_PASSES, "the eldest passed too often");
+    }
+}
+
 /// A newcomer's value goes in now: buffered, a free slot (parked senders
-/// may be passed); else a parked receiver (hand-off needs no logical slot),
-/// but only if no sender is parked or woken (they get it first).
+/// may be passed, unless the eldest is owed it); else a parked receiver
+/// (hand-off needs no logical slot), but only if no sender is parked or
+/// woken (they get it first).
 fn can_send(m: &Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> bool {
     if m.cap > 0 && m.room() > 0 {
-        m.spare() > 0
+        m.spare() > 0 && !owed(m, sends)
     } else {
         parked(sends).is_none() && m.woken == 0 && m.has_room(recvs)
     }
@@ -204,6 +233,7 @@ fn can_send(m: &Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> bool {
 fn can_reserve(m: &Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> bool {
     m.room() > 0
         && m.spare() > 0
+        && !owed(m, sends)
         && (m.cap > 0 || (parked(sends).is_none() && parked(recvs).is_some()))
 }
 
@@ -239,13 +269,28 @@ fn take(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> Option<u
 }
 
 /// Serves parked senders while a slot is free beyond those woken for
-/// (rendezvous: and a receiver is parked): buffered, a send is woken (or,
-/// after `MAX_BYPASS` losses, granted the slot) and a reserve granted it;
-/// rendezvous, a send's value goes to the parked receiver. Buffered, with
-/// no free slot and no send woken, a parked receiver stands in for the
-/// slot, for a send only, which is woken for it (never granted).
+/// (rendezvous: and a receiver is parked): buffered, a send is woken and a
+/// reserve granted the slot; rendezvous, a send's value goes to the parked
+/// receiver. Buffered, with no free slot and no send woken, a parked
+/// receiver stands in for the slot, for a send only, which is woken for
+/// it. Before all that, an owed eldest sender is granted a free slot; until
+/// it has one, nobody else is served.
 fn pump(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) {
     loop {
+        if owed(m, sends) && m.room() > 0 && m.spare() > 0 {
+            let e = eldest(sends).expect("owed");
+            let s = &mut sends[e];
+            if s.st == St::Woken {
+                m.woken -= 1;
+            }
+            s.st = match s.fut {
+                Fut::Send(..) => St::Granted,
+                Fut::Reserve(_) => St::Done(None),
+            };
+            m.reserved += 1;
+            m.passed = 0;
+            continue;
+        }
         let handoff = m.cap > 0 && m.woken == 0 && parked(recvs).is_some();
         if (m.room() <= m.woken && !handoff)
             || m.spare() <= m.woken
@@ -254,30 +299,29 @@ fn pump(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) {
             return;
         }
         let slot = m.room() > m.woken;
-        let Some(s) = parked(sends) else { return };
+        let Some(i) = sends.iter().position(|p| p.st == St::Queued) else {
+            return;
+        };
+        if (!slot && matches!(sends[i].fut, Fut::Reserve(_)))
+            || (owed(m, sends) && eldest(sends) != Some(i))
+        {
+            return;
+        }
+        let seq = sends[i].seq;
+        let s = &mut sends[i];
         match s.fut {
             Fut::Send(_, v) if m.cap == 0 => {
                 s.st = St::Done(None);
                 deliver(m, recvs, v);
             }
-            Fut::Reserve(_) if !slot => return,
-            Fut::Send(..) if s.lost < MAX_BYPASS || !slot => {
+            Fut::Send(..) => {
                 s.st = St::Woken;
                 m.woken += 1;
-                if s.lost >= MAX_BYPASS {
-                    // Woken for a receiver past the bound: the slot the
-                    // permit taking that receiver frees is kept for it.
-                    m.reserved += 1;
-                    m.kept += 1;
-                }
-            }
-            Fut::Send(..) => {
-                s.st = St::Granted;
-                m.reserved += 1;
             }
             Fut::Reserve(_) => {
                 s.st = St::Done(None);
                 m.reserved += 1;
+                took_slot(m, sends, Some(seq));
             }
         }
     }
@@ -321,7 +365,8 @@ pub fn run(cap: usize, ops: &[Op]) {
         handed: 0,
         reserved: 0,
         woken: 0,
-        kept: 0,
+        passed: 0,
+        eldest: 0,
         closed: false,
     };
     let mut sends: Sends<'_> = Vec::new();
@@ -362,6 +407,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                 } else if can_send(&m, &mut sends, &mut recvs) {
                     assert_eq!(res, Ok(()));
                     deliver(&mut m, &mut recvs, v);
+                    took_slot(&mut m, &sends, None);
                 } else {
                     assert_eq!(res, Err(TrySendError::Full(v)));
                 }
@@ -397,6 +443,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                         }
                         Polled::Pending => panic!("{op:?} pending with room"),
                     }
+                    took_slot(&mut m, &sends, None);
                 } else {
                     assert!(matches!(res, Polled::Pending), "{op:?} without room");
                     p.seq = next_seq;
@@ -411,6 +458,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                 } else if can_reserve(&m, &mut sends, &mut recvs) {
                     permits.push(res.expect("a free slot (and a parked receiver)"));
                     m.reserved += 1;
+                    took_slot(&mut m, &sends, None);
                 } else {
                     assert!(matches!(res, Err(TrySendError::Full(()))));
                 }
@@ -425,19 +473,23 @@ pub fn run(cap: usize, ops: &[Op]) {
                     (St::Queued, _, _) => panic!("a parked send overtook"),
                     (St::Woken, res, Fut::Send(_, v)) => {
                         let v = *v;
+                        let seq = sends[i].seq;
                         m.woken -= 1;
-                        m.unkeep(sends[i].lost);
+                        // It stops waiting whatever it finds.
+                        sends[i].st = St::Closed;
+                        let owed = owed(&m, &sends);
                         match res {
                             Polled::Sent(r) if m.closed => assert_eq!(r, Err(SendError(v))),
-                            Polled::Sent(r) if m.has_room(&mut recvs) => {
+                            Polled::Sent(r) if m.has_room(&mut recvs) && !owed => {
                                 assert_eq!(r, Ok(()));
                                 deliver(&mut m, &mut recvs, v);
+                                took_slot(&mut m, &sends, Some(seq));
                             }
-                            Polled::Pending if !m.closed && !m.has_room(&mut recvs) => {
-                                // Its slot was taken: back to the head.
+                            Polled::Pending if !m.closed && (!m.has_room(&mut recvs) || owed) => {
+                                // Its slot was taken, or an older sender
+                                // is owed the next: queued again.
                                 let mut p = sends.remove(i);
                                 p.st = St::Queued;
-                                p.lost += 1;
                                 p.parked_at = p.waker.0.load(SeqCst);
                                 // In start order: `sends` is kept sorted by it.
                                 let at = sends.partition_point(|q| q.seq < p.seq);
@@ -481,7 +533,6 @@ pub fn run(cap: usize, ops: &[Op]) {
                 }
                 if p.st == St::Woken {
                     m.woken -= 1; // the wake-up passes on
-                    m.unkeep(p.lost);
                 }
                 // A parked or granted send takes its value with it (it was
                 // not sent); only a rendezvous send whose value a receiver
@@ -605,7 +656,7 @@ pub fn run(cap: usize, ops: &[Op]) {
             "len {} > cap {cap}",
             tx.len()
         );
-        assert!(m.buf.len() + m.reserved - m.kept <= cap.max(1) + m.back);
+        assert!(m.buf.len() + m.reserved <= cap.max(1) + m.back);
         let _ = m.spare(); // buffered + handed + reserved fit the ring (no underflow)
         assert_eq!(tx.len(), m.buf.len(), "values in the ring");
         assert_eq!(tx.is_closed(), m.closed);

@@ -33,36 +33,39 @@
 //! **Woken senders** (`cap > 0`): a parked sender's value is never taken
 //! from it. A slot that frees (a receive, a dropped permit or sender, a
 //! receiver's value put back...) *wakes* the sender at the head of the
-//! queue ([`State::pump`]): it is unlinked, marked `Woken` and counted in
-//! `woken` (a slot is woken for at most once: `pump` serves only while
-//! `room > woken`). On its next poll it places its value if a slot is
-//! still free ([`State::has_room`]: to a parked receiver if one waits,
-//! else into the ring) and returns `Ready(Ok)`; if a newcomer (a sender
-//! that never waited, which may take any free slot) or another woken
-//! sender took it, it counts a loss and is queued again with a fresh
-//! waker, by its arrival ticket: behind the senders that parked before it
-//! (only others that lost can be there) and ahead of all later ones
-//! ([`State::requeue_sender`]), so the queue stays FIFO. A sender that has lost `MAX_BYPASS` times is
-//! *granted* the next free slot instead (woken for a parked receiver
-//! while permits hold every slot, it has a slot kept for it in
-//! `reserved` as well: a permit's send may take that receiver, and the
-//! slot it frees must not go to a newcomer — without this, that cycle
-//! starved the sender for ever): unlinked, marked `Done`, the slot
-//! counted in `reserved` — exactly how a parked `reserve` gets its permit
-//! — so no newcomer can take it; it places its value on its next poll
-//! ([`State::fill`]). Waking instead of granting lets running senders
-//! keep the ring full while woken ones wait to be scheduled (granting
-//! every slot to a task that is not running made 64 producers on a
-//! 64-slot channel suspend on 4 sends in 10 and starve the receivers); the
-//! count keeps a waiting sender from being overtaken without end. It is
-//! per sender: with `cap >= 2` several senders are woken at once, a
-//! newcomer may take a slot woken for another one (a loss for that one
-//! only), so the longest-waiting sender can be overtaken more than
-//! `MAX_BYPASS` times (bounded, growing with `cap`). Dropped
-//! before that poll, a woken or granted sender gives its wake-up or slot
-//! back (which serves the next parked sender) and its value is dropped
-//! with it: **a buffered `send` dropped before it returned `Ready` never
-//! sent** (tokio's `select!` promise). A receiver that finds the ring
+//! queue ([`State::pump`]): it moves to the woken list `awake` (by its
+//! arrival ticket), marked `Woken` and counted in `woken` (a slot is woken
+//! for at most once: `pump` serves only while `room > woken`). On its
+//! next poll it leaves that list and places its value if a slot is still
+//! free ([`State::has_room`]: to a parked receiver if one waits, else into
+//! the ring) and returns `Ready(Ok)`; if another sender took it, it is
+//! queued again with a fresh waker, by its ticket: behind the senders
+//! that parked before it (only others that lost can be there) and ahead
+//! of all later ones ([`State::requeue_sender`]), so the queue stays FIFO.
+//! Waking instead of granting lets running senders keep the ring full
+//! while woken ones wait to be scheduled (granting every slot to a task
+//! that is not running made 64 producers on a 64-slot channel suspend on
+//! 4 sends in 10 and starve the receivers).
+//!
+//! **The bypass bound**: the *eldest* waiting sender — the older of the
+//! two lists' fronts, both in ticket order — is *passed* whenever another
+//! sender takes a slot (or a parked receiver) while it waits: a newcomer
+//! (a sender that never waited, which may take any free slot), a younger
+//! woken `send` that runs first, a younger `reserve` granted a slot
+//! ([`State::took_slot`]; a permit's `send` had its slot already). After
+//! `MAX_BYPASS - 1` passes ([`State::owed`]) it is *granted* the next free
+//! slot, at once if one is free: taken out of its list, marked `Done`, the
+//! slot counted in `reserved` — exactly how a parked `reserve` gets its
+//! permit — and woken if it was not; it places its value on its next poll
+//! ([`State::fill`]). Until then no other sender takes a slot: newcomers
+//! find the channel full and younger woken senders queue again (they may
+//! not take a parked receiver either; the eldest is woken for it). So the
+//! longest-waiting sender is passed fewer than `MAX_BYPASS` times at any
+//! capacity, as the mutex's longest waiter. Dropped before that poll, a
+//! woken or granted sender gives its wake-up or slot back (which serves
+//! the next parked sender) and its value is dropped with it: **a buffered
+//! `send` dropped before it returned `Ready` never sent** (tokio's
+//! `select!` promise). A receiver that finds the ring
 //! empty parks, even if senders are parked or woken (the next slot freed
 //! goes to them). A woken receiver has always been *served* already
 //! (handed its value) and never queues again. Wakers are collected under
@@ -118,9 +121,9 @@
 //! is queued or woken; otherwise the head parked `send` is woken for that
 //! receiver (one such wake-up at a time, never a grant) and no newcomer
 //! can take it. A permit's `send` still hands its value to that receiver
-//! (it has a slot of its own); the slot it frees is then the woken
-//! sender's, and a newcomer taking it is a loss (past `MAX_BYPASS`, it is
-//! kept). A parked `reserve` still waits for a slot.
+//! (it has a slot of its own); a newcomer taking the slot it frees passes
+//! the woken sender (past the bound, the slot is granted to it). A parked
+//! `reserve` still waits for a slot.
 //!
 //! **Panics in foreign code**: a waker's `clone` (under the lock) runs
 //! only before the state is changed or once it is consistent again, and a
@@ -134,7 +137,7 @@ use core::task::{Context, Poll};
 
 use super::TrySendError;
 use super::state::{Ring, State, Wakes};
-use super::waiter::{List, MAX_LOSSES, Node, Status, Wait};
+use super::waiter::{List, Node, Status, Wait};
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::wait::{CachePadded, OnUnwind, RawSemaphore, SpinLock};
 
@@ -181,7 +184,10 @@ impl<T> Chan<T> {
                 woken: 0,
                 tickets: 0,
                 senders: List::new(),
+                awake: List::new(),
                 receivers: List::new(),
+                passed: 0,
+                eldest: 0,
             })),
             cap,
             closed: AtomicUsize::new(0),
@@ -303,8 +309,12 @@ impl<T> Chan<T> {
         let ptr = wait.as_mut().ptr();
         let res = self.run(|st, wakes| {
             // SAFETY: `wait` is alive and pinned (we hold it); the lock is
-            // held, and `exit` reaches other nodes only.
+            // held, and `exit` reaches other nodes only. A woken sender is
+            // in the woken list: it leaves it whatever `exit` decides.
             let res = unsafe {
+                if !receiver && Wait::with(ptr, |n| n.status) == Status::Woken {
+                    st.awake.remove(ptr);
+                }
                 Wait::with(ptr, |n| {
                     if n.status != Status::Queued {
                         let r = exit(st, n, wakes);
@@ -388,6 +398,9 @@ impl<T> Chan<T> {
                         (None, n.value.take())
                     })
                 } else {
+                    if Wait::with(ptr, |n| n.status) == Status::Woken {
+                        st.awake.remove(ptr);
+                    }
                     Wait::with(ptr, |n| {
                         let r = exit(st, n, wakes);
                         debug_assert!(n.waker.is_none(), "taken by whoever unlinked it");
@@ -413,6 +426,7 @@ impl<T> Chan<T> {
                 Err(TrySendError::Closed(value))
             } else if st.can_send(rendezvous) {
                 st.deliver(value, wakes);
+                st.took_slot(st.tickets);
                 Ok(())
             } else {
                 Err(TrySendError::Full(value))
@@ -436,21 +450,16 @@ impl<T> Chan<T> {
                 }
                 Status::Woken => {
                     st.woken -= 1;
-                    if n.lost >= MAX_LOSSES {
-                        // Woken for a hand-off past the bound: the slot
-                        // kept for it is free again (taken just below if
-                        // the receiver is gone).
-                        st.reserved -= 1;
-                    }
                     if st.closed {
                         Poll::Ready(Err(n.value.take().expect("a woken send keeps its value")))
-                    } else if st.has_room(false) {
+                    } else if st.has_room(false) && !st.owed() {
                         st.deliver(n.value.take().expect("a woken send keeps its value"), wakes);
+                        st.took_slot(n.ticket);
                         Poll::Ready(Ok(()))
                     } else {
-                        // A newcomer or another woken sender took the slot.
+                        // A newcomer or another woken sender took the
+                        // slot, or an older sender is owed the next one.
                         n.status = Status::Queued;
-                        n.lost += 1;
                         Poll::Pending
                     }
                 }
@@ -469,6 +478,7 @@ impl<T> Chan<T> {
                 Ok(Err(v))
             } else if st.can_send(rendezvous) {
                 st.deliver(v, wakes);
+                st.took_slot(st.tickets);
                 Ok(Ok(()))
             } else {
                 Err(Some(v))
@@ -485,12 +495,7 @@ impl<T> Chan<T> {
         self.cancel(wait, false, |st, n, _| match n.status {
             // The slot it was woken for is free for the next one (`run`
             // pumps after this).
-            Status::Woken => {
-                st.woken -= 1;
-                if n.lost >= MAX_LOSSES {
-                    st.reserved -= 1; // the slot kept for it
-                }
-            }
+            Status::Woken => st.woken -= 1,
             Status::Done if n.value.is_some() => st.reserved -= 1,
             _ => {}
         });
@@ -519,6 +524,7 @@ impl<T> Chan<T> {
                 Ok(Err(()))
             } else if st.can_reserve(rendezvous) {
                 st.reserved += 1;
+                st.took_slot(st.tickets);
                 Ok(Ok(()))
             } else {
                 Err(None)
@@ -545,6 +551,7 @@ impl<T> Chan<T> {
                 Err(TrySendError::Closed(()))
             } else if st.can_reserve(rendezvous) {
                 st.reserved += 1;
+                st.took_slot(st.tickets);
                 Ok(())
             } else {
                 Err(TrySendError::Full(()))

@@ -20,13 +20,11 @@ pin_project! {
     /// one. Otherwise the future parks with its value. With `cap > 0`,
     /// parked senders are woken in FIFO order, one per freed slot; the next
     /// poll places the value (to a parked receiver, else into the channel)
-    /// and completes — or, if a sender that did not wait took the slot
-    /// first, parks again in its place in the line. After
-    /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) such losses the next
-    /// free slot is *granted* to it (kept until it polls); woken for a
-    /// parked receiver past that bound, it has a slot kept for it too.
-    /// Senders woken together that lose are queued again in arrival order.
-    /// On a rendezvous channel (`cap == 0`)
+    /// and completes — or, if another sender took the slot first, parks
+    /// again in its place in the line. The longest-waiting sender is passed
+    /// that way fewer than [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS)
+    /// times; then the next free slot is *granted* to it (kept until it
+    /// polls). On a rendezvous channel (`cap == 0`)
     /// it completes only once a receiver has taken the value from it.
     ///
     /// # Cancel safety

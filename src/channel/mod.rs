@@ -2,13 +2,12 @@
 //! `cap == 0`, and [`oneshot()`][oneshot()].
 //!
 //! * **Back-pressure**: [`Sender::send`][send] waits while the channel is
-//!   full; waiting senders are woken **FIFO**, one per free slot. A sender
-//!   that did not wait may take a free slot first, but a waiting sender
-//!   loses its slot that way at most [`Mutex::MAX_BYPASS`][bypass] (8)
-//!   times: then the next free slot is kept for it (the mutex's eventual
-//!   fairness, count-based; with `cap >= 2` several waiting senders are
-//!   woken at once, and the count is per sender: see the README's
-//!   fairness table). [`Sender::try_send`][try]
+//!   full; waiting senders are woken **FIFO**, one per free slot. Another
+//!   sender (one that did not wait, or a younger woken one that runs
+//!   first) may take a free slot first, but the longest-waiting sender is
+//!   passed that way fewer than [`Mutex::MAX_BYPASS`][bypass] (8) times,
+//!   at any capacity: then the next free slot is kept for it (the mutex's
+//!   eventual fairness, count-based). [`Sender::try_send`][try]
 //!   never waits and always hands the value back (`Full` / `Closed`): the
 //!   way a server says "busy, retry later". [`Sender::reserve`][reserve]
 //!   waits for room without giving up the value.

@@ -31,15 +31,13 @@ pub struct Sender<T> {
 
 impl<T> Sender<T> {
     /// Sends `value`, waiting while the channel is full. Waiting senders
-    /// are woken in FIFO order, one per free slot; a sender that did not
-    /// wait may take a free slot first, at most
-    /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) times per wake-up of
-    /// a waiting sender (then the slot is kept for it); with `cap >= 2`
-    /// several are woken at once and the count is per sender, so the
-    /// longest-waiting one can be overtaken more often. Senders that lose
+    /// are woken in FIFO order, one per free slot; another sender (one that
+    /// did not wait, or a younger woken one) may take a free slot first,
+    /// but the longest-waiting sender is passed that way fewer than
+    /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) times, at any
+    /// capacity: then the next free slot is kept for it. Senders that lose
     /// their slot queue again in arrival order. On a rendezvous channel
-    /// (`cap == 0`) it
-    /// completes only once a receiver has taken the value.
+    /// (`cap == 0`) it completes only once a receiver has taken the value.
     ///
     /// Fails (handing the value back) if the channel is or gets closed
     /// before the value is sent.

@@ -7,7 +7,7 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::task::Waker;
 
-use super::waiter::{List, MAX_LOSSES, Status, Wait};
+use super::waiter::{List, MAX_PASSES, Status, Wait};
 use crate::wait::WakeBatch;
 
 /// The slots: values `head .. head + len` (wrapping).
@@ -85,11 +85,30 @@ pub(super) struct State<T> {
     /// Senders woken for a free slot ([`Status::Woken`]) that have not
     /// polled since: slots free for them are not woken for again.
     pub(super) woken: usize,
+    /// Parked senders, in arrival order.
     pub(super) senders: List<T>,
+    /// The woken senders (`woken` of them), in arrival order. Every
+    /// waiting sender is in one of the two lists; the elder of their fronts
+    /// is the *eldest* waiting sender.
+    pub(super) awake: List<T>,
     pub(super) receivers: List<T>,
     /// The next sender's ticket (arrival order; wraps, compared as serial
-    /// numbers: the queued senders span far less than `2^31` of them).
+    /// numbers: the waiting senders span far less than `2^31` of them).
     pub(super) tickets: u32,
+    /// How many times the eldest waiting sender, ticket `eldest`, was
+    /// passed: another sender took a slot (or a parked receiver) while it
+    /// waited. At [`MAX_PASSES`] the next free slot is granted to it and
+    /// nobody else may take one ([`State::owed`]). Stale (not reset) once
+    /// that sender left; [`State::took_slot`] starts counting afresh.
+    pub(super) passed: u32,
+    pub(super) eldest: u32,
+}
+
+/// Whether ticket `a` was handed out before ticket `b` (serial numbers).
+#[inline]
+fn before(a: u32, b: u32) -> bool {
+    let d = b.wrapping_sub(a);
+    d != 0 && d < 1 << 31
 }
 
 impl<T> State<T> {
@@ -110,13 +129,14 @@ impl<T> State<T> {
 
     /// Whether a newcomer may take a permit right now: a free slot, and on
     /// a rendezvous channel a parked receiver and nobody queued before it.
-    /// On a buffered channel a newcomer may pass parked senders (see
-    /// `chan.rs`: they are woken, not granted, until one has lost
-    /// `MAX_BYPASS` times).
+    /// On a buffered channel a newcomer may pass waiting senders (see
+    /// `chan.rs`: they are woken, not granted), unless the eldest of them
+    /// was passed [`MAX_PASSES`] times ([`State::owed`]).
     #[inline]
     pub(super) fn can_reserve(&self, rendezvous: bool) -> bool {
         self.room() > 0
             && self.spare() > 0
+            && !self.owed()
             && (!rendezvous || (self.senders.is_empty() && !self.receivers.is_empty()))
     }
 
@@ -124,14 +144,13 @@ impl<T> State<T> {
     /// take it (hand-off needs no logical slot) or, buffered, a free slot.
     /// A hand-off that needs no logical slot is only for a newcomer when no
     /// sender waits (on a rendezvous channel every hand-off is such): a
-    /// waiting sender is woken for it (see [`State::can_serve`]), and a
-    /// newcomer taking it would pass that sender without bound, since
-    /// passing a sender that was woken for a hand-off never grants it
-    /// anything.
+    /// waiting sender is woken for it (see [`State::can_serve`]). A free
+    /// slot is not for a newcomer while the eldest waiting sender is owed
+    /// one ([`State::owed`]).
     #[inline]
     pub(super) fn can_send(&self, rendezvous: bool) -> bool {
         if !rendezvous && self.room() > 0 {
-            self.spare() > 0
+            self.spare() > 0 && !self.owed()
         } else {
             self.senders.is_empty() && self.woken == 0 && self.has_room(rendezvous)
         }
@@ -172,6 +191,119 @@ impl<T> State<T> {
         }
     }
 
+    /// The eldest waiting sender (parked or woken) and its ticket.
+    fn eldest(&self) -> Option<(NonNull<Wait<T>>, u32)> {
+        // SAFETY: the lock is held (we are behind it): linked nodes are
+        // alive; `with` is not nested.
+        let with_ticket = |s: NonNull<Wait<T>>| (s, unsafe { Wait::with(s, |n| n.ticket) });
+        match (self.senders.front(), self.awake.front()) {
+            (Some(q), Some(w)) => {
+                let (q, w) = (with_ticket(q), with_ticket(w));
+                Some(if before(q.1, w.1) { q } else { w })
+            }
+            (q, w) => q.or(w).map(with_ticket),
+        }
+    }
+
+    /// Whether the eldest waiting sender was passed [`MAX_PASSES`] times:
+    /// the next free slot is granted to it ([`State::pump`]) and nobody
+    /// else may take a slot before.
+    #[inline]
+    pub(super) fn owed(&self) -> bool {
+        self.passed >= MAX_PASSES && self.eldest_is_owed()
+    }
+
+    /// [`owed`](Self::owed) once the count is reached: still the same
+    /// eldest sender (the count is not reset when it leaves)?
+    #[cold]
+    fn eldest_is_owed(&self) -> bool {
+        self.eldest().is_some_and(|(_, t)| t == self.eldest)
+    }
+
+    /// A sender with ticket `t` (a newcomer: `tickets`) took a slot, or
+    /// placed its value: one pass more for the eldest waiting sender, if
+    /// that one is older; if it is that sender, its count is done.
+    #[inline]
+    pub(super) fn took_slot(&mut self, t: u32) {
+        if t == self.eldest {
+            self.passed = 0;
+        } else if !self.senders.is_empty() || !self.awake.is_empty() {
+            self.count_pass(t);
+        }
+    }
+
+    fn count_pass(&mut self, t: u32) {
+        let Some((_, e)) = self.eldest() else { return };
+        if before(e, t) {
+            if e != self.eldest {
+                self.eldest = e;
+                self.passed = 0;
+            }
+            self.passed += 1;
+        }
+    }
+
+    /// Grants the owed eldest sender a free slot, if there is one: it
+    /// leaves its list, marked `Done`, the slot counted in `reserved` (a
+    /// `send` places its value when it polls, [`State::fill`]). A woken
+    /// sender's wake-up is already on its way; a parked one is woken.
+    /// Returns whether it was granted, `None` if its wake-up did not fit
+    /// in `wakes`.
+    #[cold]
+    fn grant_eldest(&mut self, wakes: &mut Wakes) -> Option<bool> {
+        if self.room() == 0 || self.spare() == 0 {
+            return Some(false);
+        }
+        let (e, _) = self.eldest().expect("owed to a waiting sender");
+        // SAFETY: `e` is linked in the list its status names, and the lock
+        // is held; `with` not nested.
+        unsafe {
+            if Wait::with(e, |n| n.status) == Status::Woken {
+                self.awake.remove(e);
+                self.woken -= 1;
+                Wait::with(e, |n| n.status = Status::Done);
+            } else {
+                if wakes.room() == 0 {
+                    return None;
+                }
+                self.senders.remove(e);
+                Wait::with(e, |n| {
+                    n.status = Status::Done;
+                    wakes.push(n.waker.take());
+                });
+            }
+        }
+        self.reserved += 1;
+        self.passed = 0;
+        Some(true)
+    }
+
+    /// Moves sender `w`, just taken out of the queue, into the woken list,
+    /// by its ticket (usually the youngest there: the walk from the back is
+    /// short).
+    ///
+    /// # Safety
+    /// The lock is held; `w` is alive, pinned and in no list.
+    unsafe fn wake_into_list(&mut self, w: NonNull<Wait<T>>) {
+        // SAFETY: the lock is held: every linked node is alive; `with` is
+        // never nested.
+        unsafe {
+            let ticket = |n: NonNull<Wait<T>>| Wait::with(n, |n| n.ticket);
+            let mine = ticket(w);
+            let mut at = self.awake.back();
+            while let Some(a) = at {
+                if before(ticket(a), mine) {
+                    break;
+                }
+                at = self.awake.prev(a);
+            }
+            match at {
+                Some(a) => self.awake.insert_after(a, w),
+                None => self.awake.push_front(w),
+            }
+        }
+    }
+
     /// Queues sender `w`, which lost the slot it was woken for, again: in
     /// arrival order, behind the senders that parked before it (only
     /// others that lost their slots too can be there, so the walk is
@@ -188,9 +320,8 @@ impl<T> State<T> {
             let mine = ticket(w);
             let mut at = self.senders.front();
             while let Some(a) = at {
-                // Serial-number order: stop at the first that did not
-                // park before `w`.
-                if ticket(a).wrapping_sub(mine) < 1 << 31 {
+                // Stop at the first that did not park before `w`.
+                if !before(ticket(a), mine) {
                     break;
                 }
                 at = self.senders.next(a);
@@ -305,19 +436,20 @@ impl<T> State<T> {
 
     /// Serves parked senders while a slot is free beyond those already
     /// woken for (rendezvous: and a parked receiver). On a buffered channel
-    /// a `send` is *woken* for the slot (status `Woken`, counted in
-    /// `woken`; see `chan.rs`), or, once it has lost `MAX_BYPASS` times, and
-    /// a `reserve` always, *granted* it (counted in `reserved`, status
-    /// `Done`) and woken; a granted `send` keeps its value in its node and
-    /// places it on its next poll ([`State::fill`]), or gives the slot back
-    /// if it is dropped first. On a rendezvous channel a `send`'s value moves to the
-    /// parked receiver and the send completes; a reserve is granted the
-    /// slot. Returns `true` if it stopped only because `wakes` is full (the
-    /// caller pumps again).
+    /// a `send` is *woken* for the slot (status `Woken`, moved to the woken
+    /// list and counted in `woken`; see `chan.rs`), and a `reserve`
+    /// *granted* it (counted in `reserved`, status `Done`) and woken. On a
+    /// rendezvous channel a `send`'s value moves to the parked receiver and
+    /// the send completes; a reserve is granted the slot. First of all, an
+    /// eldest sender passed [`MAX_PASSES`] times is granted the free slot
+    /// (a `send` keeps its value in its node and places it on its next
+    /// poll, [`State::fill`], or gives the slot back if it is dropped
+    /// first); until it has one, no other sender is served. Returns `true`
+    /// if it stopped only because `wakes` is full (the caller pumps again).
     #[inline]
     pub(super) fn pump(&mut self, rendezvous: bool, wakes: &mut Wakes) -> bool {
         // Inline: most calls find nothing to serve (a sender just parked).
-        if self.senders.is_empty() || !self.can_serve(rendezvous) {
+        if self.passed < MAX_PASSES && (self.senders.is_empty() || !self.can_serve(rendezvous)) {
             return false;
         }
         self.serve(rendezvous, wakes)
@@ -340,17 +472,27 @@ impl<T> State<T> {
 
     /// [`pump`](Self::pump)'s loop.
     fn serve(&mut self, rendezvous: bool, wakes: &mut Wakes) -> bool {
-        while let Some(s) = self.senders.front() {
+        loop {
+            if self.owed() {
+                match self.grant_eldest(wakes) {
+                    Some(true) => continue,
+                    Some(false) => {}
+                    None => return true,
+                }
+            }
+            let Some(s) = self.senders.front() else {
+                return false;
+            };
             if !self.can_serve(rendezvous) {
                 return false;
             }
-            // Only a free slot can be granted (to a reserve, or to a send
-            // that lost `MAX_BYPASS` times); past those, a send is woken
-            // for the parked receiver (no newcomer can take that one) and a
-            // reserve at the head waits for a slot.
+            // Only a free slot can be granted to a reserve; a send is
+            // woken for the parked receiver too (no newcomer can take that
+            // one) and a reserve at the head waits for a slot.
             let slot = self.room() > self.woken;
             // SAFETY: `s` is linked and the lock is held.
-            if !slot && unsafe { Wait::with(s, |n| n.value.is_none()) } {
+            let (ticket, is_reserve) = unsafe { Wait::with(s, |n| (n.ticket, n.value.is_none())) };
+            if !slot && is_reserve {
                 return false;
             }
             if wakes.room() < 2 {
@@ -358,41 +500,30 @@ impl<T> State<T> {
             }
             // SAFETY: `s` is linked and the lock is held; `with` not nested
             // (`deliver` reaches other nodes only).
-            let (status, value, kept) = unsafe {
+            let (status, value) = unsafe {
                 self.senders.remove(s);
                 Wait::with(s, |n| {
                     wakes.push(n.waker.take());
-                    n.status = if !rendezvous && n.value.is_some() && (n.lost < MAX_LOSSES || !slot)
-                    {
+                    n.status = if !rendezvous && n.value.is_some() {
                         Status::Woken
                     } else {
                         Status::Done
                     };
-                    // Past the bound a send is woken only for a hand-off
-                    // (a free slot is granted): see `Status::Woken`.
-                    let kept = n.status == Status::Woken && n.lost >= MAX_LOSSES;
-                    (
-                        n.status,
-                        if rendezvous { n.value.take() } else { None },
-                        kept,
-                    )
+                    (n.status, if rendezvous { n.value.take() } else { None })
                 })
             };
             match (status, value) {
                 (Status::Woken, _) => {
                     self.woken += 1;
-                    // The slot the next freed one would be: kept for it
-                    // (`room` stays 0, so no newcomer or permit takes a
-                    // slot the permit that takes its receiver frees).
-                    // `spare() > woken` was checked: a physical slot backs it.
-                    if kept {
-                        self.reserved += 1;
-                    }
+                    // SAFETY: lock held; `s` was just unlinked, alive.
+                    unsafe { self.wake_into_list(s) };
                 }
                 (_, Some(v)) => self.deliver(v, wakes),
-                (_, None) => self.reserved += 1,
+                (_, None) => {
+                    self.reserved += 1;
+                    self.took_slot(ticket);
+                }
             }
         }
-        false
     }
 }

@@ -31,23 +31,22 @@ pub(crate) enum Status {
     /// holds its value and places it when polled) or, on a rendezvous
     /// channel, a `send`'s value was taken (the node is then empty).
     Done,
-    /// A buffered `send` taken out of the queue for a free slot and woken,
-    /// but not granted it (counted in `State::woken`): it still holds its
-    /// value and, when polled, places it if a slot is still free, else
-    /// goes back into the queue by its `ticket`. Past `MAX_BYPASS` losses a
-    /// send is woken only for a parked receiver (a free slot is granted),
-    /// and a slot is kept for it in `reserved` until it polls or is
-    /// dropped: a permit's send that takes that receiver frees a slot no
-    /// newcomer can take.
+    /// A buffered `send` moved from the queue to the woken list
+    /// (`State::awake`, counted in `State::woken`) for a free slot (or a
+    /// parked receiver) and woken, but not granted it: it still holds its
+    /// value and, when polled, places it if it still can, else goes back
+    /// into the queue by its `ticket`.
     Woken,
     /// Taken out of the queue by `close`: a sender's value is still in its
     /// node.
     Closed,
 }
 
-/// [`MAX_BYPASS`](crate::wait::MAX_BYPASS) as a count of a node's losses.
+/// How many times the eldest waiting sender may be passed (another sender
+/// takes a slot first): fewer than [`MAX_BYPASS`](crate::wait::MAX_BYPASS),
+/// as for the mutex's longest waiter. Then the next free slot is its.
 #[allow(clippy::cast_possible_truncation)]
-pub(crate) const MAX_LOSSES: u32 = crate::wait::MAX_BYPASS as u32;
+pub(crate) const MAX_PASSES: u32 = crate::wait::MAX_BYPASS as u32 - 1;
 
 /// The shared part of a waiter, reached only under the channel lock.
 ///
@@ -64,11 +63,9 @@ pub(crate) struct Node<T> {
     /// it was handed.
     pub(crate) value: Option<T>,
     pub(crate) waker: Option<Waker>,
-    /// A `send`'s count of wake-ups that found their slot taken; from
-    /// `MAX_BYPASS` on, the next free slot is granted to it instead.
-    pub(crate) lost: u32,
     /// A sender's place in arrival order (`State::tickets` when it
-    /// parked): one that lost its slot queues again by it.
+    /// parked): one that lost its slot queues again by it, and the eldest
+    /// waiting sender is the one with the oldest ticket.
     pub(crate) ticket: u32,
 }
 
@@ -150,7 +147,6 @@ impl<T> Wait<T> {
                     status: Status::Queued,
                     value,
                     waker: Some(waker),
-                    lost: 0,
                     ticket,
                 });
             });

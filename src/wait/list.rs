@@ -285,6 +285,42 @@ impl<W: Linked> List<W> {
         (Some(next) != self.head).then_some(next)
     }
 
+    /// The tail, if any.
+    ///
+    /// # Safety
+    /// The lock is held.
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+    pub(crate) unsafe fn back(&self) -> Option<NonNull<W>> {
+        // SAFETY: the head is linked (alive) and the lock is held (caller).
+        self.head
+            .map(|h| unsafe { W::links(h, |l| l.prev.expect("linked")) })
+    }
+
+    /// The node before `w`, or `None` if `w` is the head.
+    ///
+    /// # Safety
+    /// The lock is held and `w` is linked in `self`.
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+    pub(crate) unsafe fn prev(&self, w: NonNull<W>) -> Option<NonNull<W>> {
+        // SAFETY: forwarded to the caller.
+        (Some(w) != self.head).then(|| unsafe { W::links(w, |l| l.prev.expect("linked")) })
+    }
+
+    /// Links `w` just after `at`, a node of this list (at the tail if `at`
+    /// is the tail).
+    ///
+    /// # Safety
+    /// As for [`List::push_back`], and `at` is linked in `self`.
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+    pub(crate) unsafe fn insert_after(&mut self, at: NonNull<W>, w: NonNull<W>) {
+        // SAFETY: forwarded to the caller; linking before `at`'s successor
+        // (the head, if `at` is the tail) keeps the head where it is.
+        unsafe {
+            let next = W::links(at, |l| l.next.expect("linked"));
+            self.link_before(next, w);
+        }
+    }
+
     /// Links `w` just before `at`, a node of this list (at the head if
     /// `at` is the head).
     ///

@@ -283,7 +283,12 @@ fn waiting_senders_are_served_fifo() {
 }
 
 /// How many times the eldest waiting sender may be passed: fewer than
-/// `MAX_BYPASS`, as the mutex's longest waiter.
+/// `MAX_BYPASS` per slot of capacity (with one slot, the mutex's bound).
+fn max_passes(cap: usize) -> usize {
+    weftwork::Mutex::<()>::MAX_BYPASS * cap - 1
+}
+
+/// [`max_passes`] with one slot.
 const MAX_PASSES: usize = weftwork::Mutex::<()>::MAX_BYPASS - 1;
 
 /// A newcomer may take the slot a parked sender was woken for, but fewer
@@ -370,7 +375,7 @@ fn passes_before_the_eldest(cap: usize, younger: Younger, newcomer: Newcomer) ->
     let mut passes = 0;
     for round in 0.. {
         assert!(
-            round <= MAX_PASSES,
+            round <= max_passes(cap),
             "{younger:?}/{newcomer:?}, cap {cap}: never served"
         );
         let mut send = Box::pin(tx.send(3));
@@ -418,8 +423,9 @@ fn passes_before_the_eldest(cap: usize, younger: Younger, newcomer: Newcomer) ->
 /// `send` that runs before it, a younger `reserve` granted a slot, and a
 /// newcomer (`try_send`, `send`, `try_reserve` or `reserve`). All count:
 /// in these schedules (each round, two others take the two freed slots and
-/// the eldest finds none) it is passed exactly `MAX_PASSES` times, then
-/// the next free slot is its. (Counted per sender instead, each round cost
+/// the eldest finds none) it is passed exactly `MAX_BYPASS × cap - 1`
+/// times, then the next free slot is its. (Counted per sender instead,
+/// each round cost
 /// the eldest one loss but two passes.) A younger sender that was woken
 /// but never polls again does not confuse which sender is the eldest.
 #[test]
@@ -434,7 +440,7 @@ fn eldest_sender_is_passed_fewer_than_max_bypass_times_at_any_capacity() {
             ] {
                 assert_eq!(
                     passes_before_the_eldest(cap, younger, newcomer),
-                    MAX_PASSES,
+                    max_passes(cap),
                     "{younger:?}/{newcomer:?}, cap {cap}"
                 );
             }
@@ -455,7 +461,7 @@ fn younger_woken_send_leaves_a_receiver_to_the_owed_eldest() {
     assert!(we.poll_box(&mut eldest).is_pending());
     let mut younger = Box::pin(tx.send(2000));
     assert!(wy.poll_box(&mut younger).is_pending());
-    for i in 0..MAX_PASSES - 2 {
+    for i in 0..max_passes(2) - 2 {
         drop(permits.pop()); // wakes the eldest for the freed slot
         permits.push(tx.try_reserve().expect("a newcomer passes it"));
         assert!(we.poll_box(&mut eldest).is_pending(), "pass {i}");
@@ -496,7 +502,7 @@ fn owed_sender_is_granted_without_waiting_for_a_younger_woken_one() {
     let (we, wy) = (CountingWaker::new(), CountingWaker::new());
     let mut eldest = Box::pin(tx.send(1000));
     assert!(we.poll_box(&mut eldest).is_pending());
-    for i in 0..MAX_PASSES - 2 {
+    for i in 0..max_passes(2) - 2 {
         assert_eq!(rx.try_recv(), Ok(0));
         tx.try_send(0).expect("a newcomer passes it");
         assert!(we.poll_box(&mut eldest).is_pending(), "pass {i}");

@@ -15,7 +15,7 @@
 //! order); it places its value only when polled again, so a send dropped
 //! before it returned `Ready` never sent: its value leaves with it and the
 //! slot passes on), the bypass bound (the eldest waiting sender is passed
-//! — another sender takes a slot first — `MAX_PASSES` times, then it is
+//! — another sender takes a slot first — `MAX_BYPASS × cap - 1` times, then it is
 //! *granted* the next free slot and nobody else may take one before),
 //! and the rendezvous rules (a send completes only once a
 //! receiver took its value: handed to a parked one or taken from the
@@ -117,8 +117,8 @@ impl<F> Pending<F> {
 }
 
 /// How often the eldest waiting sender may be passed before it is granted
-/// the next free slot: fewer than `MAX_BYPASS`.
-const MAX_PASSES: usize = weftwork::Mutex::<()>::MAX_BYPASS - 1;
+/// the next free slot: fewer than `MAX_BYPASS` per slot of capacity.
+const MAX_BYPASS: usize = weftwork::Mutex::<()>::MAX_BYPASS;
 
 /// The ring's extra slots for values handed to parked receivers (the
 /// channel docs: `min(cap, 64)` on a buffered channel).
@@ -135,9 +135,10 @@ struct Model {
     /// Sends in `St::Woken`.
     woken: usize,
     /// How often the waiting sender that started `eldest`-th was passed
-    /// (stale once it left: the next pass starts afresh).
+    /// (stale once it left: the next pass starts afresh), and the bound.
     passed: usize,
     eldest: usize,
+    max_passes: usize,
     closed: bool,
 }
 
@@ -188,10 +189,10 @@ fn eldest(sends: &Sends<'_>) -> Option<usize> {
         .position(|p| matches!(p.st, St::Queued | St::Woken))
 }
 
-/// The eldest waiting sender was passed `MAX_PASSES` times: the next free
+/// The eldest waiting sender was passed `max_passes` times: the next free
 /// slot is its.
 fn owed(m: &Model, sends: &Sends<'_>) -> bool {
-    m.passed >= MAX_PASSES && eldest(sends).is_some_and(|e| sends[e].seq == m.eldest)
+    m.passed >= m.max_passes && eldest(sends).is_some_and(|e| sends[e].seq == m.eldest)
 }
 
 /// A sender that started `seq`-th (a newcomer: `None`) took a slot or
@@ -212,7 +213,7 @@ fn took_slot(m: &mut Model, sends: &Sends<'_>, seq: Option<usize>) {
             m.passed = 0;
         }
         m.passed += 1;
-        assert!(m.passed <= MAX_PASSES, "the eldest passed too often");
+        assert!(m.passed <= m.max_passes, "the eldest passed too often");
     }
 }
 
@@ -367,6 +368,7 @@ pub fn run(cap: usize, ops: &[Op]) {
         woken: 0,
         passed: 0,
         eldest: 0,
+        max_passes: MAX_BYPASS * cap.max(1) - 1,
         closed: false,
     };
     let mut sends: Sends<'_> = Vec::new();

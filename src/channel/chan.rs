@@ -53,15 +53,22 @@
 //! (a sender that never waited, which may take any free slot), a younger
 //! woken `send` that runs first, a younger `reserve` granted a slot
 //! ([`State::took_slot`]; a permit's `send` had its slot already). After
-//! `MAX_BYPASS - 1` passes ([`State::owed`]) it is *granted* the next free
+//! `MAX_BYPASS × slots - 1` passes ([`State::owed`], `waiter::max_passes`)
+//! it is *granted* the next free
 //! slot, at once if one is free: taken out of its list, marked `Done`, the
 //! slot counted in `reserved` — exactly how a parked `reserve` gets its
 //! permit — and woken if it was not; it places its value on its next poll
 //! ([`State::fill`]). Until then no other sender takes a slot: newcomers
 //! find the channel full and younger woken senders queue again (they may
 //! not take a parked receiver either; the eldest is woken for it). So the
-//! longest-waiting sender is passed fewer than `MAX_BYPASS` times at any
-//! capacity, as the mutex's longest waiter. Dropped before that poll, a
+//! longest-waiting sender is passed fewer than `MAX_BYPASS` times per slot
+//! of capacity: the ring turns over fewer than `MAX_BYPASS` times before
+//! it has a slot (with one slot, the mutex's bound for its longest
+//! waiter). A fixed count instead (eight passes at any capacity, tried in
+//! the twentieth session) kept granting slots to tasks still waiting to be
+//! scheduled: with 64 senders on 64 slots, woken senders finish in the
+//! order their tasks run, so eight passes come within microseconds, and
+//! the granted slots piled up (6× the suspensions at 128 tasks). Dropped before that poll, a
 //! woken or granted sender gives its wake-up or slot back (which serves
 //! the next parked sender) and its value is dropped with it: **a buffered
 //! `send` dropped before it returned `Ready` never sent** (tokio's
@@ -137,7 +144,7 @@ use core::task::{Context, Poll};
 
 use super::TrySendError;
 use super::state::{Ring, State, Wakes};
-use super::waiter::{List, Node, Status, Wait};
+use super::waiter::{List, Node, Status, Wait, max_passes};
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::wait::{CachePadded, OnUnwind, RawSemaphore, SpinLock};
 
@@ -188,6 +195,7 @@ impl<T> Chan<T> {
                 receivers: List::new(),
                 passed: 0,
                 eldest: 0,
+                max_passes: max_passes(cap.max(1)),
             })),
             cap,
             closed: AtomicUsize::new(0),

@@ -23,8 +23,8 @@ pin_project! {
     /// and completes — or, if another sender took the slot first, parks
     /// again in its place in the line. The longest-waiting sender is passed
     /// that way fewer than [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS)
-    /// times; then the next free slot is *granted* to it (kept until it
-    /// polls). On a rendezvous channel (`cap == 0`)
+    /// times per slot of capacity; then the next free slot is *granted* to
+    /// it (kept until it polls). On a rendezvous channel (`cap == 0`)
     /// it completes only once a receiver has taken the value from it.
     ///
     /// # Cancel safety

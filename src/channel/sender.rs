@@ -34,7 +34,7 @@ impl<T> Sender<T> {
     /// are woken in FIFO order, one per free slot; another sender (one that
     /// did not wait, or a younger woken one) may take a free slot first,
     /// but the longest-waiting sender is passed that way fewer than
-    /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) times, at any
+    /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) times per slot of
     /// capacity: then the next free slot is kept for it. Senders that lose
     /// their slot queue again in arrival order. On a rendezvous channel
     /// (`cap == 0`) it completes only once a receiver has taken the value.

@@ -7,7 +7,7 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::task::Waker;
 
-use super::waiter::{List, MAX_PASSES, Status, Wait};
+use super::waiter::{List, Status, Wait};
 use crate::wait::WakeBatch;
 
 /// The slots: values `head .. head + len` (wrapping).
@@ -97,11 +97,13 @@ pub(super) struct State<T> {
     pub(super) tickets: u32,
     /// How many times the eldest waiting sender, ticket `eldest`, was
     /// passed: another sender took a slot (or a parked receiver) while it
-    /// waited. At [`MAX_PASSES`] the next free slot is granted to it and
+    /// waited. At `max_passes` the next free slot is granted to it and
     /// nobody else may take one ([`State::owed`]). Stale (not reset) once
     /// that sender left; [`State::took_slot`] starts counting afresh.
     pub(super) passed: u32,
     pub(super) eldest: u32,
+    /// [`max_passes`](super::waiter::max_passes) of `slots`.
+    pub(super) max_passes: u32,
 }
 
 /// Whether ticket `a` was handed out before ticket `b` (serial numbers).
@@ -131,7 +133,7 @@ impl<T> State<T> {
     /// a rendezvous channel a parked receiver and nobody queued before it.
     /// On a buffered channel a newcomer may pass waiting senders (see
     /// `chan.rs`: they are woken, not granted), unless the eldest of them
-    /// was passed [`MAX_PASSES`] times ([`State::owed`]).
+    /// was passed `max_passes` times ([`State::owed`]).
     #[inline]
     pub(super) fn can_reserve(&self, rendezvous: bool) -> bool {
         self.room() > 0
@@ -205,12 +207,12 @@ impl<T> State<T> {
         }
     }
 
-    /// Whether the eldest waiting sender was passed [`MAX_PASSES`] times:
+    /// Whether the eldest waiting sender was passed `max_passes` times:
     /// the next free slot is granted to it ([`State::pump`]) and nobody
     /// else may take a slot before.
     #[inline]
     pub(super) fn owed(&self) -> bool {
-        self.passed >= MAX_PASSES && self.eldest_is_owed()
+        self.passed >= self.max_passes && self.eldest_is_owed()
     }
 
     /// [`owed`](Self::owed) once the count is reached: still the same
@@ -441,7 +443,7 @@ impl<T> State<T> {
     /// *granted* it (counted in `reserved`, status `Done`) and woken. On a
     /// rendezvous channel a `send`'s value moves to the parked receiver and
     /// the send completes; a reserve is granted the slot. First of all, an
-    /// eldest sender passed [`MAX_PASSES`] times is granted the free slot
+    /// eldest sender passed `max_passes` times is granted the free slot
     /// (a `send` keeps its value in its node and places it on its next
     /// poll, [`State::fill`], or gives the slot back if it is dropped
     /// first); until it has one, no other sender is served. Returns `true`
@@ -449,7 +451,8 @@ impl<T> State<T> {
     #[inline]
     pub(super) fn pump(&mut self, rendezvous: bool, wakes: &mut Wakes) -> bool {
         // Inline: most calls find nothing to serve (a sender just parked).
-        if self.passed < MAX_PASSES && (self.senders.is_empty() || !self.can_serve(rendezvous)) {
+        if self.passed < self.max_passes && (self.senders.is_empty() || !self.can_serve(rendezvous))
+        {
             return false;
         }
         self.serve(rendezvous, wakes)

@@ -42,11 +42,18 @@ pub(crate) enum Status {
     Closed,
 }
 
-/// How many times the eldest waiting sender may be passed (another sender
-/// takes a slot first): fewer than [`MAX_BYPASS`](crate::wait::MAX_BYPASS),
-/// as for the mutex's longest waiter. Then the next free slot is its.
-#[allow(clippy::cast_possible_truncation)]
-pub(crate) const MAX_PASSES: u32 = crate::wait::MAX_BYPASS as u32 - 1;
+/// How many times the eldest waiting sender of a channel with `slots`
+/// slots may be passed (another sender takes a slot first): fewer than
+/// [`MAX_BYPASS`](crate::wait::MAX_BYPASS) per slot, so the ring turns
+/// over fewer than `MAX_BYPASS` times before it has one (with one slot,
+/// the mutex's bound). Then the next free slot is its. Per slot rather
+/// than a fixed count: senders woken together finish in whatever order
+/// their tasks run, and a bound that a full ring's worth of them could use
+/// up at once would keep granting slots to tasks still waiting to be
+/// scheduled (the stall described in `chan.rs`).
+pub(crate) fn max_passes(slots: usize) -> u32 {
+    u32::try_from(crate::wait::MAX_BYPASS.saturating_mul(slots) - 1).unwrap_or(u32::MAX)
+}
 
 /// The shared part of a waiter, reached only under the channel lock.
 ///

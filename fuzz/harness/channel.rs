@@ -14,10 +14,11 @@
 //! another sender may take first (it then queues again by its start
 //! order); it places its value only when polled again, so a send dropped
 //! before it returned `Ready` never sent: its value leaves with it and the
-//! slot passes on), the bypass bound (the eldest waiting sender is passed
-//! — another sender takes a slot first — `MAX_BYPASS × cap - 1` times, then it is
-//! *granted* the next free slot and nobody else may take one before),
-//! and the rendezvous rules (a send completes only once a
+//! slot passes on), the bypass bounds (a send woken `MAX_BYPASS` times for
+//! a slot that another sender took is *granted* the next free one; the
+//! eldest waiting sender is passed — another sender takes a slot first —
+//! `MAX_BYPASS × cap - 1` times, then it is granted the next free slot and
+//! nobody else may take one before), and the rendezvous rules (a send completes only once a
 //! receiver took its value: handed to a parked one or taken from the
 //! queue; `try_send` succeeds exactly when a receiver is parked, and the
 //! oldest one gets the value; `reserve` completes only once a receiver is
@@ -99,6 +100,8 @@ struct Pending<F> {
     /// Wake-ups seen when it last (re)entered its queue: serving it must
     /// wake it again.
     parked_at: usize,
+    /// A send's wake-ups that found their slot taken.
+    lost: usize,
     /// Start order (sends and reserves): one that lost its slot queues
     /// again by it.
     seq: usize,
@@ -111,6 +114,7 @@ impl<F> Pending<F> {
             st: St::Queued,
             waker: Arc::default(),
             parked_at: 0,
+            lost: 0,
             seq: 0,
         }
     }
@@ -274,8 +278,9 @@ fn take(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> Option<u
 /// reserve granted the slot; rendezvous, a send's value goes to the parked
 /// receiver. Buffered, with no free slot and no send woken, a parked
 /// receiver stands in for the slot, for a send only, which is woken for
-/// it. Before all that, an owed eldest sender is granted a free slot; until
-/// it has one, nobody else is served.
+/// it; a send that lost its slot `MAX_BYPASS` times is granted a free one
+/// instead of woken. Before all that, an owed eldest sender is granted a
+/// free slot; until it has one, nobody else is served.
 fn pump(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) {
     loop {
         if owed(m, sends) && m.room() > 0 && m.spare() > 0 {
@@ -315,9 +320,15 @@ fn pump(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) {
                 s.st = St::Done(None);
                 deliver(m, recvs, v);
             }
-            Fut::Send(..) => {
+            Fut::Send(..) if s.lost < MAX_BYPASS || !slot => {
                 s.st = St::Woken;
                 m.woken += 1;
+            }
+            // Lost its slot `MAX_BYPASS` times: granted the free one.
+            Fut::Send(..) => {
+                s.st = St::Granted;
+                m.reserved += 1;
+                took_slot(m, sends, Some(seq));
             }
             Fut::Reserve(_) => {
                 s.st = St::Done(None);
@@ -492,6 +503,7 @@ pub fn run(cap: usize, ops: &[Op]) {
                                 // is owed the next: queued again.
                                 let mut p = sends.remove(i);
                                 p.st = St::Queued;
+                                p.lost += 1;
                                 p.parked_at = p.waker.0.load(SeqCst);
                                 // In start order: `sends` is kept sorted by it.
                                 let at = sends.partition_point(|q| q.seq < p.seq);

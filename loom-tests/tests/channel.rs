@@ -116,18 +116,19 @@
 //! a channel that keeps no slot at all passes it (nothing starves in so
 //! few rounds) and is caught by the hand-polled test in `tests/channel.rs`.
 //!
-//! Twentieth session: the bypass bound now counts the passes of the
-//! *eldest* waiting sender (every sender that takes a slot while it waits)
-//! instead of each sender's own losses, and grants it the next free slot
-//! after `MAX_BYPASS - 1` of them; no slot is kept for a woken sender any
-//! more, so M53 is gone and its model was rewritten as
+//! Twentieth session: besides each sender's own losses, the bypass bound
+//! now counts the passes of the *eldest* waiting sender (every sender that
+//! takes a slot while it waits) and grants it the next free slot after
+//! `MAX_BYPASS × cap - 1` of them; no slot is kept for a send woken for a
+//! receiver past the loss bound any more (the pass bound covers that
+//! cycle), so M53 is gone and its model was rewritten as
 //! `owed_send_woken_for_a_receiver`. New: `owed_send_is_granted_while_a_newcomer_races`.
 //! Planted in the real crate (backed up and restored): M55 a grant to a
 //! queued eldest sender does not wake it (a loom deadlock in both models);
 //! M56 a grant to a woken eldest sender does not take it out of the
 //! `woken` count (the send parked at the end of
 //! `owed_send_is_granted_while_a_newcomer_races` is never woken). Under
-//! loom the bound is one pass, so the models reach the grant but cannot
+//! loom (cap 1) the bound is one pass, so the models reach the grant but cannot
 //! tell a count that is off by one; the count's own mutations (no grant;
 //! a pass not counted for a woken `send`, a newcomer's `send`, `try_send`,
 //! `reserve` or `try_reserve`, or a `reserve` granted from the queue; the

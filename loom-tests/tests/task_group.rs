@@ -10,7 +10,9 @@
 //! the tasks spawned · G6 a task waiting for a slot keeps its waker for
 //! the handle outside the cell's lock (after checking the let-in flag) ·
 //! G7 an awaited handle does not let its task in (the code before the
-//! nineteenth session).
+//! nineteenth session) · G8 a slot handed to a task just as it is let in
+//! is lost: the granted-then-cancelled wait's release is missing from
+//! `Acquire::cancel` (fails with "slot lost", `available_permits` 0).
 //!
 //! | model                           | mutations it catches |
 //! |---------------------------------|----------------------|
@@ -18,7 +20,7 @@
 //! | handle_sees_completion          | G2* |
 //! | abort_racing_completion         | G3* |
 //! | shutdown_racing_task_finishing  | G1, G4 |
-//! | awaited_handle_lets_queued_task_in | G6*, G7* |
+//! | awaited_handle_lets_queued_task_in | G6*, G7*, G8 |
 #![cfg(loom)]
 
 use std::sync::Arc as StdArc;

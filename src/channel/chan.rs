@@ -47,18 +47,22 @@
 //! that is not running made 64 producers on a 64-slot channel suspend on
 //! 4 sends in 10 and starve the receivers).
 //!
-//! **The bypass bound**: the *eldest* waiting sender — the older of the
+//! **The bypass bounds**, two, both count-based. A woken sender that
+//! finds its slot taken counts a *loss* (`lost` in its node); once it has
+//! lost `MAX_BYPASS` times, the next free slot is *granted* to it instead
+//! of woken for (as a parked `reserve` gets its permit: unlinked, marked
+//! `Done`, the slot counted in `reserved`), so no sender is woken for
+//! nothing more than `MAX_BYPASS` times. And the *eldest* waiting sender —
+//! the older of the
 //! two lists' fronts, both in ticket order — is *passed* whenever another
 //! sender takes a slot (or a parked receiver) while it waits: a newcomer
 //! (a sender that never waited, which may take any free slot), a younger
 //! woken `send` that runs first, a younger `reserve` granted a slot
 //! ([`State::took_slot`]; a permit's `send` had its slot already). After
 //! `MAX_BYPASS × slots - 1` passes ([`State::owed`], `waiter::max_passes`)
-//! it is *granted* the next free
-//! slot, at once if one is free: taken out of its list, marked `Done`, the
-//! slot counted in `reserved` — exactly how a parked `reserve` gets its
-//! permit — and woken if it was not; it places its value on its next poll
-//! ([`State::fill`]). Until then no other sender takes a slot: newcomers
+//! it is granted the next free slot, at once if one is free, woken if it
+//! was not, even if its task has not run since it was woken; a granted
+//! `send` places its value on its next poll ([`State::fill`]). Until then no other sender takes a slot: newcomers
 //! find the channel full and younger woken senders queue again (they may
 //! not take a parked receiver either; the eldest is woken for it). So the
 //! longest-waiting sender is passed fewer than `MAX_BYPASS` times per slot
@@ -68,8 +72,8 @@
 //! the twentieth session) kept granting slots to tasks still waiting to be
 //! scheduled: with 64 senders on 64 slots, woken senders finish in the
 //! order their tasks run, so eight passes come within microseconds, and
-//! the granted slots piled up (6× the suspensions at 128 tasks). Dropped before that poll, a
-//! woken or granted sender gives its wake-up or slot back (which serves
+//! the granted slots piled up (6× the suspensions at 128 tasks). Dropped
+//! before that poll, a woken or granted sender gives its wake-up or slot back (which serves
 //! the next parked sender) and its value is dropped with it: **a buffered
 //! `send` dropped before it returned `Ready` never sent** (tokio's
 //! `select!` promise). A receiver that finds the ring
@@ -468,6 +472,7 @@ impl<T> Chan<T> {
                         // A newcomer or another woken sender took the
                         // slot, or an older sender is owed the next one.
                         n.status = Status::Queued;
+                        n.lost += 1;
                         Poll::Pending
                     }
                 }

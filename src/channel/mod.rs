@@ -6,9 +6,11 @@
 //!   sender (one that did not wait, or a younger woken one that runs
 //!   first) may take a free slot first, but the longest-waiting sender is
 //!   passed that way fewer than [`Mutex::MAX_BYPASS`][bypass] (8) times
-//!   per slot of capacity (the ring turns over fewer than 8 times): then
-//!   the next free slot is kept for it (the mutex's eventual fairness,
-//!   count-based; with `cap == 1`, the mutex's bound). [`Sender::try_send`][try]
+//!   per slot of capacity (the ring turns over fewer than 8 times), and a
+//!   sender woken for a slot that another one took first is woken that
+//!   way at most 8 times: then the next free slot is kept for it (the
+//!   mutex's eventual fairness, count-based; with `cap == 1`, the mutex's
+//!   bound). [`Sender::try_send`][try]
 //!   never waits and always hands the value back (`Full` / `Closed`): the
 //!   way a server says "busy, retry later". [`Sender::reserve`][reserve]
 //!   waits for room without giving up the value.

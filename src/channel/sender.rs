@@ -35,8 +35,9 @@ impl<T> Sender<T> {
     /// did not wait, or a younger woken one) may take a free slot first,
     /// but the longest-waiting sender is passed that way fewer than
     /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) times per slot of
-    /// capacity: then the next free slot is kept for it. Senders that lose
-    /// their slot queue again in arrival order. On a rendezvous channel
+    /// capacity, and any sender loses the slot it was woken for at most
+    /// `MAX_BYPASS` times: then the next free slot is kept for it. Senders
+    /// that lose their slot queue again in arrival order. On a rendezvous channel
     /// (`cap == 0`) it completes only once a receiver has taken the value.
     ///
     /// Fails (handing the value back) if the channel is or gets closed

@@ -7,7 +7,7 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::task::Waker;
 
-use super::waiter::{List, Status, Wait};
+use super::waiter::{List, MAX_LOSSES, Status, Wait};
 use crate::wait::WakeBatch;
 
 /// The slots: values `head .. head + len` (wrapping).
@@ -439,8 +439,9 @@ impl<T> State<T> {
     /// Serves parked senders while a slot is free beyond those already
     /// woken for (rendezvous: and a parked receiver). On a buffered channel
     /// a `send` is *woken* for the slot (status `Woken`, moved to the woken
-    /// list and counted in `woken`; see `chan.rs`), and a `reserve`
-    /// *granted* it (counted in `reserved`, status `Done`) and woken. On a
+    /// list and counted in `woken`; see `chan.rs`), or, once it has lost
+    /// `MAX_BYPASS` times, and a `reserve` always, *granted* it (counted in
+    /// `reserved`, status `Done`) and woken. On a
     /// rendezvous channel a `send`'s value moves to the parked receiver and
     /// the send completes; a reserve is granted the slot. First of all, an
     /// eldest sender passed `max_passes` times is granted the free slot
@@ -489,9 +490,10 @@ impl<T> State<T> {
             if !self.can_serve(rendezvous) {
                 return false;
             }
-            // Only a free slot can be granted to a reserve; a send is
-            // woken for the parked receiver too (no newcomer can take that
-            // one) and a reserve at the head waits for a slot.
+            // Only a free slot can be granted (to a reserve, or to a send
+            // that lost `MAX_LOSSES` times); past those, a send is woken
+            // for the parked receiver (no newcomer can take that one) and
+            // a reserve at the head waits for a slot.
             let slot = self.room() > self.woken;
             // SAFETY: `s` is linked and the lock is held.
             let (ticket, is_reserve) = unsafe { Wait::with(s, |n| (n.ticket, n.value.is_none())) };
@@ -507,7 +509,8 @@ impl<T> State<T> {
                 self.senders.remove(s);
                 Wait::with(s, |n| {
                     wakes.push(n.waker.take());
-                    n.status = if !rendezvous && n.value.is_some() {
+                    n.status = if !rendezvous && n.value.is_some() && (n.lost < MAX_LOSSES || !slot)
+                    {
                         Status::Woken
                     } else {
                         Status::Done

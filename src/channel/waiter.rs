@@ -42,6 +42,12 @@ pub(crate) enum Status {
     Closed,
 }
 
+/// [`MAX_BYPASS`](crate::wait::MAX_BYPASS) as a count of a sender's
+/// losses: woken that many times for a slot that another sender took
+/// first, it is granted the next free one instead.
+#[allow(clippy::cast_possible_truncation)]
+pub(crate) const MAX_LOSSES: u32 = crate::wait::MAX_BYPASS as u32;
+
 /// How many times the eldest waiting sender of a channel with `slots`
 /// slots may be passed (another sender takes a slot first): fewer than
 /// [`MAX_BYPASS`](crate::wait::MAX_BYPASS) per slot, so the ring turns
@@ -70,6 +76,9 @@ pub(crate) struct Node<T> {
     /// it was handed.
     pub(crate) value: Option<T>,
     pub(crate) waker: Option<Waker>,
+    /// A `send`'s count of wake-ups that found their slot taken; from
+    /// [`MAX_LOSSES`] on, a free slot is granted to it instead.
+    pub(crate) lost: u32,
     /// A sender's place in arrival order (`State::tickets` when it
     /// parked): one that lost its slot queues again by it, and the eldest
     /// waiting sender is the one with the oldest ticket.
@@ -154,6 +163,7 @@ impl<T> Wait<T> {
                     status: Status::Queued,
                     value,
                     waker: Some(waker),
+                    lost: 0,
                     ticket,
                 });
             });

@@ -652,6 +652,39 @@ fn owed_send_woken_for_a_receiver_hands_over_or_gives_back() {
     }
 }
 
+/// The loss bound grants only a free slot: a send that lost `MAX_BYPASS`
+/// times, at the head while permits hold every slot, is still woken for a
+/// parked receiver (no slot to grant) and hands its value over. At cap 2
+/// the pass bound (15) is still far: one pass per round.
+#[test]
+fn send_past_its_loss_bound_is_woken_for_a_receiver_when_no_slot_is_free() {
+    let max = weftwork::Mutex::<()>::MAX_BYPASS as u32;
+    let (tx, rx) = bounded::<u32>(2);
+    let (mut permit, idle) = (tx.try_reserve().unwrap(), tx.try_reserve().unwrap());
+    let w = CountingWaker::new();
+    let mut s = Box::pin(tx.send(1000));
+    assert!(w.poll_box(&mut s).is_pending());
+    for round in 0..max {
+        let mut r = Box::pin(rx.recv());
+        assert!(w.poll_box(&mut r).is_pending());
+        permit.send(round).unwrap();
+        permit = tx.try_reserve().unwrap();
+        assert!(w.poll_box(&mut s).is_pending(), "lost {round}");
+        assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(round)));
+    }
+    let mut r = Box::pin(rx.recv());
+    assert!(w.poll_box(&mut r).is_pending(), "the send is woken for it");
+    assert!(matches!(tx.try_send(7), Err(TrySendError::Full(7))));
+    assert!(matches!(tx.try_reserve(), Err(TrySendError::Full(()))));
+    assert_eq!(w.poll_box(&mut s), Poll::Ready(Ok(())), "hands it over");
+    assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(1000)));
+    assert_eq!(tx.len(), 0);
+    drop((permit, idle));
+    assert_eq!((tx.try_send(8), tx.try_send(9)), (Ok(()), Ok(())));
+    assert!(matches!(tx.try_send(10), Err(TrySendError::Full(10))));
+    assert_eq!((rx.try_recv(), rx.try_recv()), (Ok(8), Ok(9)));
+}
+
 /// A woken send dropped before it was polled again passes the free slot's
 /// wake-up on to the next parked sender.
 #[test]

@@ -610,6 +610,38 @@ fn send_woken_for_a_receiver_is_granted_a_slot_after_max_passes() {
     unreachable!();
 }
 
+/// Parks `s` (permits hold every slot), then `rounds` times: a receiver
+/// parks and `s` is woken for it, `permit`'s `send` takes that receiver
+/// and a newcomer's `try_reserve` the slot it frees, so `s` finds both
+/// gone and queues again. Then a last receiver parks, `s` is woken for it
+/// and no newcomer may send. Returns the newcomer's permit and that
+/// receiver.
+fn lose_to_permits<'a>(
+    tx: &'a channel::Sender<u32>,
+    rx: &'a channel::Receiver<u32>,
+    mut permit: channel::Permit<'a, u32>,
+    s: &mut Pin<Box<impl Future<Output = Result<(), SendError<u32>>>>>,
+    w: &CountingWaker,
+    rounds: u32,
+) -> (
+    channel::Permit<'a, u32>,
+    Pin<Box<impl Future<Output = Result<u32, RecvError>> + 'a>>,
+) {
+    assert!(w.poll_box(s).is_pending(), "the permits hold every slot");
+    for round in 0..rounds {
+        let mut r = Box::pin(rx.recv());
+        assert!(w.poll_box(&mut r).is_pending());
+        permit.send(round).unwrap();
+        permit = tx.try_reserve().unwrap();
+        assert!(w.poll_box(s).is_pending(), "lost {round}");
+        assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(round)));
+    }
+    let mut r = Box::pin(rx.recv());
+    assert!(w.poll_box(&mut r).is_pending(), "the send is woken for it");
+    assert!(matches!(tx.try_send(7), Err(TrySendError::Full(7))));
+    (permit, r)
+}
+
 /// A send owed a slot (passed `MAX_PASSES` times) while permits hold
 /// every slot is still woken for a parked receiver, and no newcomer may
 /// take that receiver; dropped, it frees everything, and polled, it hands
@@ -619,21 +651,10 @@ fn owed_send_woken_for_a_receiver_hands_over_or_gives_back() {
     let max = MAX_PASSES as u32;
     for drop_it in [false, true] {
         let (tx, rx) = bounded::<u32>(1);
-        let mut permit = tx.try_reserve().unwrap();
+        let permit = tx.try_reserve().unwrap();
         let w = CountingWaker::new();
         let mut s = Box::pin(tx.send(1000));
-        assert!(w.poll_box(&mut s).is_pending());
-        for round in 0..max {
-            let mut r = Box::pin(rx.recv());
-            assert!(w.poll_box(&mut r).is_pending());
-            permit.send(round).unwrap();
-            permit = tx.try_reserve().unwrap();
-            assert!(w.poll_box(&mut s).is_pending(), "lost {round}");
-            assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(round)));
-        }
-        let mut r = Box::pin(rx.recv());
-        assert!(w.poll_box(&mut r).is_pending(), "the send is woken for it");
-        assert!(matches!(tx.try_send(7), Err(TrySendError::Full(7))));
+        let (permit, mut r) = lose_to_permits(&tx, &rx, permit, &mut s, &w, max);
         if drop_it {
             drop(s);
             drop(permit);
@@ -660,21 +681,10 @@ fn owed_send_woken_for_a_receiver_hands_over_or_gives_back() {
 fn send_past_its_loss_bound_is_woken_for_a_receiver_when_no_slot_is_free() {
     let max = weftwork::Mutex::<()>::MAX_BYPASS as u32;
     let (tx, rx) = bounded::<u32>(2);
-    let (mut permit, idle) = (tx.try_reserve().unwrap(), tx.try_reserve().unwrap());
+    let (permit, idle) = (tx.try_reserve().unwrap(), tx.try_reserve().unwrap());
     let w = CountingWaker::new();
     let mut s = Box::pin(tx.send(1000));
-    assert!(w.poll_box(&mut s).is_pending());
-    for round in 0..max {
-        let mut r = Box::pin(rx.recv());
-        assert!(w.poll_box(&mut r).is_pending());
-        permit.send(round).unwrap();
-        permit = tx.try_reserve().unwrap();
-        assert!(w.poll_box(&mut s).is_pending(), "lost {round}");
-        assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(round)));
-    }
-    let mut r = Box::pin(rx.recv());
-    assert!(w.poll_box(&mut r).is_pending(), "the send is woken for it");
-    assert!(matches!(tx.try_send(7), Err(TrySendError::Full(7))));
+    let (permit, mut r) = lose_to_permits(&tx, &rx, permit, &mut s, &w, max);
     assert!(matches!(tx.try_reserve(), Err(TrySendError::Full(()))));
     assert_eq!(w.poll_box(&mut s), Poll::Ready(Ok(())), "hands it over");
     assert_eq!(w.poll_box(&mut r), Poll::Ready(Ok(1000)));

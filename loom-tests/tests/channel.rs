@@ -78,12 +78,11 @@
 //! | parked_senders_served_fifo                          | M5, M15 |
 //! | close_races_handoff_to_parked_receiver              | M1, M4, M7, M14 |
 //! | handed_value_put_back_over_a_full_ring              | M8 |
-//! | woken_send_races_a_newcomer                         | M43, M44 |
+//! | woken_send_races_a_newcomer                         | M43, M44, M55, M56 |
 //! | woken_send_dropped_passes_the_wake_on               | M42 |
 //! | waiting_send_meets_a_receiver_while_a_permit_holds_the_slot | M45 |
 //! | close_waits_for_a_value_handed_to_a_dropped_receiver | M46 |
 //! | poll_sender_abort_passes_slot_on                     | M47 |
-//! | owed_send_is_granted_while_a_newcomer_races          | M55, M56 |
 //!
 //! Since parked senders are woken for a freed slot instead of granted it
 //! (eighth session), three more mutations were planted in the real crate
@@ -122,12 +121,13 @@
 //! `MAX_BYPASS × cap - 1` of them; no slot is kept for a send woken for a
 //! receiver past the loss bound any more (the pass bound covers that
 //! cycle), so M53 is gone and its model was rewritten as
-//! `owed_send_woken_for_a_receiver`. New: `owed_send_is_granted_while_a_newcomer_races`.
+//! `owed_send_woken_for_a_receiver`; `woken_send_races_a_newcomer` now
+//! also checks that no slot stays granted or woken for.
 //! Planted in the real crate (backed up and restored): M55 a grant to a
 //! queued eldest sender does not wake it (a loom deadlock in both models);
 //! M56 a grant to a woken eldest sender does not take it out of the
 //! `woken` count (the send parked at the end of
-//! `owed_send_is_granted_while_a_newcomer_races` is never woken). Under
+//! `woken_send_races_a_newcomer` is never woken). Under
 //! loom (cap 1) the bound is one pass, so the models reach the grant but cannot
 //! tell a count that is off by one; the count's own mutations (no grant;
 //! a pass not counted for a woken `send`, a newcomer's `send`, `try_send`,
@@ -806,10 +806,14 @@ fn handed_value_put_back_over_a_full_ring() {
     });
 }
 
-/// Buffered: a parked send woken for the slot a receive frees races a
-/// newcomer for it. Whoever loses waits on (the woken send, queued again at
-/// the head, is woken again for the next slot: a lost wake-up is a loom
-/// deadlock); every value arrives exactly once.
+/// Buffered, cap 1: a parked send woken for the slot a receive frees races
+/// a newcomer for it. Whoever loses waits on (the woken send, queued again
+/// at the head, is woken again for the next slot: a lost wake-up is a loom
+/// deadlock). Passed once (the bound under loom), the next free slot is
+/// granted to it, whether it is woken or queued again at that moment (a
+/// grant that forgets to wake it is a loom deadlock). Every value arrives
+/// once, and no slot stays granted or woken for: a send parked at the end
+/// is woken by the next free slot.
 #[test]
 fn woken_send_races_a_newcomer() {
     model(|| {
@@ -817,16 +821,23 @@ fn woken_send_races_a_newcomer() {
         tx.try_send(0).unwrap();
         let newcomer = tx.clone();
         let (waker, _) = counting_waker();
-        let mut s = Box::pin(tx.send(1));
+        let mut s = Box::pin(tx.send(100));
         assert!(poll_once(s.as_mut(), &waker).is_pending());
-        let n = thread::spawn(move || newcomer.send_blocking(2).unwrap());
-        let c = thread::spawn(move || [(); 3].map(|()| rx.recv_blocking().unwrap()));
+        let n = thread::spawn(move || newcomer.send_blocking(1).unwrap());
+        let rx2 = rx.clone();
+        let c = thread::spawn(move || [(); 3].map(|()| rx2.recv_blocking().unwrap()));
         block_on(s).unwrap();
         n.join().unwrap();
         let mut got = c.join().unwrap();
         assert_eq!(got[0], 0);
         got.sort_unstable();
-        assert_eq!(got, [0, 1, 2], "each value exactly once");
+        assert_eq!(got, [0, 1, 100], "each value exactly once");
+        assert!(tx.try_send(2).is_ok(), "the slot is free");
+        // Nothing leaked: a send parked now is woken by the next free slot.
+        let mut last = Box::pin(tx.send(4));
+        assert!(poll_once(last.as_mut(), &waker).is_pending());
+        assert_eq!(rx.try_recv(), Ok(2));
+        assert_eq!(poll_once(last.as_mut(), &waker), Poll::Ready(Ok(())));
     });
 }
 
@@ -868,38 +879,6 @@ fn owed_send_woken_for_a_receiver() {
         got.sort_unstable();
         assert_eq!(got, [0, 100], "each value exactly once");
         assert!(tx.try_reserve().is_ok(), "the granted slot was given back");
-    });
-}
-
-/// Cap 1: a send parked on a full channel is passed by a newcomer (once is
-/// the bound under loom) while a receiver frees the slot; from then on the
-/// next free slot is granted to it, whether it is woken or queued again at
-/// that moment (a grant that forgets to wake it is a loom deadlock). Every
-/// value arrives once, and no slot stays granted or woken for: a send
-/// parked at the end is woken by the next free slot.
-#[test]
-fn owed_send_is_granted_while_a_newcomer_races() {
-    model(|| {
-        let (tx, rx) = bounded(1);
-        tx.try_send(0).unwrap();
-        let newcomer = tx.clone();
-        let (waker, _) = counting_waker();
-        let mut s = Box::pin(tx.send(100));
-        assert!(poll_once(s.as_mut(), &waker).is_pending());
-        let n = thread::spawn(move || newcomer.send_blocking(1).unwrap());
-        let rx2 = rx.clone();
-        let c = thread::spawn(move || [(); 3].map(|()| rx2.recv_blocking().unwrap()));
-        block_on(s).unwrap();
-        n.join().unwrap();
-        let mut got = c.join().unwrap();
-        got.sort_unstable();
-        assert_eq!(got, [0, 1, 100], "each value exactly once");
-        assert!(tx.try_send(2).is_ok(), "the slot is free");
-        // Nothing leaked: a send parked now is woken by the next free slot.
-        let mut last = Box::pin(tx.send(4));
-        assert!(poll_once(last.as_mut(), &waker).is_pending());
-        assert_eq!(rx.try_recv(), Ok(2));
-        assert_eq!(poll_once(last.as_mut(), &waker), Poll::Ready(Ok(())));
     });
 }
 

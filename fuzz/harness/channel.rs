@@ -7,22 +7,22 @@
 //! thread with the no-op waker, so the run is deterministic and every
 //! result is predicted exactly: no loss, no duplication, FIFO order of
 //! values and of waiting senders, `len() <= cap` (plus values put back by
-//! dropped receivers, which may go over), close semantics, no lost
-//! wake-up (a future served while parked has been woken), cancellation (a
-//! dropped receiver passes its value on or back to the front of the ring;
-//! on a buffered channel a parked send is *woken* for a free slot, which
-//! another sender may take first (it then queues again by its start
-//! order); it places its value only when polled again, so a send dropped
-//! before it returned `Ready` never sent: its value leaves with it and the
-//! slot passes on), the bypass bounds (a send woken `MAX_BYPASS` times for
-//! a slot that another sender took is *granted* the next free one; the
-//! eldest waiting sender is passed — another sender takes a slot first —
+//! dropped receivers, which may go over), close semantics, no lost wake-up
+//! (a future served while parked has been woken), cancellation (a dropped
+//! receiver passes its value on or back to the front of the ring; on a
+//! buffered channel a parked send is *woken* for a free slot, which another
+//! sender may take first (it then queues again by its start order); it
+//! places its value only when polled again, so a send dropped before it
+//! returned `Ready` never sent: its value leaves with it and the slot
+//! passes on), the bypass bounds (a send woken `MAX_BYPASS` times for a
+//! slot that another sender took is *granted* the next free one; the eldest
+//! waiting sender is passed — another sender takes a slot first —
 //! `MAX_BYPASS × cap - 1` times, then it is granted the next free slot and
-//! nobody else may take one before), and the rendezvous rules (a send completes only once a
-//! receiver took its value: handed to a parked one or taken from the
-//! queue; `try_send` succeeds exactly when a receiver is parked, and the
-//! oldest one gets the value; `reserve` completes only once a receiver is
-//! parked).
+//! nobody else may take one before), and the rendezvous rules (a send
+//! completes only once a receiver took its value: handed to a parked one or
+//! taken from the queue; `try_send` succeeds exactly when a receiver is
+//! parked, and the oldest one gets the value; `reserve` completes only once
+//! a receiver is parked).
 
 use std::collections::VecDeque;
 use std::future::Future;

@@ -47,36 +47,36 @@
 //! that is not running made 64 producers on a 64-slot channel suspend on
 //! 4 sends in 10 and starve the receivers).
 //!
-//! **The bypass bounds**, two, both count-based. A woken sender that
-//! finds its slot taken counts a *loss* (`lost` in its node); once it has
-//! lost `MAX_BYPASS` times, the next free slot is *granted* to it instead
-//! of woken for (as a parked `reserve` gets its permit: unlinked, marked
+//! **The bypass bounds**, two, both count-based. A woken sender that finds
+//! its slot taken counts a *loss* (`lost` in its node); once it has lost
+//! `MAX_BYPASS` times, the next free slot is *granted* to it instead of
+//! woken for (as a parked `reserve` gets its permit: unlinked, marked
 //! `Done`, the slot counted in `reserved`), so no sender is woken for
 //! nothing more than `MAX_BYPASS` times. And the *eldest* waiting sender —
-//! the older of the
-//! two lists' fronts, both in ticket order — is *passed* whenever another
-//! sender takes a slot (or a parked receiver) while it waits: a newcomer
-//! (a sender that never waited, which may take any free slot), a younger
-//! woken `send` that runs first, a younger `reserve` granted a slot
-//! ([`State::took_slot`]; a permit's `send` had its slot already). After
-//! `MAX_BYPASS × slots - 1` passes ([`State::owed`], `waiter::max_passes`)
-//! it is granted the next free slot, at once if one is free, woken if it
-//! was not, even if its task has not run since it was woken; a granted
-//! `send` places its value on its next poll ([`State::fill`]). Until then no other sender takes a slot: newcomers
+//! the older of the two lists' fronts, both in ticket order — is *passed*
+//! whenever another sender takes a slot (or a parked receiver) while it
+//! waits: a newcomer (a sender that never waited, which may take any free
+//! slot), a younger woken `send` that runs first, a younger `reserve`
+//! granted a slot ([`State::took_slot`]; a permit's `send` had its slot
+//! already). After `MAX_BYPASS × slots - 1` passes ([`State::owed`],
+//! `waiter::max_passes`) it is granted the next free slot, at once if one
+//! is free, woken if it was not, even if its task has not run since it was
+//! woken; a granted `send` places its value on its next poll
+//! ([`State::fill`]). Until then no other sender takes a slot: newcomers
 //! find the channel full and younger woken senders queue again (they may
 //! not take a parked receiver either; the eldest is woken for it). So the
 //! longest-waiting sender is passed fewer than `MAX_BYPASS` times per slot
-//! of capacity: the ring turns over fewer than `MAX_BYPASS` times before
-//! it has a slot (with one slot, the mutex's bound for its longest
-//! waiter). A fixed count instead (eight passes at any capacity, tried in
-//! the twentieth session) kept granting slots to tasks still waiting to be
+//! of capacity: the ring turns over fewer than `MAX_BYPASS` times before it
+//! has a slot (with one slot, the mutex's bound for its longest waiter). A
+//! fixed count instead (eight passes at any capacity, tried in the
+//! twentieth session) kept granting slots to tasks still waiting to be
 //! scheduled: with 64 senders on 64 slots, woken senders finish in the
-//! order their tasks run, so eight passes come within microseconds, and
-//! the granted slots piled up (6× the suspensions at 128 tasks). Dropped
-//! before that poll, a woken or granted sender gives its wake-up or slot back (which serves
-//! the next parked sender) and its value is dropped with it: **a buffered
-//! `send` dropped before it returned `Ready` never sent** (tokio's
-//! `select!` promise). A receiver that finds the ring
+//! order their tasks run, so eight passes come within microseconds, and the
+//! granted slots piled up (6× the suspensions at 128 tasks). Dropped before
+//! that poll, a woken or granted sender gives its wake-up or slot back
+//! (which serves the next parked sender) and its value is dropped with it:
+//! **a buffered `send` dropped before it returned `Ready` never sent**
+//! (tokio's `select!` promise). A receiver that finds the ring
 //! empty parks, even if senders are parked or woken (the next slot freed
 //! goes to them). A woken receiver has always been *served* already
 //! (handed its value) and never queues again. Wakers are collected under

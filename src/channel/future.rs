@@ -19,14 +19,14 @@ pin_project! {
     /// value goes in at once — straight to a parked receiver if there is
     /// one. Otherwise the future parks with its value. With `cap > 0`,
     /// parked senders are woken in FIFO order, one per freed slot; the next
-    /// poll places the value (to a parked receiver, else into the channel)
-    /// and completes — or, if another sender took the slot first, parks
-    /// again in its place in the line. After
-    /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) such losses, or once
-    /// it is the longest-waiting sender and was passed
-    /// `MAX_BYPASS × capacity - 1` times, the next free slot is *granted* to it (kept
-    /// until it polls). On a rendezvous channel (`cap == 0`)
-    /// it completes only once a receiver has taken the value from it.
+    /// poll places the value (to a parked receiver, else into the channel) and
+    /// completes — or, if another sender took the slot first, parks again in
+    /// its place in the line. After
+    /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) such losses, or once it
+    /// is the longest-waiting sender and was passed `MAX_BYPASS × capacity - 1`
+    /// times, the next free slot is *granted* to it (kept until it polls). On a
+    /// rendezvous channel (`cap == 0`) it completes only once a receiver has
+    /// taken the value from it.
     ///
     /// # Cancel safety
     /// Dropping it leaks no slot or wake-up and never loses a sent value.

@@ -30,14 +30,14 @@ pub struct Sender<T> {
 }
 
 impl<T> Sender<T> {
-    /// Sends `value`, waiting while the channel is full. Waiting senders
-    /// are woken in FIFO order, one per free slot; another sender (one that
-    /// did not wait, or a younger woken one) may take a free slot first,
-    /// but the longest-waiting sender is passed that way fewer than
+    /// Sends `value`, waiting while the channel is full. Waiting senders are
+    /// woken in FIFO order, one per free slot; another sender (one that did not
+    /// wait, or a younger woken one) may take a free slot first, but the
+    /// longest-waiting sender is passed that way fewer than
     /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) times per slot of
     /// capacity, and any sender loses the slot it was woken for at most
-    /// `MAX_BYPASS` times: then the next free slot is kept for it. Senders
-    /// that lose their slot queue again in arrival order. On a rendezvous channel
+    /// `MAX_BYPASS` times: then the next free slot is kept for it. Senders that
+    /// lose their slot queue again in arrival order. On a rendezvous channel
     /// (`cap == 0`) it completes only once a receiver has taken the value.
     ///
     /// Fails (handing the value back) if the channel is or gets closed

@@ -387,8 +387,8 @@ impl<T> State<T> {
     /// rendezvous channel, the value of the parked sender at the head of
     /// the queue (which is then complete). A reserve at the head is not
     /// passed over (FIFO). On a buffered channel a parked sender's value is
-    /// never taken: the sender is woken for (or granted) a slot instead ([`State::pump`])
-    /// and places its value itself.
+    /// never taken: the sender is woken for (or granted) a slot instead
+    /// ([`State::pump`]) and places its value itself.
     #[inline]
     pub(super) fn take(&mut self, rendezvous: bool, wakes: &mut Wakes) -> Option<T> {
         if let Some(v) = self.ring.pop_front() {

@@ -203,15 +203,14 @@ fn owed(m: &Model, sends: &Sends<'_>) -> bool {
 /// placed its value: a pass for the eldest waiting sender if it is older;
 /// if it is that sender, its count is done.
 fn took_slot(m: &mut Model, sends: &Sends<'_>, seq: Option<usize>) {
+    if seq == Some(m.eldest) {
+        m.passed = 0; // the eldest itself: its count is done
+        return;
+    }
     let Some(e) = eldest(sends).map(|e| sends[e].seq) else {
-        if seq == Some(m.eldest) {
-            m.passed = 0;
-        }
         return;
     };
-    if seq == Some(m.eldest) {
-        m.passed = 0;
-    } else if seq.is_none_or(|s| e < s) {
+    if seq.is_none_or(|s| e < s) {
         if e != m.eldest {
             m.eldest = e;
             m.passed = 0;

@@ -277,14 +277,14 @@ impl<T> Chan<T> {
     /// A first poll: `attempt` runs under the lock and either completes
     /// (`Ok`) or says the caller must wait (`Err`, with the value a parked
     /// sender keeps in its node). Then, in the same critical section,
-    /// `wait` (unlinked, owned by the caller) is queued with that value and
-    /// a clone of the caller's waker.
+    /// `wait` (unlinked, owned by the caller) is queued with that value (a
+    /// sender: waiting for `want` slots) and a clone of the caller's waker.
     #[inline]
     fn attempt_or_park<R>(
         &self,
         mut wait: Pin<&mut Wait<T>>,
         cx: &mut Context<'_>,
-        receiver: bool,
+        (receiver, want): (bool, usize),
         attempt: impl FnOnce(&mut State<T>, &mut Wakes) -> Result<R, Option<T>>,
     ) -> Poll<R> {
         let ptr = wait.as_mut().ptr();
@@ -294,7 +294,7 @@ impl<T> Chan<T> {
                 // SAFETY: the caller owns `wait` exclusively (unlinked) and
                 // it is pinned; it is unlinked by the channel or by its
                 // owner's cancel before it is dropped. Lock held.
-                unsafe { st.park(ptr, value, cx.waker().clone(), receiver) };
+                unsafe { st.park(ptr, value, cx.waker().clone(), receiver, want) };
                 wait.set_linked(true);
                 None
             }
@@ -486,7 +486,7 @@ impl<T> Chan<T> {
         }
         let v = value.take().expect("`Send` polled after completion");
         let rendezvous = self.rendezvous();
-        self.attempt_or_park(wait, cx, false, |st, wakes| {
+        self.attempt_or_park(wait, cx, (false, 1), |st, wakes| {
             if st.closed {
                 Ok(Err(v))
             } else if st.can_send(rendezvous) {
@@ -514,14 +514,16 @@ impl<T> Chan<T> {
         });
     }
 
-    /// The reserve core behind `Reserve`, `ReserveOwned` and `PollSender`:
-    /// `Ok` once a slot is held (rendezvous: a receiver is parked), `Err`
-    /// once closed.
+    /// The reserve core behind `Reserve`, `ReserveMany`, `ReserveOwned`
+    /// and `PollSender`: `Ok` once `n` slots are held (`n <= slots`, checked
+    /// by the caller; rendezvous: `n <= 1` and a receiver is parked; `n ==
+    /// 0` at once), `Err` once closed.
     #[inline]
     pub(crate) fn poll_reserve(
         &self,
         wait: Pin<&mut Wait<T>>,
         cx: &mut Context<'_>,
+        n: usize,
     ) -> Poll<Result<(), ()>> {
         if wait.is_linked() {
             return self.poll_linked(wait, cx, false, |_, n, _| {
@@ -531,45 +533,44 @@ impl<T> Chan<T> {
                 })
             });
         }
-        let rendezvous = self.rendezvous();
-        self.attempt_or_park(wait, cx, false, |st, _| {
-            if st.closed {
-                Ok(Err(()))
-            } else if st.can_reserve(rendezvous) {
-                st.reserved += 1;
-                st.took_slot(st.tickets);
-                Ok(Ok(()))
-            } else {
-                Err(None)
+        self.attempt_or_park(wait, cx, (false, n), |st, _| {
+            match self.reserve_now(st, n) {
+                Err(TrySendError::Full(())) => Err(None),
+                res => Ok(res.map_err(|_| ())),
             }
         })
     }
 
-    /// A reserve wait is dropped: a slot it was granted passes on.
+    /// A reserve wait is dropped: the slots it was granted pass on.
     #[inline]
     pub(crate) fn cancel_reserve(&self, wait: Pin<&mut Wait<T>>) {
         self.cancel(wait, false, |st, n, _| {
             if n.status == Status::Done {
-                st.reserved -= 1;
+                st.reserved -= n.want;
             }
         });
     }
 
-    /// Takes a slot without waiting (rendezvous: only while a receiver is
-    /// parked).
-    pub(crate) fn try_reserve(&self) -> Result<(), TrySendError<()>> {
-        let rendezvous = self.rendezvous();
-        self.run(|st, _| {
-            if st.closed {
-                Err(TrySendError::Closed(()))
-            } else if st.can_reserve(rendezvous) {
-                st.reserved += 1;
-                st.took_slot(st.tickets);
-                Ok(())
-            } else {
-                Err(TrySendError::Full(()))
-            }
-        })
+    /// Takes `n` slots without waiting (`n <= slots`, checked by the
+    /// caller; rendezvous: only while a receiver is parked).
+    pub(crate) fn try_reserve(&self, n: usize) -> Result<(), TrySendError<()>> {
+        self.run(|st, _| self.reserve_now(st, n))
+    }
+
+    /// [`try_reserve`](Self::try_reserve) under the lock.
+    #[inline]
+    fn reserve_now(&self, st: &mut State<T>, n: usize) -> Result<(), TrySendError<()>> {
+        if st.closed {
+            Err(TrySendError::Closed(()))
+        } else if n == 0 {
+            Ok(())
+        } else if st.can_reserve(self.rendezvous(), n) {
+            st.reserved += n;
+            st.took_slots(st.tickets, n);
+            Ok(())
+        } else {
+            Err(TrySendError::Full(()))
+        }
     }
 
     /// Fills a permit's slot; on `Err` (closed) the slot is freed.
@@ -577,9 +578,9 @@ impl<T> Chan<T> {
         self.run(|st, wakes| st.fill(value, wakes))
     }
 
-    /// Frees a permit's slot (serving the next parked sender).
-    pub(crate) fn release_reserved(&self) {
-        self.run(|st, _| st.reserved -= 1);
+    /// Frees `n` permits' slots (serving the next parked senders).
+    pub(crate) fn release_reserved(&self, n: usize) {
+        self.run(|st, _| st.reserved -= n);
     }
 
     // ------------------------------------------------------------ receivers
@@ -632,7 +633,7 @@ impl<T> Chan<T> {
             }
             return res;
         }
-        self.attempt_or_park(wait, cx, true, |st, wakes| {
+        self.attempt_or_park(wait, cx, (true, 1), |st, wakes| {
             match st.take(rendezvous, wakes) {
                 Some(v) => Ok(Some(v)),
                 None if st.closed && st.handed == 0 => Ok(None),

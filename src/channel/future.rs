@@ -1,4 +1,5 @@
-//! The channel futures: [`Send`], [`Recv`], [`Reserve`] and [`ReserveOwned`].
+//! The channel futures: [`Send`], [`Recv`], [`Reserve`], [`ReserveMany`]
+//! and [`ReserveOwned`].
 
 use core::fmt;
 use core::future::Future;
@@ -9,7 +10,7 @@ use pin_project_lite::pin_project;
 
 use super::chan::Chan;
 use super::waiter::Wait;
-use super::{OwnedPermit, Permit, RecvError, SendError, Sender};
+use super::{OwnedPermit, Permit, PermitIterator, RecvError, SendError, Sender};
 use crate::wait;
 
 pin_project! {
@@ -213,11 +214,86 @@ impl<'a, T> Future for Reserve<'a, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let chan: &'a Chan<T> = this.chan;
-        let res = ready!(chan.poll_reserve(this.wait, cx));
+        let res = ready!(chan.poll_reserve(this.wait, cx, 1));
         Poll::Ready(match res {
             Ok(()) => Ok(Permit::new(chan)),
             Err(()) => Err(SendError(())),
         })
+    }
+}
+
+pin_project! {
+    /// The future of [`Sender::reserve_many`](super::Sender::reserve_many):
+    /// waits (FIFO among senders) until `n` slots are free and takes them
+    /// all at once. While it waits at the head of the line, senders that
+    /// waited less are not served before it; senders that never waited may
+    /// still take a free slot first, until it was passed
+    /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) × capacity - 1
+    /// times (each slot taken counts one pass): then free slots are kept
+    /// for it until it has its `n`.
+    ///
+    /// # Cancel safety
+    /// Dropping it at any point loses no slot and no wake-up: slots it was
+    /// granted pass on to the next waiting senders.
+    ///
+    /// # Examples
+    /// ```
+    /// # pollster::block_on(async {
+    /// let (tx, rx) = weftwork::channel::bounded(4);
+    /// let fut: weftwork::channel::ReserveMany<'_, u8> = tx.reserve_many(3);
+    /// let permits = fut.await.unwrap();
+    /// assert_eq!(permits.len(), 3);
+    /// for (p, v) in permits.zip([1, 2]) {
+    ///     p.send(v).unwrap();
+    /// } // the third slot is freed with the iterator
+    /// assert_eq!(rx.recv().await, Ok(1));
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ReserveMany<'a, T> {
+        chan: &'a Chan<T>,
+        n: usize,
+        #[pin]
+        wait: Wait<T>,
+    }
+
+    impl<T> PinnedDrop for ReserveMany<'_, T> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            this.chan.cancel_reserve(this.wait);
+        }
+    }
+}
+
+impl<'a, T> ReserveMany<'a, T> {
+    pub(super) fn new(chan: &'a Chan<T>, n: usize) -> Self {
+        Self {
+            chan,
+            n,
+            wait: Wait::new(),
+        }
+    }
+}
+
+impl<'a, T> Future for ReserveMany<'a, T> {
+    type Output = Result<PermitIterator<'a, T>, SendError<()>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let chan: &'a Chan<T> = this.chan;
+        let res = ready!(chan.poll_reserve(this.wait, cx, *this.n));
+        Poll::Ready(match res {
+            Ok(()) => Ok(PermitIterator::new(chan, *this.n)),
+            Err(()) => Err(SendError(())),
+        })
+    }
+}
+
+impl<T> fmt::Debug for ReserveMany<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReserveMany")
+            .field("n", &self.n)
+            .finish_non_exhaustive()
     }
 }
 
@@ -277,7 +353,7 @@ impl<T> Future for ReserveOwned<T> {
             .as_ref()
             .expect("`ReserveOwned` polled after completion")
             .chan;
-        let res = ready!(chan.poll_reserve(this.wait, cx));
+        let res = ready!(chan.poll_reserve(this.wait, cx, 1));
         let sender = this.sender.take().expect("checked above");
         Poll::Ready(match res {
             Ok(()) => Ok(OwnedPermit::new(sender)),

@@ -13,7 +13,8 @@
 //!   bound). [`Sender::try_send`][try]
 //!   never waits and always hands the value back (`Full` / `Closed`): the
 //!   way a server says "busy, retry later". [`Sender::reserve`][reserve]
-//!   waits for room without giving up the value.
+//!   waits for room without giving up the value;
+//!   [`Sender::reserve_many`][many] for `n` slots at once.
 //! * **Rendezvous**: with `cap == 0`, `send` completes only once a receiver
 //!   has taken the value (CSP's unbuffered channel). `try_send` succeeds
 //!   exactly when a receiver is waiting in `recv`, and hands the value to
@@ -48,7 +49,7 @@
 //! |---------------------|--------------|----------------------------------------|
 //! | [`Send`][Send], `cap > 0` | yes    | not sent (value dropped with it); a slot it was woken for or granted passes on |
 //! | [`Send`][Send], `cap == 0` | yes   | not sent (value dropped with it), or — if a receiver already took the value — sent (only the `Ok` is lost) |
-//! | [`Reserve`][Reserve], [`ReserveOwned`][ReserveOwned] | yes | no slot was taken |
+//! | [`Reserve`][Reserve], [`ReserveMany`][ReserveMany], [`ReserveOwned`][ReserveOwned] | yes | no slot was taken |
 //! | [`Recv`][Recv]      | yes          | no value was taken                     |
 //!
 //! Needs pointer-sized atomics (for `Arc`): on targets without them only
@@ -59,6 +60,7 @@
 //! [send]: crate::channel::Sender::send
 //! [try]: crate::channel::Sender::try_send
 //! [reserve]: crate::channel::Sender::reserve
+//! [many]: crate::channel::Sender::reserve_many
 //! [RecvError]: crate::channel::RecvError
 //! [owned]: crate::channel::Sender::reserve_owned
 //! [OwnedPermit]: crate::channel::OwnedPermit
@@ -67,6 +69,7 @@
 //! [Send]: crate::channel::Send
 //! [Reserve]: crate::channel::Reserve
 //! [ReserveOwned]: crate::channel::ReserveOwned
+//! [ReserveMany]: crate::channel::ReserveMany
 //! [Recv]: crate::channel::Recv
 //!
 //! # Examples
@@ -103,11 +106,11 @@ mod waiter;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};
 #[cfg(target_has_atomic = "ptr")]
-pub use future::{Closed, Recv, Reserve, ReserveOwned, Send};
+pub use future::{Closed, Recv, Reserve, ReserveMany, ReserveOwned, Send};
 #[cfg(target_has_atomic = "ptr")]
 pub use oneshot::oneshot;
 #[cfg(target_has_atomic = "ptr")]
-pub use permit::{OwnedPermit, Permit};
+pub use permit::{OwnedPermit, Permit, PermitIterator};
 #[cfg(target_has_atomic = "ptr")]
 pub use poll_sender::PollSender;
 #[cfg(target_has_atomic = "ptr")]

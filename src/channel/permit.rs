@@ -1,7 +1,8 @@
-//! Reserved slots: [`Permit`] (borrows its sender) and [`OwnedPermit`]
-//! (owns it).
+//! Reserved slots: [`Permit`] (borrows its sender), [`PermitIterator`]
+//! (many of them) and [`OwnedPermit`] (owns its sender).
 
 use core::fmt;
+use core::iter::FusedIterator;
 use core::mem::ManuallyDrop;
 
 use super::chan::Chan;
@@ -56,13 +57,77 @@ impl<'a, T> Permit<'a, T> {
 
 impl<T> Drop for Permit<'_, T> {
     fn drop(&mut self) {
-        self.chan.release_reserved();
+        self.chan.release_reserved(1);
     }
 }
 
 impl<T> fmt::Debug for Permit<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}
+
+/// `n` reserved slots, from [`Sender::reserve_many`] or
+/// [`Sender::try_reserve_many`]: each [`next`](Iterator::next) yields one
+/// as a [`Permit`]; dropping the iterator frees the slots it still holds.
+///
+/// # Examples
+/// ```
+/// let (tx, rx) = weftwork::channel::bounded(3);
+/// let mut permits = tx.try_reserve_many(3).unwrap();
+/// assert!(tx.try_send(0).is_err()); // every slot is reserved
+/// permits.next().unwrap().send(1).unwrap();
+/// assert_eq!(permits.len(), 2);
+/// drop(permits); // two slots free again
+/// tx.try_send(2).unwrap();
+/// tx.try_send(3).unwrap();
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// ```
+#[must_use = "dropping a permit iterator frees its slots"]
+pub struct PermitIterator<'a, T> {
+    chan: &'a Chan<T>,
+    /// Slots still held.
+    n: usize,
+}
+
+impl<'a, T> PermitIterator<'a, T> {
+    /// The caller passes `n` reserved slots in.
+    pub(super) fn new(chan: &'a Chan<T>, n: usize) -> Self {
+        Self { chan, n }
+    }
+}
+
+impl<'a, T> Iterator for PermitIterator<'a, T> {
+    type Item = Permit<'a, T>;
+
+    fn next(&mut self) -> Option<Permit<'a, T>> {
+        // One slot passes into the permit.
+        self.n = self.n.checked_sub(1)?;
+        Some(Permit::new(self.chan))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.n, Some(self.n))
+    }
+}
+
+impl<T> ExactSizeIterator for PermitIterator<'_, T> {}
+
+impl<T> FusedIterator for PermitIterator<'_, T> {}
+
+impl<T> Drop for PermitIterator<'_, T> {
+    fn drop(&mut self) {
+        if self.n > 0 {
+            self.chan.release_reserved(self.n);
+        }
+    }
+}
+
+impl<T> fmt::Debug for PermitIterator<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PermitIterator")
+            .field("remaining", &self.n)
+            .finish_non_exhaustive()
     }
 }
 
@@ -130,7 +195,7 @@ impl<T> OwnedPermit<T> {
     /// ```
     pub fn release(mut self) -> Sender<T> {
         let sender = self.sender.take().expect("an `OwnedPermit` holds a sender");
-        sender.chan.release_reserved();
+        sender.chan.release_reserved(1);
         sender
     }
 }
@@ -138,7 +203,7 @@ impl<T> OwnedPermit<T> {
 impl<T> Drop for OwnedPermit<T> {
     fn drop(&mut self) {
         if let Some(sender) = &self.sender {
-            sender.chan.release_reserved();
+            sender.chan.release_reserved(1);
         }
     }
 }

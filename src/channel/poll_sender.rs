@@ -131,7 +131,7 @@ impl<T> PollSender<T> {
             State::Idle | State::Reserving => {}
         }
         let wait = self.wait.get_or_insert_with(|| Box::pin(Wait::new()));
-        match sender.chan.poll_reserve(wait.as_mut(), cx) {
+        match sender.chan.poll_reserve(wait.as_mut(), cx, 1) {
             Poll::Pending => {
                 self.state = State::Reserving;
                 Poll::Pending
@@ -221,7 +221,7 @@ impl<T> PollSender<T> {
                 true
             }
             State::Reserved => {
-                sender.chan.release_reserved();
+                sender.chan.release_reserved(1);
                 true
             }
         }

@@ -6,7 +6,10 @@ use core::fmt;
 #[cfg(feature = "std")]
 use super::SendError;
 use super::chan::Chan;
-use super::{Closed, OwnedPermit, Permit, Reserve, ReserveOwned, Send, TrySendError};
+use super::{
+    Closed, OwnedPermit, Permit, PermitIterator, Reserve, ReserveMany, ReserveOwned, Send,
+    TrySendError,
+};
 use crate::loom::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 
 /// The sending half of a [`bounded`](super::bounded) channel. Clone it for
@@ -201,7 +204,80 @@ impl<T> Sender<T> {
     /// assert!(tx.try_reserve().is_ok());
     /// ```
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
-        self.chan.try_reserve().map(|()| Permit::new(&self.chan))
+        self.chan.try_reserve(1).map(|()| Permit::new(&self.chan))
+    }
+
+    /// Waits until `n` slots are free and reserves them all at once (FIFO
+    /// among waiting senders, as [`reserve`](Self::reserve); see
+    /// [`ReserveMany`] for the bound on how often others may pass it).
+    /// Yields a [`PermitIterator`] of `n` [`Permit`]s. `n == 0` completes
+    /// at once (with an error if the channel is closed).
+    ///
+    /// # Panics
+    /// If `n` exceeds the capacity (on a rendezvous channel, 1): those
+    /// slots could never all be free at once.
+    ///
+    /// # Cancel safety
+    /// See [`ReserveMany`]: dropping it loses no slot.
+    ///
+    /// # Examples
+    /// ```
+    /// # pollster::block_on(async {
+    /// let (tx, rx) = weftwork::channel::bounded(2);
+    /// tx.send(0).await.unwrap();
+    /// let rx2 = rx.clone();
+    /// let t = std::thread::spawn(move || rx2.recv_blocking());
+    /// // Waits for the receiver to take the 0: then both slots are free.
+    /// let mut permits = tx.reserve_many(2).await.unwrap();
+    /// permits.next().unwrap().send(1).unwrap();
+    /// permits.next().unwrap().send(2).unwrap();
+    /// assert_eq!(t.join().unwrap(), Ok(0));
+    /// assert_eq!(rx.recv().await, Ok(1));
+    /// # });
+    /// ```
+    pub fn reserve_many(&self, n: usize) -> ReserveMany<'_, T> {
+        self.check_many(n);
+        ReserveMany::new(&self.chan, n)
+    }
+
+    /// Reserves `n` free slots at once without waiting: all of them or
+    /// none (`Full`). `n == 0` succeeds unless the channel is closed.
+    ///
+    /// # Panics
+    /// If `n` exceeds the capacity (on a rendezvous channel, 1): those
+    /// slots could never all be free at once, so `Full` would be a lie
+    /// that a retry loop never gets past.
+    ///
+    /// # Examples
+    /// ```
+    /// use weftwork::channel::{bounded, TrySendError};
+    /// let (tx, rx) = bounded(3);
+    /// tx.try_send(0).unwrap();
+    /// assert!(matches!(tx.try_reserve_many(3), Err(TrySendError::Full(()))));
+    /// let permits = tx.try_reserve_many(2).unwrap();
+    /// for (i, p) in permits.enumerate() {
+    ///     p.send(i + 1).unwrap();
+    /// }
+    /// assert_eq!(rx.try_recv(), Ok(0));
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn try_reserve_many(&self, n: usize) -> Result<PermitIterator<'_, T>, TrySendError<()>> {
+        self.check_many(n);
+        self.chan
+            .try_reserve(n)
+            .map(|()| PermitIterator::new(&self.chan, n))
+    }
+
+    /// The panic of [`reserve_many`](Self::reserve_many) and
+    /// [`try_reserve_many`](Self::try_reserve_many).
+    fn check_many(&self, n: usize) {
+        let cap = self.chan.capacity();
+        assert!(
+            n <= cap.max(1),
+            "weftwork::channel: cannot reserve {n} slots at once on a channel of capacity {cap} \
+             (at most {})",
+            cap.max(1)
+        );
     }
 
     /// Sends `value`, blocking the thread while the channel is full.

@@ -129,15 +129,16 @@ impl<T> State<T> {
         self.ring.buf.len() - self.ring.len - self.handed - self.reserved
     }
 
-    /// Whether a newcomer may take a permit right now: a free slot, and on
-    /// a rendezvous channel a parked receiver and nobody queued before it.
+    /// Whether a newcomer may take `n` permits (`1 <= n <= slots`) right
+    /// now: `n` free slots, and on a rendezvous channel (`n == 1`) a parked
+    /// receiver and nobody queued before it.
     /// On a buffered channel a newcomer may pass waiting senders (see
     /// `chan.rs`: they are woken, not granted), unless the eldest of them
     /// was passed `max_passes` times ([`State::owed`]).
     #[inline]
-    pub(super) fn can_reserve(&self, rendezvous: bool) -> bool {
-        self.room() > 0
-            && self.spare() > 0
+    pub(super) fn can_reserve(&self, rendezvous: bool, n: usize) -> bool {
+        self.room() >= n
+            && self.spare() >= n
             && !self.owed()
             && (!rendezvous || (self.senders.is_empty() && !self.receivers.is_empty()))
     }
@@ -166,7 +167,7 @@ impl<T> State<T> {
     }
 
     /// Queues the unlinked waiter `w` (a receiver, or a sender holding
-    /// `value`) with `waker`.
+    /// `value` or waiting for `want` slots) with `waker`.
     ///
     /// # Safety
     /// The caller holds the lock and owns `w` (alive, pinned, unlinked);
@@ -178,15 +179,16 @@ impl<T> State<T> {
         value: Option<T>,
         waker: Waker,
         receiver: bool,
+        want: usize,
     ) {
         // SAFETY: as the caller promised; the node is written before the
         // list reaches it.
         unsafe {
             if receiver {
-                Wait::park(w, value, waker, 0);
+                Wait::park(w, value, waker, 0, want);
                 self.receivers.push_back(w);
             } else {
-                Wait::park(w, value, waker, self.tickets);
+                Wait::park(w, value, waker, self.tickets, want);
                 self.tickets = self.tickets.wrapping_add(1);
                 self.senders.push_back(w);
             }
@@ -227,38 +229,48 @@ impl<T> State<T> {
     /// that one is older; if it is that sender, its count is done.
     #[inline]
     pub(super) fn took_slot(&mut self, t: u32) {
+        self.took_slots(t, 1);
+    }
+
+    /// [`took_slot`](Self::took_slot) for `n` slots at once (a
+    /// `reserve_many`): `n` passes.
+    #[inline]
+    pub(super) fn took_slots(&mut self, t: u32, n: usize) {
         if t == self.eldest {
             self.passed = 0;
         } else if !self.senders.is_empty() || !self.awake.is_empty() {
-            self.count_pass(t);
+            self.count_pass(t, u32::try_from(n).unwrap_or(u32::MAX));
         }
     }
 
-    fn count_pass(&mut self, t: u32) {
+    fn count_pass(&mut self, t: u32, n: u32) {
         let Some((_, e)) = self.eldest() else { return };
         if before(e, t) {
             if e != self.eldest {
                 self.eldest = e;
                 self.passed = 0;
             }
-            self.passed += 1;
+            self.passed = self.passed.saturating_add(n);
         }
     }
 
-    /// Grants the owed eldest sender a free slot, if there is one: it
-    /// leaves its list, marked `Done`, the slot counted in `reserved` (a
+    /// Grants the owed eldest sender the free slots it waits for (one, or a
+    /// `reserve_many`'s `n`), if they are free: it leaves its list, marked
+    /// `Done`, the slots counted in `reserved` (a
     /// `send` places its value when it polls, [`State::fill`]). A woken
     /// sender's wake-up is already on its way; a parked one is woken.
     /// Returns whether it was granted, `None` if its wake-up did not fit
     /// in `wakes`.
     #[cold]
     fn grant_eldest(&mut self, wakes: &mut Wakes) -> Option<bool> {
-        if self.room() == 0 || self.spare() == 0 {
-            return Some(false);
-        }
         let (e, _) = self.eldest().expect("owed to a waiting sender");
         // SAFETY: `e` is linked in the list its status names, and the lock
         // is held; `with` not nested.
+        let want = unsafe { Wait::with(e, |n| n.want) };
+        if self.room() < want || self.spare() < want {
+            return Some(false);
+        }
+        // SAFETY: as above.
         unsafe {
             if Wait::with(e, |n| n.status) == Status::Woken {
                 self.awake.remove(e);
@@ -275,7 +287,7 @@ impl<T> State<T> {
                 });
             }
         }
-        self.reserved += 1;
+        self.reserved += want;
         self.passed = 0;
         Some(true)
     }
@@ -493,11 +505,13 @@ impl<T> State<T> {
             // Only a free slot can be granted (to a reserve, or to a send
             // that lost `MAX_LOSSES` times); past those, a send is woken
             // for the parked receiver (no newcomer can take that one) and
-            // a reserve at the head waits for a slot.
+            // a reserve at the head waits for its slots (all of a
+            // `reserve_many`'s at once; nobody behind it is served first).
             let slot = self.room() > self.woken;
             // SAFETY: `s` is linked and the lock is held.
-            let (ticket, is_reserve) = unsafe { Wait::with(s, |n| (n.ticket, n.value.is_none())) };
-            if !slot && is_reserve {
+            let (ticket, is_reserve, want) =
+                unsafe { Wait::with(s, |n| (n.ticket, n.value.is_none(), n.want)) };
+            if is_reserve && (self.room() < self.woken + want || self.spare() < self.woken + want) {
                 return false;
             }
             if wakes.room() < 2 {
@@ -526,8 +540,8 @@ impl<T> State<T> {
                 }
                 (_, Some(v)) => self.deliver(v, wakes),
                 (_, None) => {
-                    self.reserved += 1;
-                    self.took_slot(ticket);
+                    self.reserved += want;
+                    self.took_slots(ticket, want);
                 }
             }
         }

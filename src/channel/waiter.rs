@@ -83,6 +83,9 @@ pub(crate) struct Node<T> {
     /// parked): one that lost its slot queues again by it, and the eldest
     /// waiting sender is the one with the oldest ticket.
     pub(crate) ticket: u32,
+    /// The slots a sender waits for: one for a `send` or a `reserve`, `n`
+    /// for a `reserve_many(n)`, granted all at once.
+    pub(crate) want: usize,
 }
 
 /// One waiter, pinned inside a future (or a box a handle keeps).
@@ -146,14 +149,21 @@ impl<T> Wait<T> {
         NonNull::from(&*self)
     }
 
-    /// Writes the node (queued, holding `value` and `waker`, not yet in a
-    /// list), which may hold anything (it is never dropped: see [`Node`]).
+    /// Writes the node (queued, holding `value` and `waker`, waiting for
+    /// `want` slots, not yet in a list), which may hold anything (it is
+    /// never dropped: see [`Node`]).
     ///
     /// # Safety
     /// `this` is alive and pinned, and nobody else reaches it (unlinked,
     /// owned by the caller).
     #[inline]
-    pub(crate) unsafe fn park(this: NonNull<Self>, value: Option<T>, waker: Waker, ticket: u32) {
+    pub(crate) unsafe fn park(
+        this: NonNull<Self>,
+        value: Option<T>,
+        waker: Waker,
+        ticket: u32,
+        want: usize,
+    ) {
         // SAFETY: alive and exclusive (caller); the cell hands out its
         // pointer for the closure's duration only.
         unsafe {
@@ -165,6 +175,7 @@ impl<T> Wait<T> {
                     waker: Some(waker),
                     lost: 0,
                     ticket,
+                    want,
                 });
             });
         }

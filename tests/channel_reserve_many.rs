@@ -22,7 +22,10 @@ fn try_reserve_many_takes_all_or_nothing() {
     let (tx, rx) = bounded(4);
     tx.try_send(0).unwrap();
     tx.try_send(1).unwrap();
-    assert!(matches!(tx.try_reserve_many(3), Err(TrySendError::Full(()))));
+    assert!(matches!(
+        tx.try_reserve_many(3),
+        Err(TrySendError::Full(()))
+    ));
     assert_eq!(tx.len(), 2, "a refused reservation holds nothing");
     let mut permits = tx.try_reserve_many(2).unwrap();
     assert_eq!(permits.len(), 2);
@@ -77,7 +80,10 @@ fn zero_slots_need_no_room_but_an_open_channel() {
         Err(TrySendError::Closed(()))
     ));
     let mut fut = Box::pin(tx.reserve_many(0));
-    assert_eq!(poll_box(&mut fut).map(|r| r.err()), Poll::Ready(Some(SendError(()))));
+    assert_eq!(
+        poll_box(&mut fut).map(|r| r.err()),
+        Poll::Ready(Some(SendError(())))
+    );
 }
 
 #[test]
@@ -194,7 +200,8 @@ fn reserve_many_is_granted_after_the_pass_bound() {
 }
 
 /// A newcomer's `try_reserve_many(n)` counts `n` passes against the eldest
-/// waiting sender: the bound is per slot taken, not per call.
+/// waiting sender: the bound is per slot taken, not per call, and exact (a
+/// reservation that would take the eldest past it is refused).
 #[test]
 fn a_newcomer_reserving_many_counts_one_pass_per_slot() {
     let cap = 2;
@@ -221,8 +228,43 @@ fn a_newcomer_reserving_many_counts_one_pass_per_slot() {
         }
         rounds += 1;
     }
-    assert_eq!(rounds, max_passes(cap).div_ceil(cap), "{cap} passes a round");
-    assert_eq!(ready(w.poll_box(&mut eldest), "granted"), Ok(()));
+    assert_eq!(rounds, max_passes(cap) / cap, "{cap} passes a round");
+    assert!(!tx.is_full(), "refused with both slots free");
+    assert_eq!(ready(w.poll_box(&mut eldest), "woken for a slot"), Ok(()));
+    assert_eq!(rx.try_recv(), Ok(usize::MAX));
+}
+
+/// A parked `reserve_many` served from the queue passes the eldest (a
+/// woken send) once per slot too: with the eldest one pass short of its
+/// bound, two slots would take it past, so the reservation waits for the
+/// eldest to send first, though every slot is free.
+#[test]
+fn younger_reserve_many_waits_rather_than_pass_the_eldest_past_its_bound() {
+    let cap = 3;
+    let (tx, rx) = bounded(cap);
+    for i in 0..cap {
+        tx.try_send(i).unwrap();
+    }
+    let (we, wr) = (CountingWaker::new(), CountingWaker::new());
+    let mut eldest = Box::pin(tx.send(usize::MAX));
+    assert!(we.poll_box(&mut eldest).is_pending());
+    let mut many = Box::pin(tx.reserve_many(2));
+    assert!(wr.poll_box(&mut many).is_pending());
+    // The eldest is woken for the first freed slot, then newcomers pass
+    // it (its task does not run) until it is one pass short.
+    for _ in 0..max_passes(cap) - 1 {
+        rx.try_recv().unwrap();
+        tx.try_send(100).expect("a newcomer passes the woken eldest");
+    }
+    assert_eq!(we.count(), 1, "woken once, never polled");
+    for _ in 0..cap {
+        rx.try_recv().unwrap();
+    }
+    assert_eq!(tx.len(), 0);
+    assert_eq!(wr.count(), 0, "two passes would break the eldest's bound");
+    assert_eq!(we.poll_box(&mut eldest), Poll::Ready(Ok(())));
+    assert_eq!(wr.count(), 1, "the eldest sent: the reservation's turn");
+    assert_eq!(ready(wr.poll_box(&mut many), "granted").unwrap().len(), 2);
     assert_eq!(rx.try_recv(), Ok(usize::MAX));
 }
 
@@ -236,7 +278,10 @@ fn close_fails_a_parked_reserve_many_and_a_granted_one_sends_nothing() {
     assert!(w.poll_box(&mut parked).is_pending());
     tx.close();
     assert_eq!(w.count(), 1, "close wakes it");
-    assert!(matches!(w.poll_box(&mut parked), Poll::Ready(Err(SendError(())))));
+    assert!(matches!(
+        w.poll_box(&mut parked),
+        Poll::Ready(Err(SendError(())))
+    ));
 
     let (tx, rx2) = bounded(2);
     tx.try_send(0).unwrap();
@@ -257,7 +302,10 @@ fn close_fails_a_parked_reserve_many_and_a_granted_one_sends_nothing() {
 #[test]
 fn rendezvous_reserve_many_of_one_waits_for_a_receiver() {
     let (tx, rx) = bounded(0);
-    assert!(matches!(tx.try_reserve_many(1), Err(TrySendError::Full(()))));
+    assert!(matches!(
+        tx.try_reserve_many(1),
+        Err(TrySendError::Full(()))
+    ));
     let (ws, wr) = (CountingWaker::new(), CountingWaker::new());
     let mut many = Box::pin(tx.reserve_many(1));
     assert!(ws.poll_box(&mut many).is_pending());

@@ -133,13 +133,13 @@ impl<T> State<T> {
     /// now: `n` free slots, and on a rendezvous channel (`n == 1`) a parked
     /// receiver and nobody queued before it.
     /// On a buffered channel a newcomer may pass waiting senders (see
-    /// `chan.rs`: they are woken, not granted), unless the eldest of them
-    /// was passed `max_passes` times ([`State::owed`]).
+    /// `chan.rs`: they are woken, not granted), unless that would pass the
+    /// eldest of them more than `max_passes` times ([`State::may_pass`]).
     #[inline]
     pub(super) fn can_reserve(&self, rendezvous: bool, n: usize) -> bool {
         self.room() >= n
             && self.spare() >= n
-            && !self.owed()
+            && self.may_pass(n)
             && (!rendezvous || (self.senders.is_empty() && !self.receivers.is_empty()))
     }
 
@@ -217,8 +217,19 @@ impl<T> State<T> {
         self.passed >= self.max_passes && self.eldest_is_owed()
     }
 
-    /// [`owed`](Self::owed) once the count is reached: still the same
-    /// eldest sender (the count is not reset when it leaves)?
+    /// Whether a sender other than the eldest waiting one may take `n`
+    /// slots now (`n <= slots`): `n` passes more keep the eldest within
+    /// `max_passes`, or the count is stale (it starts afresh). With `n ==
+    /// 1`, exactly when the eldest is not [`owed`](Self::owed).
+    #[inline]
+    pub(super) fn may_pass(&self, n: usize) -> bool {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        self.passed.saturating_add(n) <= self.max_passes || !self.eldest_is_owed()
+    }
+
+    /// [`owed`](Self::owed) (or [`may_pass`](Self::may_pass)) once the
+    /// count is near: still the same eldest sender (the count is not reset
+    /// when it leaves)?
     #[cold]
     fn eldest_is_owed(&self) -> bool {
         self.eldest().is_some_and(|(_, t)| t == self.eldest)
@@ -511,7 +522,16 @@ impl<T> State<T> {
             // SAFETY: `s` is linked and the lock is held.
             let (ticket, is_reserve, want) =
                 unsafe { Wait::with(s, |n| (n.ticket, n.value.is_none(), n.want)) };
-            if is_reserve && (self.room() < self.woken + want || self.spare() < self.woken + want) {
+            // A younger `reserve_many` also waits while its `want` passes
+            // would take the eldest past its bound (`want == 1`: the owed
+            // eldest was granted above if a slot is free).
+            if is_reserve
+                && (self.room() < self.woken + want
+                    || self.spare() < self.woken + want
+                    || (want > 1
+                        && !self.may_pass(want)
+                        && self.eldest().is_some_and(|e| e.0 != s)))
+            {
                 return false;
             }
             if wakes.room() < 2 {

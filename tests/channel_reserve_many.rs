@@ -254,7 +254,8 @@ fn younger_reserve_many_waits_rather_than_pass_the_eldest_past_its_bound() {
     // it (its task does not run) until it is one pass short.
     for _ in 0..max_passes(cap) - 1 {
         rx.try_recv().unwrap();
-        tx.try_send(100).expect("a newcomer passes the woken eldest");
+        tx.try_send(100)
+            .expect("a newcomer passes the woken eldest");
     }
     assert_eq!(we.count(), 1, "woken once, never polled");
     for _ in 0..cap {

@@ -18,6 +18,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => Just(Op::StartSend),
         2 => Just(Op::StartReserve),
         1 => Just(Op::TryReserve),
+        2 => i.prop_map(Op::StartReserveMany),
+        1 => i.prop_map(Op::TryReserveMany),
         3 => i.prop_map(Op::PollSend),
         2 => i.prop_map(Op::DropSend),
         2 => i.prop_map(Op::PermitSend),
@@ -42,6 +44,41 @@ proptest! {
 
     #[test]
     fn channel_matches_model(cap in 0..=3usize, ops in prop::collection::vec(op(), 0..MAX_OPS)) {
+        harness::run(cap, &ops);
+    }
+}
+
+/// Ops that push the eldest waiting sender towards its pass bound: mostly
+/// newcomers taking slots (one or many at once) and receives freeing them,
+/// with waiting senders and reservations rarely polled (a woken one that
+/// does not run keeps being passed).
+fn near_the_bound() -> impl Strategy<Value = Op> {
+    let i = any::<usize>();
+    prop_oneof![
+        4 => Just(Op::TrySend),
+        5 => Just(Op::TryRecv),
+        2 => i.prop_map(Op::TryReserveMany),
+        2 => i.prop_map(Op::StartReserveMany),
+        1 => Just(Op::StartSend),
+        3 => i.prop_map(Op::PermitSend),
+        1 => i.prop_map(Op::PollSend),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 2 } else { 1024 },
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Long runs on 2 or 3 slots, so that the eldest sender is passed up to
+    /// its bound (15 or 23 passes), with `reserve_many` taking several.
+    #[test]
+    fn pass_bounds_hold_with_reserve_many(
+        cap in 2..=3usize,
+        ops in prop::collection::vec(near_the_bound(), 0..if cfg!(miri) { 40 } else { 300 }),
+    ) {
         harness::run(cap, &ops);
     }
 }

@@ -22,7 +22,10 @@
 //! completes only once a receiver took its value: handed to a parked one or
 //! taken from the queue; `try_send` succeeds exactly when a receiver is
 //! parked, and the oldest one gets the value; `reserve` completes only once
-//! a receiver is parked).
+//! a receiver is parked). `reserve_many(n)` takes all `n` slots at once or
+//! none, waits at the head of the line for all of them, counts `n` passes,
+//! and waits rather than pass the eldest past its bound; the permits it
+//! yields are partly kept, and the iterator dropped with the rest.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -32,7 +35,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::task::{Context, Poll, Wake, Waker};
 
 use weftwork::channel::{
-    Permit, Recv, RecvError, Reserve, Send, SendError, TryRecvError, TrySendError, bounded,
+    Permit, PermitIterator, Recv, RecvError, Reserve, ReserveMany, Send, SendError, TryRecvError,
+    TrySendError, bounded,
 };
 
 /// One step. Indices are taken modulo the length of the list they select
@@ -46,6 +50,10 @@ pub enum Op {
     StartReserve,
     /// `try_reserve`; a permit it gives is kept.
     TryReserve,
+    /// Starts a `reserve_many(k % (max(cap, 1) + 1))` and polls it once.
+    StartReserveMany(usize),
+    /// `try_reserve_many(k % (max(cap, 1) + 1))`.
+    TryReserveMany(usize),
     PollSend(usize),
     DropSend(usize),
     /// `Permit::send` on a held permit.
@@ -81,6 +89,21 @@ enum St {
 enum Fut<'a> {
     Send(Pin<Box<Send<'a, u32>>>, u32),
     Reserve(Pin<Box<Reserve<'a, u32>>>),
+    ReserveMany(Pin<Box<ReserveMany<'a, u32>>>, usize),
+}
+
+impl Fut<'_> {
+    /// The slots it waits for.
+    fn want(&self) -> usize {
+        match self {
+            Fut::ReserveMany(_, n) => *n,
+            _ => 1,
+        }
+    }
+
+    fn is_reserve(&self) -> bool {
+        !matches!(self, Fut::Send(..))
+    }
 }
 
 /// Counts wake-ups.
@@ -196,13 +219,29 @@ fn eldest(sends: &Sends<'_>) -> Option<usize> {
 /// The eldest waiting sender was passed `max_passes` times: the next free
 /// slot is its.
 fn owed(m: &Model, sends: &Sends<'_>) -> bool {
-    m.passed >= m.max_passes && eldest(sends).is_some_and(|e| sends[e].seq == m.eldest)
+    m.passed >= m.max_passes && counted(m, sends)
 }
 
-/// A sender that started `seq`-th (a newcomer: `None`) took a slot or
-/// placed its value: a pass for the eldest waiting sender if it is older;
-/// if it is that sender, its count is done.
+/// The pass count is the eldest waiting sender's (not stale).
+fn counted(m: &Model, sends: &Sends<'_>) -> bool {
+    eldest(sends).is_some_and(|e| sends[e].seq == m.eldest)
+}
+
+/// Another sender may take `n` slots without passing the eldest past its
+/// bound.
+fn may_pass(m: &Model, sends: &Sends<'_>, n: usize) -> bool {
+    m.passed + n <= m.max_passes || !counted(m, sends)
+}
+
+/// [`took_slot_n`] for one slot.
 fn took_slot(m: &mut Model, sends: &Sends<'_>, seq: Option<usize>) {
+    took_slot_n(m, sends, seq, 1);
+}
+
+/// A sender that started `seq`-th (a newcomer: `None`) took `n` slots or
+/// placed its value: `n` passes for the eldest waiting sender if it is
+/// older; if it is that sender, its count is done.
+fn took_slot_n(m: &mut Model, sends: &Sends<'_>, seq: Option<usize>, n: usize) {
     if seq == Some(m.eldest) {
         m.passed = 0; // the eldest itself: its count is done
         return;
@@ -215,7 +254,7 @@ fn took_slot(m: &mut Model, sends: &Sends<'_>, seq: Option<usize>) {
             m.eldest = e;
             m.passed = 0;
         }
-        m.passed += 1;
+        m.passed += n;
         assert!(m.passed <= m.max_passes, "the eldest passed too often");
     }
 }
@@ -232,12 +271,12 @@ fn can_send(m: &Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> bool {
     }
 }
 
-/// A newcomer gets a permit now: a free slot; rendezvous, also a parked
-/// receiver and nobody queued before it.
-fn can_reserve(m: &Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> bool {
-    m.room() > 0
-        && m.spare() > 0
-        && !owed(m, sends)
+/// A newcomer gets `n >= 1` permits now: `n` free slots; rendezvous, also
+/// a parked receiver and nobody queued before it.
+fn can_reserve(m: &Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>, n: usize) -> bool {
+    m.room() >= n
+        && m.spare() >= n
+        && may_pass(m, sends, n)
         && (m.cap > 0 || (parked(sends).is_none() && parked(recvs).is_some()))
 }
 
@@ -268,7 +307,7 @@ fn take(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> Option<u
             s.st = St::Done(None);
             Some(v)
         }
-        Fut::Reserve(_) => None,
+        Fut::Reserve(_) | Fut::ReserveMany(..) => None,
     }
 }
 
@@ -278,23 +317,28 @@ fn take(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) -> Option<u
 /// receiver. Buffered, with no free slot and no send woken, a parked
 /// receiver stands in for the slot, for a send only, which is woken for
 /// it; a send that lost its slot `MAX_BYPASS` times is granted a free one
-/// instead of woken. Before all that, an owed eldest sender is granted a
-/// free slot; until it has one, nobody else is served.
+/// instead of woken. A reserve at the head waits for all the slots it
+/// wants (and, younger than the eldest, while taking them would pass the
+/// eldest past its bound). Before all that, an owed eldest sender is
+/// granted the free slots it wants; until it has them, nobody else is
+/// served.
 fn pump(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) {
     loop {
-        if owed(m, sends) && m.room() > 0 && m.spare() > 0 {
-            let e = eldest(sends).expect("owed");
+        if let Some(e) = eldest(sends).filter(|_| owed(m, sends)) {
             let s = &mut sends[e];
-            if s.st == St::Woken {
-                m.woken -= 1;
+            let want = s.fut.want();
+            if m.room() >= want && m.spare() >= want {
+                if s.st == St::Woken {
+                    m.woken -= 1;
+                }
+                s.st = match s.fut {
+                    Fut::Send(..) => St::Granted,
+                    _ => St::Done(None),
+                };
+                m.reserved += want;
+                m.passed = 0;
+                continue;
             }
-            s.st = match s.fut {
-                Fut::Send(..) => St::Granted,
-                Fut::Reserve(_) => St::Done(None),
-            };
-            m.reserved += 1;
-            m.passed = 0;
-            continue;
         }
         let handoff = m.cap > 0 && m.woken == 0 && parked(recvs).is_some();
         if (m.room() <= m.woken && !handoff)
@@ -307,7 +351,11 @@ fn pump(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) {
         let Some(i) = sends.iter().position(|p| p.st == St::Queued) else {
             return;
         };
-        if (!slot && matches!(sends[i].fut, Fut::Reserve(_)))
+        let want = sends[i].fut.want();
+        if (sends[i].fut.is_reserve()
+            && (m.room() < m.woken + want
+                || m.spare() < m.woken + want
+                || (eldest(sends) != Some(i) && !may_pass(m, sends, want))))
             || (owed(m, sends) && eldest(sends) != Some(i))
         {
             return;
@@ -329,10 +377,10 @@ fn pump(m: &mut Model, sends: &mut Sends<'_>, recvs: &mut Recvs<'_>) {
                 m.reserved += 1;
                 took_slot(m, sends, Some(seq));
             }
-            Fut::Reserve(_) => {
+            Fut::Reserve(_) | Fut::ReserveMany(..) => {
                 s.st = St::Done(None);
-                m.reserved += 1;
-                took_slot(m, sends, Some(seq));
+                m.reserved += want;
+                took_slot_n(m, sends, Some(seq), want);
             }
         }
     }
@@ -342,6 +390,7 @@ enum Polled<'a> {
     Pending,
     Sent(Result<(), SendError<u32>>),
     Reserved(Result<Permit<'a, u32>, SendError<()>>),
+    ReservedMany(Result<PermitIterator<'a, u32>, SendError<()>>),
 }
 
 fn poll_send<'a>(p: &mut Pending<Fut<'a>>) -> Polled<'a> {
@@ -356,7 +405,25 @@ fn poll_send<'a>(p: &mut Pending<Fut<'a>>) -> Polled<'a> {
             Poll::Pending => Polled::Pending,
             Poll::Ready(r) => Polled::Reserved(r),
         },
+        Fut::ReserveMany(f, _) => match f.as_mut().poll(&mut cx) {
+            Poll::Pending => Polled::Pending,
+            Poll::Ready(r) => Polled::ReservedMany(r),
+        },
     }
+}
+
+/// `n` permits granted: the first half is kept, the rest is freed with the
+/// iterator.
+fn keep_half<'a>(
+    m: &mut Model,
+    permits: &mut Vec<Permit<'a, u32>>,
+    mut it: PermitIterator<'a, u32>,
+    n: usize,
+) {
+    assert_eq!(it.len(), n);
+    permits.extend(it.by_ref().take(n / 2));
+    drop(it);
+    m.reserved -= n - n / 2;
 }
 
 fn poll_recv(p: &mut Pending<Pin<Box<Recv<'_, u32>>>>) -> Poll<Result<u32, RecvError>> {
@@ -437,12 +504,14 @@ pub fn run(cap: usize, ops: &[Op]) {
                     match res {
                         Polled::Sent(r) => assert_eq!(r, Err(SendError(v))),
                         Polled::Reserved(r) => assert!(r.is_err()),
-                        Polled::Pending => panic!("pending on a closed channel"),
+                        Polled::Pending | Polled::ReservedMany(_) => {
+                            panic!("pending on a closed channel")
+                        }
                     }
                 } else if if op == Op::StartSend {
                     can_send(&m, &mut sends, &mut recvs)
                 } else {
-                    can_reserve(&m, &mut sends, &mut recvs)
+                    can_reserve(&m, &mut sends, &mut recvs, 1)
                 } {
                     match res {
                         Polled::Sent(r) => {
@@ -453,7 +522,9 @@ pub fn run(cap: usize, ops: &[Op]) {
                             permits.push(r.expect("reserve with room"));
                             m.reserved += 1;
                         }
-                        Polled::Pending => panic!("{op:?} pending with room"),
+                        Polled::Pending | Polled::ReservedMany(_) => {
+                            panic!("{op:?} pending with room")
+                        }
                     }
                     took_slot(&mut m, &sends, None);
                 } else {
@@ -467,10 +538,51 @@ pub fn run(cap: usize, ops: &[Op]) {
                 let res = tx.try_reserve();
                 if m.closed {
                     assert!(matches!(res, Err(TrySendError::Closed(()))));
-                } else if can_reserve(&m, &mut sends, &mut recvs) {
+                } else if can_reserve(&m, &mut sends, &mut recvs, 1) {
                     permits.push(res.expect("a free slot (and a parked receiver)"));
                     m.reserved += 1;
                     took_slot(&mut m, &sends, None);
+                } else {
+                    assert!(matches!(res, Err(TrySendError::Full(()))));
+                }
+            }
+            Op::StartReserveMany(k) => {
+                let n = k % (cap.max(1) + 1);
+                let mut p = Pending::new(Fut::ReserveMany(Box::pin(tx.reserve_many(n)), n));
+                let res = poll_send(&mut p);
+                if m.closed {
+                    assert!(matches!(res, Polled::ReservedMany(Err(_))), "closed");
+                } else if n == 0 || can_reserve(&m, &mut sends, &mut recvs, n) {
+                    let Polled::ReservedMany(Ok(it)) = res else {
+                        panic!("reserve_many({n}) pending with room");
+                    };
+                    m.reserved += n;
+                    if n > 0 {
+                        took_slot_n(&mut m, &sends, None, n);
+                    }
+                    keep_half(&mut m, &mut permits, it, n);
+                } else {
+                    assert!(
+                        matches!(res, Polled::Pending),
+                        "reserve_many({n}) without room"
+                    );
+                    p.seq = next_seq;
+                    next_seq += 1;
+                    sends.push(p);
+                }
+            }
+            Op::TryReserveMany(k) => {
+                let n = k % (cap.max(1) + 1);
+                let res = tx.try_reserve_many(n);
+                if m.closed {
+                    assert!(matches!(res, Err(TrySendError::Closed(()))));
+                } else if n == 0 || can_reserve(&m, &mut sends, &mut recvs, n) {
+                    let it = res.expect("n free slots");
+                    m.reserved += n;
+                    if n > 0 {
+                        took_slot_n(&mut m, &sends, None, n);
+                    }
+                    keep_half(&mut m, &mut permits, it, n);
                 } else {
                     assert!(matches!(res, Err(TrySendError::Full(()))));
                 }
@@ -531,6 +643,11 @@ pub fn run(cap: usize, ops: &[Op]) {
                         assert_eq!(r, Err(SendError(*v)), "the value comes back");
                     }
                     (St::Closed, Polled::Reserved(r), _) => assert!(r.is_err()),
+                    (St::Done(_), Polled::ReservedMany(r), &Fut::ReserveMany(_, n)) => {
+                        // The slots were counted when they were granted.
+                        keep_half(&mut m, &mut permits, r.expect("granted"), n);
+                    }
+                    (St::Closed, Polled::ReservedMany(r), _) => assert!(r.is_err()),
                     (st, _, _) => panic!("served send ({st:?}) still pending"),
                 }
                 if st != St::Queued && !requeued {
@@ -539,10 +656,10 @@ pub fn run(cap: usize, ops: &[Op]) {
             }
             Op::DropSend(i) if !sends.is_empty() => {
                 let p = sends.remove(i % sends.len());
-                let reserve = matches!(p.fut, Fut::Reserve(_));
+                let (reserve, want) = (p.fut.is_reserve(), p.fut.want());
                 drop(p.fut);
                 if (reserve && matches!(p.st, St::Done(_))) || p.st == St::Granted {
-                    m.reserved -= 1; // a granted slot passes on
+                    m.reserved -= want; // granted slots pass on
                 }
                 if p.st == St::Woken {
                     m.woken -= 1; // the wake-up passes on

@@ -364,3 +364,52 @@ fn closed_fires_when_a_wake_of_the_close_panics() {
     assert!(w.poll_box(&mut closed).is_ready());
     assert_eq!(poll(&mut r, Waker::noop()), Poll::Ready(Err(RecvError)));
 }
+
+// ------------------------------------------------------------ poll_recv
+
+/// `poll_recv` queues the receiver (FIFO with the others) and registers the
+/// task's waker; the value handed to it is returned by the next poll, and
+/// a receiver dropped with a value handed to its poll passes it on.
+#[test]
+fn poll_recv_waits_in_line_and_passes_a_handed_value_on_when_dropped() {
+    let (tx, mut rx1) = bounded(1);
+    let mut rx2 = rx1.clone();
+    let (w1, w2) = (CountingWaker::new(), CountingWaker::new());
+    let mut cx1 = Context::from_waker(w1.waker());
+    let mut cx2 = Context::from_waker(w2.waker());
+    assert_eq!(rx1.poll_recv(&mut cx1), Poll::Pending);
+    assert_eq!(rx2.poll_recv(&mut cx2), Poll::Pending);
+    tx.try_send(1).unwrap();
+    assert_eq!((w1.count(), w2.count()), (1, 0), "the first in line");
+    assert_eq!(rx1.poll_recv(&mut cx1), Poll::Ready(Some(1)));
+    assert_eq!(rx1.poll_recv(&mut cx1), Poll::Pending, "in line again");
+    tx.try_send(2).unwrap();
+    assert_eq!(w2.count(), 1, "the second was next");
+    drop(rx2); // never polled again: its value goes to rx1
+    assert_eq!(w1.count(), 2);
+    assert_eq!(rx1.poll_recv(&mut cx1), Poll::Ready(Some(2)));
+    drop(tx);
+    assert_eq!(rx1.poll_recv(&mut cx1), Poll::Ready(None));
+}
+
+/// `poll_recv_many` waits for one value, then takes what is there up to
+/// the limit; a limit of 0 returns at once without queueing.
+#[test]
+fn poll_recv_many_waits_for_one_then_takes_up_to_the_limit() {
+    let (tx, mut rx) = bounded(4);
+    let w = CountingWaker::new();
+    let mut cx = Context::from_waker(w.waker());
+    let mut buf = vec![9];
+    assert_eq!(rx.poll_recv_many(&mut cx, &mut buf, 0), Poll::Ready(0));
+    assert_eq!(rx.poll_recv_many(&mut cx, &mut buf, 3), Poll::Pending);
+    for v in 0..4 {
+        tx.try_send(v).unwrap();
+    }
+    assert_eq!(w.count(), 1, "woken by the first value");
+    assert_eq!(rx.poll_recv_many(&mut cx, &mut buf, 3), Poll::Ready(3));
+    assert_eq!(buf, [9, 0, 1, 2], "appended, in order");
+    rx.close();
+    assert_eq!(rx.poll_recv_many(&mut cx, &mut buf, 3), Poll::Ready(1));
+    assert_eq!(rx.poll_recv_many(&mut cx, &mut buf, 3), Poll::Ready(0));
+    assert_eq!(buf, [9, 0, 1, 2, 3]);
+}

@@ -137,7 +137,79 @@ impl<T> Receiver<T> {
             return 0;
         };
         buf.push(first);
-        let mut n = 1;
+        1 + self.drain_into(buf, limit - 1)
+    }
+
+    /// Polls for the next value, for hand-written futures and `poll`-based
+    /// APIs (tokio's `Receiver::poll_recv`): `Ready(Some(v))`, `Pending`
+    /// (the task's waker is registered), or `Ready(None)` once the channel
+    /// is closed and drained. The same as the [`Stream`] impl's
+    /// `poll_next`, and it shares its wait.
+    ///
+    /// # Cancel safety
+    /// Nothing to drop: the wait a `Pending` poll queued is kept inside the
+    /// receiver and resumed by the next `poll_recv` (or `poll_next`); see
+    /// the [`Stream`] impl for what that means when you switch to
+    /// [`recv`](Self::recv) on the same receiver.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::task::{Context, Poll, Waker};
+    /// let (tx, mut rx) = weftwork::channel::bounded(1);
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert_eq!(rx.poll_recv(&mut cx), Poll::Pending); // empty: waits
+    /// tx.try_send(7).unwrap(); // handed to the waiting poll
+    /// assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(7)));
+    /// drop(tx);
+    /// assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(None));
+    /// ```
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        Pin::new(self).poll_next(cx)
+    }
+
+    /// [`poll_recv`](Self::poll_recv), then up to `limit` values in all
+    /// (those available without waiting) into `buf`, as
+    /// [`recv_many`](Self::recv_many) does: `Ready(n)` with `n` added, `0`
+    /// only when the channel is closed and drained (or `limit` is 0).
+    ///
+    /// # Cancel safety
+    /// As [`poll_recv`](Self::poll_recv): no value is taken by a `Pending`
+    /// poll.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::task::{Context, Poll, Waker};
+    /// let (tx, mut rx) = weftwork::channel::bounded(4);
+    /// for i in 0..3 {
+    ///     tx.try_send(i).unwrap();
+    /// }
+    /// let mut buf = Vec::new();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert_eq!(rx.poll_recv_many(&mut cx, &mut buf, 2), Poll::Ready(2));
+    /// assert_eq!(rx.poll_recv_many(&mut cx, &mut buf, 2), Poll::Ready(1));
+    /// assert_eq!(buf, [0, 1, 2]);
+    /// assert_eq!(rx.poll_recv_many(&mut cx, &mut buf, 2), Poll::Pending);
+    /// ```
+    pub fn poll_recv_many(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<T>,
+        limit: usize,
+    ) -> Poll<usize> {
+        if limit == 0 {
+            return Poll::Ready(0);
+        }
+        let Some(first) = core::task::ready!(self.poll_recv(cx)) else {
+            return Poll::Ready(0);
+        };
+        buf.push(first);
+        Poll::Ready(1 + self.drain_into(buf, limit - 1))
+    }
+
+    /// Moves up to `limit` values available now into `buf`; returns how
+    /// many.
+    fn drain_into(&self, buf: &mut Vec<T>, limit: usize) -> usize {
+        let mut n = 0;
         while n < limit {
             match self.try_recv() {
                 Ok(v) => buf.push(v),

@@ -85,6 +85,18 @@
 //! in every runtime), so that deciding to wait and queueing are one
 //! critical section.
 //!
+//! **Many slots at once** (`reserve_many(n)`, `n <= max(cap, 1)`): a
+//! newcomer takes `n` free slots or none. A parked one (`Node::want`) is
+//! granted all `n` together, at the head of the line or as the owed
+//! eldest, once `n` slots are free beyond those woken for; until then
+//! nobody behind it is served (FIFO, as tokio's semaphore), though
+//! newcomers may still take free slots. Taking `n` slots counts `n`
+//! passes against the eldest ([`State::took_slots`]), and a reservation
+//! that would take the eldest past `max_passes` waits
+//! ([`State::may_pass`]) — so the bound stays exact. Dropped after the
+//! grant, it gives all `n` back; its `PermitIterator` frees the slots it
+//! still holds when dropped.
+//!
 //! **Rendezvous** (`cap == 0`) is the same machine with one rule more: a
 //! sender is served only by a receiver — handed to a parked one, or taken by
 //! one from the sender queue — never into the ring; here a receiver

@@ -9,12 +9,21 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use common::*;
-use weftwork::channel::{SendError, TryRecvError, TrySendError, bounded};
+use weftwork::channel::{Receiver, SendError, Sender, TryRecvError, TrySendError, bounded};
 
 /// `MAX_BYPASS × cap - 1`: how often the eldest waiting sender may be
 /// passed.
 fn max_passes(cap: usize) -> usize {
     weftwork::Mutex::<()>::MAX_BYPASS * cap - 1
+}
+
+/// A channel of `cap` slots holding `0..cap`.
+fn full(cap: usize) -> (Sender<usize>, Receiver<usize>) {
+    let (tx, rx) = bounded(cap);
+    for i in 0..cap {
+        tx.try_send(i).unwrap();
+    }
+    (tx, rx)
 }
 
 #[test]
@@ -116,9 +125,7 @@ fn more_slots_than_the_capacity_panic_with_the_counts() {
 /// both slots are free they are granted together.
 #[test]
 fn parked_reserve_many_waits_for_all_its_slots_at_the_head() {
-    let (tx, rx) = bounded(2);
-    tx.try_send(0).unwrap();
-    tx.try_send(1).unwrap();
+    let (tx, rx) = full(2);
     let (wr, ws) = (CountingWaker::new(), CountingWaker::new());
     let mut many = Box::pin(tx.reserve_many(2));
     assert!(wr.poll_box(&mut many).is_pending(), "full: it parks");
@@ -143,9 +150,7 @@ fn parked_reserve_many_waits_for_all_its_slots_at_the_head() {
 /// passes them on: both parked sends behind it are served.
 #[test]
 fn granted_reserve_many_dropped_passes_every_slot_on() {
-    let (tx, rx) = bounded(2);
-    tx.try_send(0).unwrap();
-    tx.try_send(1).unwrap();
+    let (tx, rx) = full(2);
     let w = CountingWaker::new();
     let mut many = Box::pin(tx.reserve_many(2));
     assert!(w.poll_box(&mut many).is_pending());
@@ -169,10 +174,7 @@ fn granted_reserve_many_dropped_passes_every_slot_on() {
 #[test]
 fn reserve_many_is_granted_after_the_pass_bound() {
     let cap = 3;
-    let (tx, rx) = bounded(cap);
-    for i in 0..cap {
-        tx.try_send(i).unwrap();
-    }
+    let (tx, rx) = full(cap);
     let w = CountingWaker::new();
     let mut many = Box::pin(tx.reserve_many(cap));
     assert!(w.poll_box(&mut many).is_pending());
@@ -205,10 +207,7 @@ fn reserve_many_is_granted_after_the_pass_bound() {
 #[test]
 fn a_newcomer_reserving_many_counts_one_pass_per_slot() {
     let cap = 2;
-    let (tx, rx) = bounded(cap);
-    for i in 0..cap {
-        tx.try_send(i).unwrap();
-    }
+    let (tx, rx) = full(cap);
     let w = CountingWaker::new();
     let mut eldest = Box::pin(tx.send(usize::MAX));
     assert!(w.poll_box(&mut eldest).is_pending());
@@ -241,10 +240,7 @@ fn a_newcomer_reserving_many_counts_one_pass_per_slot() {
 #[test]
 fn younger_reserve_many_waits_rather_than_pass_the_eldest_past_its_bound() {
     let cap = 3;
-    let (tx, rx) = bounded(cap);
-    for i in 0..cap {
-        tx.try_send(i).unwrap();
-    }
+    let (tx, rx) = full(cap);
     let (we, wr) = (CountingWaker::new(), CountingWaker::new());
     let mut eldest = Box::pin(tx.send(usize::MAX));
     assert!(we.poll_box(&mut eldest).is_pending());
@@ -271,9 +267,7 @@ fn younger_reserve_many_waits_rather_than_pass_the_eldest_past_its_bound() {
 
 #[test]
 fn close_fails_a_parked_reserve_many_and_a_granted_one_sends_nothing() {
-    let (tx, rx) = bounded(2);
-    tx.try_send(0).unwrap();
-    tx.try_send(1).unwrap();
+    let (tx, rx) = full(2);
     let w = CountingWaker::new();
     let mut parked = Box::pin(tx.reserve_many(2));
     assert!(w.poll_box(&mut parked).is_pending());

@@ -186,24 +186,16 @@ pin_project! {
     /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct Reserve<'a, T> {
-        chan: &'a Chan<T>,
+        // A reservation of one slot.
         #[pin]
-        wait: Wait<T>,
-    }
-
-    impl<T> PinnedDrop for Reserve<'_, T> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            this.chan.cancel_reserve(this.wait);
-        }
+        one: ReserveMany<'a, T>,
     }
 }
 
 impl<'a, T> Reserve<'a, T> {
     pub(super) fn new(chan: &'a Chan<T>) -> Self {
         Self {
-            chan,
-            wait: Wait::new(),
+            one: ReserveMany::new(chan, 1),
         }
     }
 }
@@ -212,13 +204,9 @@ impl<'a, T> Future for Reserve<'a, T> {
     type Output = Result<Permit<'a, T>, SendError<()>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let chan: &'a Chan<T> = this.chan;
-        let res = ready!(chan.poll_reserve(this.wait, cx, 1));
-        Poll::Ready(match res {
-            Ok(()) => Ok(Permit::new(chan)),
-            Err(()) => Err(SendError(())),
-        })
+        let res = ready!(self.project().one.poll(cx));
+        // The iterator's one slot passes into the permit.
+        Poll::Ready(res.map(|mut it| it.next().expect("one slot was reserved")))
     }
 }
 

@@ -204,9 +204,14 @@ impl<'a, T> Future for Reserve<'a, T> {
     type Output = Result<Permit<'a, T>, SendError<()>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let res = ready!(self.project().one.poll(cx));
-        // The iterator's one slot passes into the permit.
-        Poll::Ready(res.map(|mut it| it.next().expect("one slot was reserved")))
+        // `ReserveMany::poll` with `n == 1` known here, and no iterator.
+        let one = self.project().one.project();
+        let chan: &'a Chan<T> = one.chan;
+        let res = ready!(chan.poll_reserve(one.wait, cx, 1));
+        Poll::Ready(match res {
+            Ok(()) => Ok(Permit::new(chan)),
+            Err(()) => Err(SendError(())),
+        })
     }
 }
 

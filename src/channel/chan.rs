@@ -296,7 +296,7 @@ impl<T> Chan<T> {
         &self,
         mut wait: Pin<&mut Wait<T>>,
         cx: &mut Context<'_>,
-        (receiver, want): (bool, usize),
+        (receiver, want): (bool, u32),
         attempt: impl FnOnce(&mut State<T>, &mut Wakes) -> Result<R, Option<T>>,
     ) -> Poll<R> {
         let ptr = wait.as_mut().ptr();
@@ -527,8 +527,9 @@ impl<T> Chan<T> {
     }
 
     /// The reserve core behind `Reserve`, `ReserveMany`, `ReserveOwned`
-    /// and `PollSender`: `Ok` once `n` slots are held (`n <= slots`, checked
-    /// by the caller; rendezvous: `n <= 1` and a receiver is parked; `n ==
+    /// and `PollSender`: `Ok` once `n` slots are held (`n <= slots` and `n
+    /// <= u32::MAX`, checked by the caller; rendezvous: `n <= 1` and a
+    /// receiver is parked; `n ==
     /// 0` at once), `Err` once closed.
     #[inline]
     pub(crate) fn poll_reserve(
@@ -545,7 +546,8 @@ impl<T> Chan<T> {
                 })
             });
         }
-        self.attempt_or_park(wait, cx, (false, n), |st, _| {
+        let want = u32::try_from(n).expect("`reserve_many` checks `n <= u32::MAX`");
+        self.attempt_or_park(wait, cx, (false, want), |st, _| {
             match self.reserve_now(st, n) {
                 Err(TrySendError::Full(())) => Err(None),
                 res => Ok(res.map_err(|_| ())),
@@ -558,7 +560,7 @@ impl<T> Chan<T> {
     pub(crate) fn cancel_reserve(&self, wait: Pin<&mut Wait<T>>) {
         self.cancel(wait, false, |st, n, _| {
             if n.status == Status::Done {
-                st.reserved -= n.want;
+                st.reserved -= n.want as usize;
             }
         });
     }

@@ -215,7 +215,8 @@ impl<T> Sender<T> {
     ///
     /// # Panics
     /// If `n` exceeds the capacity (on a rendezvous channel, 1): those
-    /// slots could never all be free at once.
+    /// slots could never all be free at once. Also above `u32::MAX`, on a
+    /// channel that large.
     ///
     /// # Cancel safety
     /// See [`ReserveMany`]: dropping it loses no slot.
@@ -246,7 +247,8 @@ impl<T> Sender<T> {
     /// # Panics
     /// If `n` exceeds the capacity (on a rendezvous channel, 1): those
     /// slots could never all be free at once, so `Full` would be a lie
-    /// that a retry loop never gets past.
+    /// that a retry loop never gets past. Also above `u32::MAX`, on a
+    /// channel that large.
     ///
     /// # Examples
     /// ```
@@ -272,11 +274,11 @@ impl<T> Sender<T> {
     /// [`try_reserve_many`](Self::try_reserve_many).
     fn check_many(&self, n: usize) {
         let cap = self.chan.capacity();
+        let most = cap.max(1).min(u32::MAX as usize);
         assert!(
-            n <= cap.max(1),
+            n <= most,
             "weftwork::channel: cannot reserve {n} slots at once on a channel of capacity {cap} \
-             (at most {})",
-            cap.max(1)
+             (at most {most})"
         );
     }
 

@@ -179,7 +179,7 @@ impl<T> State<T> {
         value: Option<T>,
         waker: Waker,
         receiver: bool,
-        want: usize,
+        want: u32,
     ) {
         // SAFETY: as the caller promised; the node is written before the
         // list reaches it.
@@ -277,7 +277,7 @@ impl<T> State<T> {
         let (e, _) = self.eldest().expect("owed to a waiting sender");
         // SAFETY: `e` is linked in the list its status names, and the lock
         // is held; `with` not nested.
-        let want = unsafe { Wait::with(e, |n| n.want) };
+        let want = unsafe { Wait::with(e, |n| n.want as usize) };
         if self.room() < want || self.spare() < want {
             return Some(false);
         }
@@ -521,7 +521,7 @@ impl<T> State<T> {
             let slot = self.room() > self.woken;
             // SAFETY: `s` is linked and the lock is held.
             let (ticket, is_reserve, want) =
-                unsafe { Wait::with(s, |n| (n.ticket, n.value.is_none(), n.want)) };
+                unsafe { Wait::with(s, |n| (n.ticket, n.value.is_none(), n.want as usize)) };
             // A younger `reserve_many` also waits while its `want` passes
             // would take the eldest past its bound (`want == 1`: the owed
             // eldest was granted above if a slot is free).

@@ -84,8 +84,10 @@ pub(crate) struct Node<T> {
     /// waiting sender is the one with the oldest ticket.
     pub(crate) ticket: u32,
     /// The slots a sender waits for: one for a `send` or a `reserve`, `n`
-    /// for a `reserve_many(n)`, granted all at once.
-    pub(crate) want: usize,
+    /// for a `reserve_many(n)`, granted all at once. A `u32` (as `n` is
+    /// bounded), so that it packs beside `lost` and `ticket`: a `usize`
+    /// made every waiter 8 bytes bigger, and the cap-1 SPSC row 5 % slower.
+    pub(crate) want: u32,
 }
 
 /// One waiter, pinned inside a future (or a box a handle keeps).
@@ -162,7 +164,7 @@ impl<T> Wait<T> {
         value: Option<T>,
         waker: Waker,
         ticket: u32,
-        want: usize,
+        want: u32,
     ) {
         // SAFETY: alive and exclusive (caller); the cell hands out its
         // pointer for the closure's duration only.

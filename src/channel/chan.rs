@@ -527,10 +527,9 @@ impl<T> Chan<T> {
     }
 
     /// The reserve core behind `Reserve`, `ReserveMany`, `ReserveOwned`
-    /// and `PollSender`: `Ok` once `n` slots are held (`n <= slots` and `n
-    /// <= u32::MAX`, checked by the caller; rendezvous: `n <= 1` and a
-    /// receiver is parked; `n ==
-    /// 0` at once), `Err` once closed.
+    /// and `PollSender`: `Ok` once `n` slots are held (`n <= slots` and
+    /// `n <= u32::MAX`, checked by the caller; rendezvous: `n <= 1` and a
+    /// receiver is parked; `n == 0` at once), `Err` once closed.
     #[inline]
     pub(crate) fn poll_reserve(
         &self,

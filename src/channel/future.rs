@@ -220,10 +220,10 @@ pin_project! {
     /// waits (FIFO among senders) until `n` slots are free and takes them
     /// all at once. While it waits at the head of the line, senders that
     /// waited less are not served before it; senders that never waited may
-    /// still take a free slot first, until it was passed
-    /// [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS) × capacity - 1
-    /// times (each slot taken counts one pass): then free slots are kept
-    /// for it until it has its `n`.
+    /// still take free slots first, but once it is the longest-waiting
+    /// sender, fewer than [`Mutex::MAX_BYPASS`](crate::Mutex::MAX_BYPASS)
+    /// × capacity times (each slot taken counts one pass): then free slots
+    /// are kept for it until it has its `n`.
     ///
     /// # Cancel safety
     /// Dropping it at any point loses no slot and no wake-up: slots it was

@@ -219,8 +219,8 @@ impl<T> State<T> {
 
     /// Whether a sender other than the eldest waiting one may take `n`
     /// slots now (`n <= slots`): `n` passes more keep the eldest within
-    /// `max_passes`, or the count is stale (it starts afresh). With `n ==
-    /// 1`, exactly when the eldest is not [`owed`](Self::owed).
+    /// `max_passes`, or the count is stale (it starts afresh). With
+    /// `n == 1`, exactly when the eldest is not [`owed`](Self::owed).
     #[inline]
     pub(super) fn may_pass(&self, n: usize) -> bool {
         let n = u32::try_from(n).unwrap_or(u32::MAX);
@@ -265,11 +265,11 @@ impl<T> State<T> {
         }
     }
 
-    /// Grants the owed eldest sender the free slots it waits for (one, or a
+    /// Grants the owed eldest sender the slots it waits for (one, or a
     /// `reserve_many`'s `n`), if they are free: it leaves its list, marked
-    /// `Done`, the slots counted in `reserved` (a
-    /// `send` places its value when it polls, [`State::fill`]). A woken
-    /// sender's wake-up is already on its way; a parked one is woken.
+    /// `Done`, the slots counted in `reserved` (a `send` places its value
+    /// when it polls, [`State::fill`]). A woken sender's wake-up is
+    /// already on its way; a parked one is woken.
     /// Returns whether it was granted, `None` if its wake-up did not fit
     /// in `wakes`.
     #[cold]

@@ -5,11 +5,14 @@
 mod common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use common::*;
-use weftwork::channel::{Receiver, SendError, Sender, TryRecvError, TrySendError, bounded};
+use weftwork::channel::{
+    Receiver, ReserveMany, SendError, Sender, TryRecvError, TrySendError, bounded,
+};
 
 /// `MAX_BYPASS × cap - 1`: how often the eldest waiting sender may be
 /// passed.
@@ -24,6 +27,18 @@ fn full(cap: usize) -> (Sender<usize>, Receiver<usize>) {
         tx.try_send(i).unwrap();
     }
     (tx, rx)
+}
+
+/// A `reserve_many(n)` polled once with `w`'s waker: it must park.
+#[track_caller]
+fn parked_reserve<'a>(
+    tx: &'a Sender<usize>,
+    n: usize,
+    w: &CountingWaker,
+) -> Pin<Box<ReserveMany<'a, usize>>> {
+    let mut fut = Box::pin(tx.reserve_many(n));
+    assert!(w.poll_box(&mut fut).is_pending(), "no room yet: it parks");
+    fut
 }
 
 #[test]
@@ -127,8 +142,7 @@ fn more_slots_than_the_capacity_panic_with_the_counts() {
 fn parked_reserve_many_waits_for_all_its_slots_at_the_head() {
     let (tx, rx) = full(2);
     let (wr, ws) = (CountingWaker::new(), CountingWaker::new());
-    let mut many = Box::pin(tx.reserve_many(2));
-    assert!(wr.poll_box(&mut many).is_pending(), "full: it parks");
+    let mut many = parked_reserve(&tx, 2, &wr);
     let mut send = Box::pin(tx.send(2));
     assert!(ws.poll_box(&mut send).is_pending(), "parks behind it");
     assert_eq!(rx.try_recv(), Ok(0));
@@ -152,8 +166,7 @@ fn parked_reserve_many_waits_for_all_its_slots_at_the_head() {
 fn granted_reserve_many_dropped_passes_every_slot_on() {
     let (tx, rx) = full(2);
     let w = CountingWaker::new();
-    let mut many = Box::pin(tx.reserve_many(2));
-    assert!(w.poll_box(&mut many).is_pending());
+    let many = parked_reserve(&tx, 2, &w);
     let mut sends = [Box::pin(tx.send(2)), Box::pin(tx.send(3))];
     for s in &mut sends {
         assert!(w.poll_box(s).is_pending());
@@ -176,8 +189,7 @@ fn reserve_many_is_granted_after_the_pass_bound() {
     let cap = 3;
     let (tx, rx) = full(cap);
     let w = CountingWaker::new();
-    let mut many = Box::pin(tx.reserve_many(cap));
-    assert!(w.poll_box(&mut many).is_pending());
+    let mut many = parked_reserve(&tx, cap, &w);
     let mut passes = 0;
     loop {
         assert!(passes <= max_passes(cap), "never kept for it");
@@ -244,8 +256,7 @@ fn younger_reserve_many_waits_rather_than_pass_the_eldest_past_its_bound() {
     let (we, wr) = (CountingWaker::new(), CountingWaker::new());
     let mut eldest = Box::pin(tx.send(usize::MAX));
     assert!(we.poll_box(&mut eldest).is_pending());
-    let mut many = Box::pin(tx.reserve_many(2));
-    assert!(wr.poll_box(&mut many).is_pending());
+    let mut many = parked_reserve(&tx, 2, &wr);
     // The eldest is woken for the first freed slot, then newcomers pass
     // it (its task does not run) until it is one pass short.
     for _ in 0..max_passes(cap) - 1 {
@@ -269,8 +280,7 @@ fn younger_reserve_many_waits_rather_than_pass_the_eldest_past_its_bound() {
 fn close_fails_a_parked_reserve_many_and_a_granted_one_sends_nothing() {
     let (tx, rx) = full(2);
     let w = CountingWaker::new();
-    let mut parked = Box::pin(tx.reserve_many(2));
-    assert!(w.poll_box(&mut parked).is_pending());
+    let mut parked = parked_reserve(&tx, 2, &w);
     tx.close();
     assert_eq!(w.count(), 1, "close wakes it");
     assert!(matches!(
@@ -280,8 +290,7 @@ fn close_fails_a_parked_reserve_many_and_a_granted_one_sends_nothing() {
 
     let (tx, rx2) = bounded(2);
     tx.try_send(0).unwrap();
-    let mut granted = Box::pin(tx.reserve_many(2));
-    assert!(w.poll_box(&mut granted).is_pending());
+    let mut granted = parked_reserve(&tx, 2, &w);
     assert_eq!(rx2.try_recv(), Ok(0)); // granted both
     rx2.close();
     let mut permits = ready(w.poll_box(&mut granted), "granted before the close").unwrap();
@@ -302,8 +311,7 @@ fn rendezvous_reserve_many_of_one_waits_for_a_receiver() {
         Err(TrySendError::Full(()))
     ));
     let (ws, wr) = (CountingWaker::new(), CountingWaker::new());
-    let mut many = Box::pin(tx.reserve_many(1));
-    assert!(ws.poll_box(&mut many).is_pending());
+    let mut many = parked_reserve(&tx, 1, &ws);
     let mut recv = Box::pin(rx.recv());
     assert!(wr.poll_box(&mut recv).is_pending());
     assert_eq!(ws.count(), 1, "a parked receiver is the slot");

@@ -344,7 +344,7 @@ impl Dropping<'_> {
         while let Some(t) = self.batch.get(self.dropped) {
             let p = t.ptr();
             // Counted first: if its destructor panics, it is not dropped
-            // again (the assignment in `drop_future` still leaves `None`
+            // again (the assignment in `drop_future` still leaves `Gone`
             // in the cell when the old value's drop unwinds).
             self.dropped += 1;
             // SAFETY: out of the slab and not `Polling` any more (the

@@ -171,7 +171,7 @@ impl<'env> Core<'env> {
     {
         let flags = if handle { HANDLE } else { 0 } | if counted { COUNTED } else { 0 };
         let ctl = Ctl::new(State::Runnable, flags, set);
-        let mut task = TaskRef::new(fut, &self.shared, ctl);
+        let task = TaskRef::new(fut, &self.shared, ctl);
         let ptr = task.ptr();
         let res = self.shared.lock.with(|s| {
             match s.closed {
@@ -179,8 +179,7 @@ impl<'env> Core<'env> {
                 Closed::Finished => return Err((task, true)),
                 Closed::TornDown => return Err((task, false)),
             }
-            let i = s.reserve_slot();
-            task.set_index(i);
+            let i = s.insert(task);
             let admitted = !counted || s.running < s.limit;
             if set != NO_SET {
                 completions::add_member(s, set, !admitted);
@@ -191,7 +190,7 @@ impl<'env> Core<'env> {
                     s.running += 1;
                 } else {
                     s.waiting.push_back(i);
-                    // SAFETY: the lock is held; unpublished until below.
+                    // SAFETY: the lock is held; unpublished until the lock is released.
                     unsafe {
                         ptr.with_ctl(|c| {
                             c.state = State::Waiting;
@@ -200,7 +199,6 @@ impl<'env> Core<'env> {
                     };
                 }
             }
-            s.fill(i, task);
             // A new child is marked queued: it is pushed here, or when it
             // is admitted (it has no waker before its first poll).
             Ok(if admitted {

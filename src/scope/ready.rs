@@ -201,23 +201,20 @@ impl Inner {
         self.slots.len()
     }
 
-    /// Reserves a free slot for a child about to be put in it with
-    /// [`fill`](Self::fill).
-    pub(crate) fn reserve_slot(&mut self) -> usize {
+    /// Puts `task` (not published yet) in a free slot, the first of the
+    /// free list or a new one, records the slot in it, and returns it.
+    pub(crate) fn insert(&mut self, mut task: TaskRef) -> usize {
         if self.free == NO_SLOT {
-            return self.slots.push(Slot::Free(NO_SLOT));
+            task.set_index(self.slots.len());
+            return self.slots.push(Slot::Held(task));
         }
         let i = self.free;
-        let Slot::Free(next) = self.slots[i] else {
+        task.set_index(i);
+        let Slot::Free(next) = core::mem::replace(&mut self.slots[i], Slot::Held(task)) else {
             unreachable!("the free list holds free slots")
         };
         self.free = next;
         i
-    }
-
-    /// Puts `task` in slot `i`, just reserved.
-    pub(crate) fn fill(&mut self, i: usize, task: TaskRef) {
-        self.slots[i] = Slot::Held(task);
     }
 
     /// Takes the child out of slot `i`, if one is held there.

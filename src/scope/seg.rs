@@ -51,18 +51,32 @@ impl<T> SegVec<T> {
     }
 
     /// Appends `x` and returns its index.
+    #[inline]
     pub(crate) fn push(&mut self, x: T) -> usize {
-        match self.segs.get(self.fill) {
+        let fill = self.fill;
+        if let Some(s) = self.segs.get_mut(fill) {
+            let len = s.len();
+            if len < Self::SEG {
+                s.push(x);
+                return fill * Self::SEG + len;
+            }
+        }
+        self.push_to_next(x)
+    }
+
+    /// [`push`](Self::push) when the segment being filled is full, or
+    /// there is none yet.
+    #[cold]
+    fn push_to_next(&mut self, x: T) -> usize {
+        if self.segs.is_empty() {
             // The first segment grows as a `Vec` does (small scopes stay
             // small); it never grows past `SEG`.
-            None => self.segs.push(Vec::new()),
-            Some(s) if s.len() == Self::SEG => {
-                self.fill += 1;
-                if self.fill == self.segs.len() {
-                    self.segs.push(Vec::with_capacity(Self::SEG));
-                }
+            self.segs.push(Vec::new());
+        } else {
+            self.fill += 1;
+            if self.fill == self.segs.len() {
+                self.segs.push(Vec::with_capacity(Self::SEG));
             }
-            Some(_) => {}
         }
         let s = &mut self.segs[self.fill];
         s.push(x);

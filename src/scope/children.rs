@@ -164,6 +164,7 @@ impl<'env> Core<'env> {
     ///
     /// # Panics
     /// If the scope has already finished.
+    #[inline]
     pub(crate) fn spawn<F>(&self, fut: F, counted: bool, handle: bool, set: u32) -> Option<TaskPtr>
     where
         F: core::future::Future + Send + 'env,
@@ -171,7 +172,13 @@ impl<'env> Core<'env> {
     {
         let flags = if handle { HANDLE } else { 0 } | if counted { COUNTED } else { 0 };
         let ctl = Ctl::new(State::Runnable, flags, set);
-        let task = TaskRef::new(fut, &self.shared, ctl);
+        self.add(TaskRef::new(fut, &self.shared, ctl), counted, handle, set)
+    }
+
+    /// [`spawn`](Self::spawn)'s part that does not depend on the future's
+    /// type (compiled once, not once per future type): puts the new child
+    /// `task` in the slab and the ready queue.
+    fn add(&self, task: TaskRef, counted: bool, handle: bool, set: u32) -> Option<TaskPtr> {
         let ptr = task.ptr();
         let res = self.shared.lock.with(|s| {
             match s.closed {
@@ -190,7 +197,8 @@ impl<'env> Core<'env> {
                     s.running += 1;
                 } else {
                     s.waiting.push_back(i);
-                    // SAFETY: the lock is held; unpublished until the lock is released.
+                    // SAFETY: the lock is held; unpublished until it is
+                    // released.
                     unsafe {
                         ptr.with_ctl(|c| {
                             c.state = State::Waiting;

@@ -62,6 +62,7 @@ fn set_mut(s: &mut Inner, set: u32) -> &mut SetQ {
 /// slot): it joins its set's list, or, if the set is gone or the child did
 /// not complete, is handed back to be dropped. Also returns the consumer's
 /// waker to wake.
+#[inline]
 pub(super) fn retire_member(
     s: &mut Inner,
     c: &mut Ctl,

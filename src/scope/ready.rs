@@ -91,9 +91,10 @@ impl Inner {
     /// queued; the caller wakes the driver if it is not the driver), unless
     /// children let in early by [`admit_now`](Self::admit_now) still fill
     /// the limit.
+    #[inline]
     pub(crate) fn admit_next(&mut self) {
         self.running -= 1;
-        if self.running >= self.limit {
+        if self.running >= self.limit || self.waiting.is_empty() {
             return;
         }
         self.drop_stale_front();
@@ -203,6 +204,7 @@ impl Inner {
 
     /// Puts `task` (not published yet) in a free slot, the first of the
     /// free list or a new one, records the slot in it, and returns it.
+    #[inline]
     pub(crate) fn insert(&mut self, mut task: TaskRef) -> usize {
         if self.free == NO_SLOT {
             task.set_index(self.slots.len());

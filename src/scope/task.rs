@@ -424,6 +424,7 @@ impl TaskRef {
     /// reference for the slab and, if `ctl.handle`, one for a `JoinHandle`.
     /// Its slot index is set by [`set_index`](Self::set_index) before any
     /// waker exists.
+    #[inline]
     pub(crate) fn new<F>(fut: F, shared: &Arc<Shared>, ctl: Ctl) -> Self
     where
         F: Future + Send,

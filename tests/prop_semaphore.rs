@@ -22,7 +22,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Forget),
         1 => (any::<usize>(), n.clone()).prop_map(|(idx, n)| Op::Split { idx, n }),
         1 => (any::<usize>(), any::<usize>()).prop_map(|(into, from)| Op::Merge { into, from }),
-        2 => n.prop_map(Op::Add),
+        2 => n.clone().prop_map(Op::Add),
+        1 => n.prop_map(Op::ForgetPermits),
         1 => Just(Op::Close),
     ]
 }

@@ -85,3 +85,91 @@ fn dropping_a_permit_into_a_full_semaphore_panics() {
     sem.add_permits(1);
     drop(p);
 }
+
+/// `forget_permits` takes only free permits, at most `n` of them, and
+/// reports how many: held permits come back as usual, and a closed
+/// semaphore shrinks the same way.
+#[test]
+fn forget_permits_takes_only_free_permits() {
+    let sem = Semaphore::new(6);
+    let held = sem.try_acquire_many(2).unwrap();
+    assert_eq!(sem.forget_permits(0), 0);
+    assert_eq!(sem.forget_permits(1), 1);
+    assert_eq!(sem.available_permits(), 3);
+    assert_eq!(sem.forget_permits(10), 3, "only the free permits go");
+    assert_eq!(sem.available_permits(), 0);
+    assert_eq!(sem.forget_permits(1), 0);
+    drop(held);
+    assert_eq!(sem.available_permits(), 2);
+    sem.close();
+    assert_eq!(sem.forget_permits(1), 1);
+    assert_eq!(sem.available_permits(), 1);
+}
+
+/// While a waiter is queued no permit is free, so `forget_permits` takes
+/// none, not even the share the head waiter was already handed; the
+/// waiter is served in full by the next release.
+#[test]
+fn forget_permits_leaves_a_queued_waiters_share_alone() {
+    let sem = Semaphore::new(1);
+    let w = CountingWaker::new();
+    let mut waiter = Box::pin(sem.acquire_many(3));
+    assert!(
+        w.poll_box(&mut waiter).is_pending(),
+        "1 of 3 free: it queues"
+    );
+    assert_eq!(sem.forget_permits(5), 0);
+    sem.add_permits(2);
+    assert_eq!(w.count(), 1);
+    let p = ready(w.poll_box(&mut waiter), "served waiter").unwrap();
+    assert_eq!(p.num_permits(), 3);
+    drop(p);
+    assert_eq!(sem.forget_permits(5), 3);
+    assert_eq!(sem.available_permits(), 0);
+}
+
+/// `forget_permits` racing `add_permits`, acquires and releases on other
+/// threads: every permit is either forgotten (counted by the calls'
+/// results) or back in the semaphore at the end.
+#[test]
+#[cfg_attr(miri, ignore = "thread stress")]
+fn forget_permits_racing_acquire_and_release_loses_nothing() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const PERMITS: usize = 16;
+    let sem = Arc::new(Semaphore::new(PERMITS));
+    let (forgotten, added) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let workers: Vec<_> = (0..3)
+        .map(|t| {
+            let (sem, forgotten, added) = (sem.clone(), forgotten.clone(), added.clone());
+            std::thread::spawn(move || {
+                for i in 0..3000 {
+                    match (i + t) % 5 {
+                        0 => {
+                            forgotten.fetch_add(sem.forget_permits(2), Ordering::Relaxed);
+                        }
+                        1 => {
+                            sem.add_permits(1);
+                            added.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => {
+                            if let Ok(p) = sem.try_acquire_many(1 + i % 3) {
+                                std::hint::black_box(&p);
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let (forgotten, added) = (
+        forgotten.load(Ordering::Relaxed),
+        added.load(Ordering::Relaxed),
+    );
+    assert!(forgotten > 0, "some calls found free permits");
+    assert_eq!(sem.available_permits() + forgotten, PERMITS + added);
+}

@@ -27,6 +27,7 @@ enum FuzzOp {
     Split { idx: u8, n: u8 },
     Merge { into: u8, from: u8 },
     Add(u8),
+    ForgetPermits(u8),
     Close,
 }
 
@@ -57,6 +58,7 @@ impl From<&FuzzOp> for Op {
                 from: from.into(),
             },
             FuzzOp::Add(n) => Op::Add(permits(n)),
+            FuzzOp::ForgetPermits(n) => Op::ForgetPermits(permits(n)),
             FuzzOp::Close => Op::Close,
         }
     }

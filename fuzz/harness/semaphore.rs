@@ -51,6 +51,8 @@ pub enum Op {
     Merge { into: usize, from: usize },
     /// `add_permits(n)`.
     Add(usize),
+    /// `forget_permits(n)`: takes at most `n` of the free permits.
+    ForgetPermits(usize),
     /// `close()`.
     Close,
 }
@@ -331,6 +333,15 @@ impl<'a> Harness<'a> {
                 self.model.total += n;
                 let granted = self.model.sem.release(n);
                 self.mark_granted(granted);
+            }
+            Op::ForgetPermits(n) => {
+                let took = sem.forget_permits(n);
+                // With waiters no permit is free (the model's `free` is then
+                // the head waiter's share, which stays its own).
+                let expect = n.min(self.model.available());
+                assert_eq!(took, expect, "forget_permits({n})");
+                self.model.sem.free -= took;
+                self.model.forgotten += took;
             }
             Op::Close => {
                 sem.close();

@@ -19,7 +19,8 @@
 //! never hands off · M38 `Waiter::leave` stores `Relaxed` · M39 a grant
 //! sets the waiter's `left` flag before unlinking it · M40 a served waiter
 //! dropped without the lock keeps its permits · M41 `close` sets the flag
-//! before its last touch of the waiter.
+//! before its last touch of the waiter · M60 `forget_permits` takes free
+//! permits while the list lock is held.
 //!
 //! | model                               | mutations it catches |
 //! |-------------------------------------|----------------------|
@@ -33,6 +34,7 @@
 //! | served_waiter_polled_without_the_lock | M38, M39 |
 //! | served_waiter_dropped_racing_the_grant | M38, M39, M40 |
 //! | closed_waiter_polled_racing_the_close | M38, M41 |
+//! | forget_racing_a_waiter_that_queues  | M60* |
 #![cfg(loom)]
 
 use std::pin::pin;
@@ -304,5 +306,38 @@ fn closed_waiter_polled_racing_the_close() {
         closer.join().unwrap();
         drop(b);
         assert_eq!(sem.available_permits(), 2);
+    });
+}
+
+/// `forget_permits` racing a waiter that queues with a partial share: the
+/// one free permit goes either to the waiter (taken under the list lock,
+/// published with a plain store) or to `forget_permits`, never to both.
+#[test]
+fn forget_racing_a_waiter_that_queues() {
+    model(|| {
+        let sem = StdArc::new(Semaphore::new(1));
+        let forgetter = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.forget_permits(1))
+        };
+        let (waker, _wakes) = counting_waker();
+        let mut fut = Box::pin(sem.acquire_many(2));
+        assert!(poll_once(fut.as_mut(), &waker).is_pending());
+        let forgotten = forgetter.join().unwrap();
+        sem.add_permits(2);
+        let served = match poll_once(fut.as_mut(), &waker) {
+            Poll::Ready(Ok(p)) => p.num_permits(),
+            _ => 0,
+        };
+        // Dropped before any assertion: a queued future dropped while a
+        // failed assertion unwinds would take the list lock, which loom
+        // cannot schedule then (the model would hang, not fail).
+        drop(fut);
+        assert_eq!(served, 2, "the waiter was not served in full");
+        assert_eq!(
+            sem.available_permits() + forgotten,
+            3,
+            "a permit was both forgotten and handed out"
+        );
     });
 }

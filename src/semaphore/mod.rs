@@ -196,6 +196,30 @@ impl Semaphore {
         self.raw.release(n);
     }
 
+    /// Takes up to `n` free permits away for good, shrinking the
+    /// semaphore, and returns how many it took (tokio's
+    /// `Semaphore::forget_permits`).
+    ///
+    /// It never waits: permits that are held are not touched (forget them
+    /// when they come back, with [`SemaphorePermit::forget`]), and while
+    /// anyone waits no permit is free, so it takes none (permits a queued
+    /// waiter was already handed stay its own). It works on a closed
+    /// semaphore too, as [`available_permits`](Self::available_permits)
+    /// does.
+    ///
+    /// # Examples
+    /// ```
+    /// let sem = weftwork::Semaphore::new(5);
+    /// let held = sem.try_acquire_many(2).unwrap();
+    /// assert_eq!(sem.forget_permits(4), 3); // only 3 were free
+    /// assert_eq!(sem.available_permits(), 0);
+    /// drop(held); // held permits come back as usual
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
+    pub fn forget_permits(&self, n: usize) -> usize {
+        self.raw.forget(n)
+    }
+
     /// The number of free permits right now (0 while anyone waits).
     ///
     /// # Examples

@@ -165,9 +165,8 @@ impl RawSemaphore {
     /// The general case of the two above, kept out of line so that their
     /// one-CAS fast paths inline into every acquire future.
     #[inline(never)]
-    fn try_acquire_from(&self, n: usize, mut s: usize) -> Result<(), TryFail> {
-        let mut spins = 0;
-        loop {
+    fn try_acquire_from(&self, n: usize, s: usize) -> Result<(), TryFail> {
+        self.take_free(s, |s| {
             if s & CLOSED != 0 {
                 // `s` may come from a relaxed load: read it again with
                 // `Acquire` so whoever sees "closed" also sees everything
@@ -179,6 +178,25 @@ impl RawSemaphore {
             if s >> SHIFT < n || s & (HANDOFF | CLAIM) != 0 {
                 return Err(TryFail::NoPermits);
             }
+            Ok(n)
+        })
+        .map(drop)
+    }
+
+    /// Takes free permits from the state word with a CAS, starting from
+    /// the observed state `s` and waiting out the lock bit (its holder
+    /// publishes with a plain store that would undo a CAS made
+    /// meanwhile). `pick` says, for each state seen, how many to take, or
+    /// gives up with an error.
+    #[inline]
+    fn take_free<E>(
+        &self,
+        mut s: usize,
+        pick: impl Fn(usize) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        let mut spins = 0;
+        loop {
+            let take = pick(s)?;
             if s & LOCKED != 0 {
                 self.spin_wait(&mut spins);
                 s = self.state.load(Relaxed);
@@ -186,9 +204,9 @@ impl RawSemaphore {
             }
             match self
                 .state
-                .compare_exchange_weak(s, s - n * ONE, Acquire, Relaxed)
+                .compare_exchange_weak(s, s - take * ONE, Acquire, Relaxed)
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(take),
                 Err(actual) => s = actual,
             }
         }
@@ -235,6 +253,18 @@ impl RawSemaphore {
                 self.release_slow(locked, n);
             }
         }
+    }
+
+    /// Takes up to `n` free permits away for good and returns how many it
+    /// took. Never waits, and never takes a share already handed to a
+    /// waiter (with waiters, no permit is free).
+    pub(crate) fn forget(&self, n: usize) -> usize {
+        let s = self.state.load(Relaxed);
+        self.take_free(s, |s| match n.min(s >> SHIFT) {
+            0 => Err(()),
+            take => Ok(take),
+        })
+        .unwrap_or(0)
     }
 
     /// Without waiters, adds `n` free permits (one CAS) and returns `None`;

@@ -18,13 +18,25 @@
 //!   waits for it. No peer has a limit; `FuturesUnordered` running the same
 //!   children is the reference. (This row was quadratic before the
 //!   nineteenth session: 0.45 s at 40 k children.)
+//! * `woken_by_thread_1k`: [`SMALL`] children that each wait for a signal
+//!   another OS thread gives as soon as the child has registered its waker,
+//!   so every wake comes from that thread while the driver is busy polling
+//!   the other children: the wake path under contention with the driver.
+//!   Every crate waits on the same signals ([`Gate`]); `JoinSet` runs on a
+//!   current-thread tokio runtime, the others under
+//!   `futures::executor::block_on`.
 
+use std::future::{Future, poll_fn};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::sync::mpsc;
+use std::task::Poll;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use futures::task::AtomicWaker;
 use tokio::task::JoinSet;
 
 /// Children per round in `spawn_join_100k`.
@@ -151,6 +163,164 @@ fn past_full_limit(c: &mut Criterion) {
     g.finish();
 }
 
+/// One signal per child for `woken_by_thread_1k`.
+struct Signal {
+    /// The child has registered its waker.
+    armed: AtomicBool,
+    /// The signal was given.
+    fired: AtomicBool,
+    waker: AtomicWaker,
+}
+
+/// The signals of one round, and the thread that gives them: told to go,
+/// it waits for each child (in index order) to register, then wakes it
+/// from its own thread, and reports when it has woken them all.
+struct Gate {
+    signals: &'static [Signal],
+    go: mpsc::Sender<()>,
+    done: mpsc::Receiver<()>,
+}
+
+impl Gate {
+    fn new(n: usize) -> Gate {
+        let (go, go_rx) = mpsc::channel::<()>();
+        let (done_tx, done) = mpsc::channel();
+        // Leaked: the thread and the children of every round borrow them.
+        let signals: &'static [Signal] = (0..n)
+            .map(|_| Signal {
+                armed: AtomicBool::new(false),
+                fired: AtomicBool::new(false),
+                waker: AtomicWaker::new(),
+            })
+            .collect::<Vec<_>>()
+            .leak();
+        std::thread::spawn(move || {
+            while go_rx.recv().is_ok() {
+                for s in signals {
+                    while !s.armed.load(Acquire) {
+                        std::hint::spin_loop();
+                    }
+                    s.fired.store(true, Release);
+                    s.waker.wake();
+                }
+                if done_tx.send(()).is_err() {
+                    break;
+                }
+            }
+        });
+        Gate { signals, go, done }
+    }
+
+    /// Runs one round: `round` (the crate's set of children) while the
+    /// thread gives the signals.
+    fn round<R>(&self, round: impl FnOnce() -> R) -> R {
+        for s in self.signals {
+            s.armed.store(false, Relaxed);
+            s.fired.store(false, Relaxed);
+        }
+        self.go.send(()).unwrap();
+        let out = round();
+        self.done.recv().unwrap();
+        out
+    }
+
+    /// Child `i`'s wait for its signal.
+    fn wait(&self, i: usize) -> impl Future<Output = usize> + Send + 'static {
+        let s = &self.signals[i];
+        poll_fn(move |cx| {
+            if s.fired.load(Acquire) {
+                return Poll::Ready(i);
+            }
+            s.waker.register(cx.waker());
+            s.armed.store(true, Release);
+            if s.fired.load(Acquire) {
+                Poll::Ready(i)
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+}
+
+fn woken_by_thread(c: &mut Criterion) {
+    let n = SMALL;
+    let expect = n * (n - 1) / 2;
+    let gate = Gate::new(n);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("woken_by_thread_1k");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(20).measurement_time(Duration::from_secs(4));
+    g.bench_function("weftwork_handles", |b| {
+        b.iter(|| {
+            let sum = gate.round(|| {
+                futures::executor::block_on(weftwork::scope(async |s| {
+                    let handles: Vec<_> = (0..n).map(|i| s.spawn(gate.wait(i))).collect();
+                    let mut sum = 0;
+                    for h in handles {
+                        sum += h.await;
+                    }
+                    sum
+                }))
+            });
+            assert_eq!(sum, expect)
+        })
+    });
+    g.bench_function("weftwork_completions", |b| {
+        b.iter(|| {
+            let sum = gate.round(|| {
+                futures::executor::block_on(weftwork::scope(async |s| {
+                    let mut set = s.completions::<usize>();
+                    for i in 0..n {
+                        set.spawn(gate.wait(i));
+                    }
+                    let mut sum = 0;
+                    while let Some(i) = set.next().await {
+                        sum += i;
+                    }
+                    sum
+                }))
+            });
+            assert_eq!(sum, expect)
+        })
+    });
+    g.bench_function("futures_unordered", |b| {
+        b.iter(|| {
+            let sum = gate.round(|| {
+                futures::executor::block_on(async {
+                    let mut set: FuturesUnordered<_> = (0..n).map(|i| gate.wait(i)).collect();
+                    let mut sum = 0;
+                    while let Some(i) = set.next().await {
+                        sum += i;
+                    }
+                    sum
+                })
+            });
+            assert_eq!(sum, expect)
+        })
+    });
+    g.bench_function("tokio_joinset", |b| {
+        b.iter(|| {
+            let sum = gate.round(|| {
+                rt.block_on(async {
+                    let mut set = JoinSet::new();
+                    for i in 0..n {
+                        set.spawn(gate.wait(i));
+                    }
+                    let mut sum = 0;
+                    while let Some(i) = set.join_next().await {
+                        sum += i.unwrap();
+                    }
+                    sum
+                })
+            });
+            assert_eq!(sum, expect)
+        })
+    });
+    g.finish();
+}
+
 fn group(c: &mut Criterion, name: &str, n: usize, yield_once: bool) {
     let expect = n * (n - 1) / 2;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -194,5 +364,6 @@ fn main() {
     group(&mut c, "spawn_join_100k", CHILDREN, false);
     group(&mut c, "spawn_join_yield_1k", SMALL, true);
     past_full_limit(&mut c);
+    woken_by_thread(&mut c);
     c.final_summary();
 }

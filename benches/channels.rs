@@ -16,8 +16,9 @@
 //!   futures' `channel(0)` still buffers one value per sender).
 //!
 //! Before the measurements, a table of how often each crate's send and
-//! receive futures suspended their task in the `spsc_cap1` and 128-task
-//! MPMC workloads is printed to stderr (untimed; see `benches/README.md`).
+//! receive futures suspended their task in the `spsc_cap1`, MPSC, MPMC,
+//! 128-task MPMC and rendezvous workloads is printed to stderr (untimed;
+//! see `benches/README.md`).
 //!
 //! Note on `futures::channel::mpsc::channel(n)`: its capacity is
 //! `n + number of senders`; it is given `cap - 1` so that the SPSC rows
@@ -329,7 +330,8 @@ fn suspensions<F: Flavor>(
     eprintln!("| {scenario:<16} | {name:<13} | {send:>13.3} | {recv:>13.3} | {fastest:>9.2?} |");
 }
 
-/// Why the SPSC cap 1, MPSC, MPMC and 128-task rows differ between crates:
+/// Why the SPSC cap 1, MPSC, MPMC, 128-task and rendezvous rows differ
+/// between crates:
 /// how often a send or receive suspended its task (untimed, printed before
 /// the runs).
 fn print_suspensions(rt: &Runtime) {
@@ -355,6 +357,10 @@ fn print_suspensions(rt: &Runtime) {
     suspensions::<AsyncChannel>(rt, ("async_channel", mpmc), 64, (64, 64), cloned);
     suspensions::<Flume>(rt, ("flume", mpmc), 64, (64, 64), cloned);
     suspensions::<Kanal>(rt, ("kanal", mpmc), 64, (64, 64), cloned);
+    let rdv = "rendezvous_1x1";
+    suspensions::<Weftwork>(rt, ("weftwork", rdv), 0, (1, 1), single);
+    suspensions::<Flume>(rt, ("flume", rdv), 0, (1, 1), single);
+    suspensions::<Kanal>(rt, ("kanal", rdv), 0, (1, 1), single);
     eprintln!();
 }
 

@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 use futures::StreamExt;
+use futures::executor::block_on;
 use futures::stream::FuturesUnordered;
 use futures::task::AtomicWaker;
 use tokio::task::JoinSet;
@@ -46,18 +47,14 @@ const SMALL: usize = 1_000;
 /// Children per round in `drain_past_full_limit_20k`.
 const LIMITED: usize = 20_000;
 
-async fn weftwork_handles(n: usize, yield_once: bool) -> usize {
+/// Spawns `n` children made by `child` in a scope, awaits their handles in
+/// spawn order and sums the outputs.
+async fn weftwork_handles<F>(n: usize, child: impl Fn(usize) -> F) -> usize
+where
+    F: Future<Output = usize> + Send,
+{
     weftwork::scope(async |s| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                s.spawn(async move {
-                    if yield_once {
-                        weftwork::scope::yield_now().await;
-                    }
-                    i
-                })
-            })
-            .collect();
+        let handles: Vec<_> = (0..n).map(|i| s.spawn(child(i))).collect();
         let mut sum = 0;
         for h in handles {
             sum += h.await;
@@ -67,16 +64,15 @@ async fn weftwork_handles(n: usize, yield_once: bool) -> usize {
     .await
 }
 
-async fn weftwork_completions(n: usize, yield_once: bool) -> usize {
+/// As [`weftwork_handles`], through a completion set (completion order).
+async fn weftwork_completions<F>(n: usize, child: impl Fn(usize) -> F) -> usize
+where
+    F: Future<Output = usize> + Send,
+{
     weftwork::scope(async |s| {
         let mut set = s.completions();
         for i in 0..n {
-            set.spawn(async move {
-                if yield_once {
-                    weftwork::scope::yield_now().await;
-                }
-                i
-            });
+            set.spawn(child(i));
         }
         let mut sum = 0;
         while let Some(i) = set.next().await {
@@ -87,15 +83,12 @@ async fn weftwork_completions(n: usize, yield_once: bool) -> usize {
     .await
 }
 
-async fn futures_unordered(n: usize, yield_once: bool) -> usize {
-    let mut set: FuturesUnordered<_> = (0..n)
-        .map(|i| async move {
-            if yield_once {
-                tokio::task::yield_now().await;
-            }
-            i
-        })
-        .collect();
+/// As [`weftwork_handles`], in a `FuturesUnordered`.
+async fn futures_unordered<F: Future<Output = usize>>(
+    n: usize,
+    child: impl Fn(usize) -> F,
+) -> usize {
+    let mut set: FuturesUnordered<_> = (0..n).map(child).collect();
     let mut sum = 0;
     while let Some(i) = set.next().await {
         sum += i;
@@ -103,15 +96,14 @@ async fn futures_unordered(n: usize, yield_once: bool) -> usize {
     sum
 }
 
-async fn join_set(n: usize, yield_once: bool) -> usize {
+/// As [`weftwork_handles`], as tasks of a `JoinSet` (on the caller's runtime).
+async fn join_set<F>(n: usize, child: impl Fn(usize) -> F) -> usize
+where
+    F: Future<Output = usize> + Send + 'static,
+{
     let mut set = JoinSet::new();
     for i in 0..n {
-        set.spawn(async move {
-            if yield_once {
-                tokio::task::yield_now().await;
-            }
-            i
-        });
+        set.spawn(child(i));
     }
     let mut sum = 0;
     while let Some(i) = set.join_next().await {
@@ -150,13 +142,13 @@ fn past_full_limit(c: &mut Criterion) {
     g.sample_size(20).measurement_time(Duration::from_secs(4));
     g.bench_function("weftwork_completions", |b| {
         b.iter(|| {
-            let sum = futures::executor::block_on(weftwork_past_full_limit(black_box(n)));
+            let sum = block_on(weftwork_past_full_limit(black_box(n)));
             assert_eq!(sum, expect)
         })
     });
     g.bench_function("futures_unordered", |b| {
         b.iter(|| {
-            let sum = futures::executor::block_on(futures_unordered(black_box(n), false));
+            let sum = block_on(futures_unordered(black_box(n), |i| async move { i }));
             assert_eq!(sum, expect)
         })
     });
@@ -252,71 +244,27 @@ fn woken_by_thread(c: &mut Criterion) {
     let mut g = c.benchmark_group("woken_by_thread_1k");
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(20).measurement_time(Duration::from_secs(4));
+    let child = |i| gate.wait(i);
     g.bench_function("weftwork_handles", |b| {
         b.iter(|| {
-            let sum = gate.round(|| {
-                futures::executor::block_on(weftwork::scope(async |s| {
-                    let handles: Vec<_> = (0..n).map(|i| s.spawn(gate.wait(i))).collect();
-                    let mut sum = 0;
-                    for h in handles {
-                        sum += h.await;
-                    }
-                    sum
-                }))
-            });
+            let sum = gate.round(|| block_on(weftwork_handles(n, child)));
             assert_eq!(sum, expect)
         })
     });
     g.bench_function("weftwork_completions", |b| {
         b.iter(|| {
-            let sum = gate.round(|| {
-                futures::executor::block_on(weftwork::scope(async |s| {
-                    let mut set = s.completions::<usize>();
-                    for i in 0..n {
-                        set.spawn(gate.wait(i));
-                    }
-                    let mut sum = 0;
-                    while let Some(i) = set.next().await {
-                        sum += i;
-                    }
-                    sum
-                }))
-            });
+            let sum = gate.round(|| block_on(weftwork_completions(n, child)));
             assert_eq!(sum, expect)
         })
     });
     g.bench_function("futures_unordered", |b| {
         b.iter(|| {
-            let sum = gate.round(|| {
-                futures::executor::block_on(async {
-                    let mut set: FuturesUnordered<_> = (0..n).map(|i| gate.wait(i)).collect();
-                    let mut sum = 0;
-                    while let Some(i) = set.next().await {
-                        sum += i;
-                    }
-                    sum
-                })
-            });
+            let sum = gate.round(|| block_on(futures_unordered(n, child)));
             assert_eq!(sum, expect)
         })
     });
     g.bench_function("tokio_joinset", |b| {
-        b.iter(|| {
-            let sum = gate.round(|| {
-                rt.block_on(async {
-                    let mut set = JoinSet::new();
-                    for i in 0..n {
-                        set.spawn(gate.wait(i));
-                    }
-                    let mut sum = 0;
-                    while let Some(i) = set.join_next().await {
-                        sum += i.unwrap();
-                    }
-                    sum
-                })
-            });
-            assert_eq!(sum, expect)
-        })
+        b.iter(|| assert_eq!(gate.round(|| rt.block_on(join_set(n, child))), expect))
     });
     g.finish();
 }
@@ -329,32 +277,40 @@ fn group(c: &mut Criterion, name: &str, n: usize, yield_once: bool) {
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(20).measurement_time(Duration::from_secs(4));
+    // The same children as always: weftwork's own `yield_now` in a scope,
+    // tokio's elsewhere.
+    let weftwork_child = move |i| async move {
+        if yield_once {
+            weftwork::scope::yield_now().await;
+        }
+        i
+    };
+    let tokio_child = move |i| async move {
+        if yield_once {
+            tokio::task::yield_now().await;
+        }
+        i
+    };
     g.bench_function("weftwork_handles", |b| {
         b.iter(|| {
-            assert_eq!(
-                futures::executor::block_on(weftwork_handles(black_box(n), yield_once)),
-                expect
-            )
+            let sum = block_on(weftwork_handles(black_box(n), weftwork_child));
+            assert_eq!(sum, expect)
         })
     });
     g.bench_function("weftwork_completions", |b| {
         b.iter(|| {
-            assert_eq!(
-                futures::executor::block_on(weftwork_completions(black_box(n), yield_once)),
-                expect
-            )
+            let sum = block_on(weftwork_completions(black_box(n), weftwork_child));
+            assert_eq!(sum, expect)
         })
     });
     g.bench_function("futures_unordered", |b| {
         b.iter(|| {
-            assert_eq!(
-                futures::executor::block_on(futures_unordered(black_box(n), yield_once)),
-                expect
-            )
+            let sum = block_on(futures_unordered(black_box(n), tokio_child));
+            assert_eq!(sum, expect)
         })
     });
     g.bench_function("tokio_joinset", |b| {
-        b.iter(|| assert_eq!(rt.block_on(join_set(black_box(n), yield_once)), expect))
+        b.iter(|| assert_eq!(rt.block_on(join_set(black_box(n), tokio_child)), expect))
     });
     g.finish();
 }
